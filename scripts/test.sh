@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run): type check, lint, format check, then every test.
+#   bash scripts/test.sh            everything
+#   bash scripts/test.sh FILE...    only these test files (no lint)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+. scripts/node24.sh
+. scripts/deps.sh
+if [ $# -gt 0 ]; then
+  exec node --test --test-concurrency=1 "$@"
+fi
+echo "== typecheck"; npx tsc -p . --noEmit
+echo "== lint"; npx eslint --max-warnings 0 .
+echo "== format"; npx prettier --check --log-level warn .
+echo "== tests"
+# Integration tests start real processes on loopback; run files one at a time so that their
+# timings do not fight over the machine's two cores.
+node --test --test-concurrency=1 --test-timeout=120000 'test/**/*.test.ts'
