@@ -191,21 +191,24 @@ type RevalidateReason = Extract<Verdict, { kind: 'revalidate' }>['reason'];
 export function evaluate(f: StoredFreshness, req: Headers, nowMs: number): Verdict {
   const ageSec = currentAgeSec(f, nowMs);
   const ttlSec = f.lifetimeSec - ageSec;
-  const revalidate = (reason: RevalidateReason): Verdict => ({ kind: 'revalidate', ageSec, ttlSec, reason });
   // RFC 9111 §5.2.2.4: no-cache "indicates that the response MUST NOT be used to satisfy any other
   // request without forwarding it for validation and receiving a successful response".
-  if (f.noCache) return revalidate('no-cache');
+  if (f.noCache) return { kind: 'revalidate', ageSec, ttlSec, reason: 'no-cache' };
   // RFC 9111 §4.2: "The stored response is considered fresh if its age does not exceed its freshness lifetime".
   const isFresh = ttlSec > 0;
   const cc = requestCacheControl(req);
   const requestReason = isFresh && f.immutable ? null : requestRevalidation(cc, ageSec, ttlSec);
-  if (requestReason !== null) return revalidate(requestReason);
+  if (requestReason !== null) return { kind: 'revalidate', ageSec, ttlSec, reason: requestReason };
   if (isFresh) return { kind: 'fresh', ageSec, ttlSec };
-  return staleVerdict(f, cc, ageSec, ttlSec) ?? revalidate('stale');
+  return staleVerdict(f, cc, ageSec, ttlSec) ?? { kind: 'revalidate', ageSec, ttlSec, reason: 'stale' };
 }
+
+/** A request without Cache-Control or Pragma (the common case) parses nothing: the hit path stays allocation-light. */
+const NO_REQUEST_DIRECTIVES: Readonly<CacheControl> = Object.freeze(parseCacheControl(undefined));
 
 /** The request's Cache-Control, with Pragma: no-cache standing in when it has none (RFC 7234 §5.4). */
 function requestCacheControl(req: Headers): CacheControl {
+  if (req['cache-control'] === undefined && req.pragma === undefined) return NO_REQUEST_DIRECTIVES;
   const cc = parseCacheControl(req['cache-control']);
   if (hasHeader(req, 'cache-control')) return cc;
   const pragma = headerValue(req, 'pragma');

@@ -1,0 +1,110 @@
+// meridian edge: one caching reverse proxy node (standalone: in front of one origin).
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { EdgeConfig } from '../../edge/config.ts';
+import { startEdge } from '../../edge/edge.ts';
+import { DEFAULT_POLICY_OPTIONS } from '../../lib/http-cache/policy.ts';
+import { parseDuration, parseHttpUrl, parseListen, parseSize, parseToken, UsageError } from '../args.ts';
+
+export const EDGE_HELP = `meridian edge — run an edge node (a caching reverse proxy)
+
+Usage:
+  meridian edge --origin URL [options]
+
+Options:
+  --origin URL              origin every request is fetched from (standalone mode; required)
+  --listen HOST:PORT        client listener (default 127.0.0.1:8080)
+  --admin-listen HOST:PORT  metrics (/metrics) and health (/healthz) listener (default: none)
+  --cache-dir DIR           disk cache folder (default: $TMPDIR/meridian-cache-<port>)
+  --memory-cache-size SIZE  memory tier capacity (default 256MB)
+  --disk-cache-size SIZE    disk tier capacity (default 10GB)
+  --max-object-size SIZE    largest body stored (default 1GB); larger ones stream through
+  --host-header MODE        preserve (default): forward the client's Host; origin: send the origin's
+  --node-name NAME          name in Via and Cache-Status (default meridian)
+  --default-ttl DURATION    freshness when the origin gives none (default: RFC 9111 heuristic)
+  --connect-timeout DUR     origin connect timeout (default 5s)
+  --origin-timeout DUR      wait for the origin's response headers (default 30s)
+  --body-timeout DUR        longest gap between origin body chunks (default 30s)
+  --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
+  --disk-fsync              flush each stored object to disk before it becomes visible
+  -h, --help                this help
+`;
+
+const OPTIONS = {
+  origin: { type: 'string' },
+  listen: { type: 'string', default: '127.0.0.1:8080' },
+  'admin-listen': { type: 'string' },
+  'cache-dir': { type: 'string' },
+  'memory-cache-size': { type: 'string', default: '256MB' },
+  'disk-cache-size': { type: 'string', default: '10GB' },
+  'max-object-size': { type: 'string', default: '1GB' },
+  'host-header': { type: 'string', default: 'preserve' },
+  'node-name': { type: 'string', default: 'meridian' },
+  'default-ttl': { type: 'string' },
+  'connect-timeout': { type: 'string', default: '5s' },
+  'origin-timeout': { type: 'string', default: '30s' },
+  'body-timeout': { type: 'string', default: '30s' },
+  'client-header-timeout': { type: 'string', default: '10s' },
+  'disk-fsync': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  if (values.help) return 'help';
+  if (values.origin === undefined) throw new UsageError('--origin: required (the URL of the origin server)');
+  const listen = parseListen('listen', values.listen);
+  const hostHeader = values['host-header'];
+  if (hostHeader !== 'preserve' && hostHeader !== 'origin') {
+    throw new UsageError(`--host-header: expected preserve or origin, got "${hostHeader}"`);
+  }
+  const defaultTtl = values['default-ttl'];
+  return {
+    nodeName: parseToken('node-name', values['node-name']),
+    listen,
+    adminListen:
+      values['admin-listen'] === undefined ? null : parseListen('admin-listen', values['admin-listen']),
+    origin: parseHttpUrl('origin', values.origin),
+    hostHeader,
+    cacheDir: values['cache-dir'] ?? join(tmpdir(), `meridian-cache-${listen.port}`),
+    memoryCacheBytes: parseSize('memory-cache-size', values['memory-cache-size']),
+    diskCacheBytes: parseSize('disk-cache-size', values['disk-cache-size']),
+    // An object must fit the disk tier (it is its capacity tier).
+    maxObjectBytes: Math.min(
+      parseSize('max-object-size', values['max-object-size']),
+      parseSize('disk-cache-size', values['disk-cache-size']),
+    ),
+    diskFsync: values['disk-fsync'],
+    timeouts: {
+      connectMs: parseDuration('connect-timeout', values['connect-timeout']),
+      originHeadersMs: parseDuration('origin-timeout', values['origin-timeout']),
+      originBodyMs: parseDuration('body-timeout', values['body-timeout']),
+      clientHeadersMs: parseDuration('client-header-timeout', values['client-header-timeout']),
+      clientKeepAliveMs: 5_000,
+    },
+    limits: { maxHeaderBytes: 16 * 1024, maxUriBytes: 8 * 1024 },
+    policy: {
+      ...DEFAULT_POLICY_OPTIONS,
+      defaultTtlSec: defaultTtl === undefined ? null : parseDuration('default-ttl', defaultTtl) / 1000,
+    },
+    hitForPassSec: 120,
+  };
+}
+
+export async function runEdge(argv: string[]): Promise<void> {
+  const config = parseEdgeArgs(argv);
+  if (config === 'help') {
+    process.stdout.write(EDGE_HELP);
+    return;
+  }
+  const node = await startEdge(config);
+  const stop = (): void => {
+    node.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

@@ -1,0 +1,47 @@
+// The meridian command: dispatches to a verb.
+import { runDemo } from './commands/demo.ts';
+import { runEdge } from './commands/edge.ts';
+import { UsageError } from './args.ts';
+
+const HELP = `meridian — a CDN you run yourself
+
+Usage:
+  meridian <command> [options]
+
+Commands:
+  demo      a demo origin and an edge node in front of it, on loopback (the quickstart)
+  edge      run an edge node (standalone: meridian edge --origin URL)
+
+Run "meridian <command> --help" for a command's options.
+`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  demo: runDemo,
+  edge: runEdge,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    process.stderr.write(`meridian: unknown command "${command}"\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    await run(rest);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`meridian ${command}: ${(err as Error).message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code !== 0) process.exit(code);

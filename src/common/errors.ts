@@ -1,0 +1,98 @@
+// Errors that cross a module boundary. Retries, the status sent to a client and the log line come
+// from these fields, never from parsing a message (cf. pingora-error). Every code lives in ERROR_CODES;
+// docs/errors.md lists them and a test keeps the two in sync.
+
+export type ErrorSource = 'downstream' | 'upstream' | 'internal';
+
+export interface ErrorCodeInfo {
+  /** HTTP status a client sees when this error ends its request. */
+  readonly status: number;
+  readonly source: ErrorSource;
+  /** May the operation be retried (on another connection or peer)? */
+  readonly retryable: boolean;
+  readonly summary: string;
+}
+
+export const ERROR_CODES = {
+  BAD_REQUEST: { status: 400, source: 'downstream', retryable: false, summary: 'The request is malformed.' },
+  MISDIRECTED: {
+    status: 421,
+    source: 'downstream',
+    retryable: false,
+    summary: 'The request names a host this node does not serve.',
+  },
+  URI_TOO_LONG: {
+    status: 414,
+    source: 'downstream',
+    retryable: false,
+    summary: 'The request target is longer than the node accepts.',
+  },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    source: 'downstream',
+    retryable: false,
+    summary: 'The request header section is larger than the node accepts.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    source: 'downstream',
+    retryable: false,
+    summary: 'The client did not send its request headers in time.',
+  },
+  NOT_CACHED: {
+    status: 504,
+    source: 'downstream',
+    retryable: false,
+    summary: 'The request asked for only-if-cached and nothing usable is stored.',
+  },
+  ORIGIN_UNREACHABLE: {
+    status: 502,
+    source: 'upstream',
+    retryable: true,
+    summary: 'The origin refused or dropped the connection.',
+  },
+  ORIGIN_TIMEOUT: {
+    status: 504,
+    source: 'upstream',
+    retryable: false,
+    summary: 'The origin did not answer (connect or response headers) in time.',
+  },
+  ORIGIN_BAD_RESPONSE: {
+    status: 502,
+    source: 'upstream',
+    retryable: false,
+    summary: 'The origin sent a response the node cannot forward.',
+  },
+  INTERNAL: {
+    status: 500,
+    source: 'internal',
+    retryable: false,
+    summary: 'An unexpected failure inside the node.',
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class MeridianError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly source: ErrorSource;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    const info: ErrorCodeInfo = ERROR_CODES[code];
+    this.name = 'MeridianError';
+    this.code = code;
+    this.status = info.status;
+    this.source = info.source;
+    this.retryable = options?.retryable ?? info.retryable;
+  }
+}
+
+/** Wraps anything thrown into a MeridianError (unknown failures are internal). */
+export function toMeridianError(err: unknown): MeridianError {
+  if (err instanceof MeridianError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new MeridianError('INTERNAL', message, { cause: err });
+}

@@ -1,0 +1,145 @@
+// The cache as the pipeline sees it: two tiers (memory over disk) plus the index of which URLs vary
+// on which request headers, and the hit-for-pass markers. Freshness is not decided here
+// (lib/http-cache); a lookup only finds the stored variant that matches the request.
+import type { Readable } from 'node:stream';
+import type { Headers } from '../../lib/http-cache/headers.ts';
+import { variantKeyOf } from './key.ts';
+import type { DiskObject, DiskTier, MemoryObject, MemoryTier, ObjectMeta } from './storage.ts';
+
+/** A stored object as found by a lookup: in memory (with its body) or on disk only. */
+export type CachedObject = MemoryObject | DiskObject;
+
+export function isInMemory(object: CachedObject): object is MemoryObject {
+  return (object as MemoryObject).body !== undefined;
+}
+
+export type Lookup =
+  | { kind: 'found'; object: CachedObject }
+  | { kind: 'uri-miss' }
+  | { kind: 'vary-miss'; varyNames: readonly string[] };
+
+interface VarySpec {
+  /** Request header names of the most recent response's Vary for this URL. */
+  names: string[];
+  /** Every variant key stored for this URL (purge by URL removes them all). */
+  keys: Set<string>;
+}
+
+export class Cache {
+  readonly memory: MemoryTier;
+  readonly disk: DiskTier;
+  /** Only URLs whose responses vary have an entry: the common case costs one Map miss. */
+  readonly #vary = new Map<string, VarySpec>();
+  /** Primary key → time (ms) until which requests skip collapsing and pass (Varnish hit-for-pass). */
+  readonly #hitForPass = new Map<string, number>();
+
+  constructor(memory: MemoryTier, disk: DiskTier) {
+    this.memory = memory;
+    this.disk = disk;
+  }
+
+  /** Opens the disk tier and rebuilds the Vary index from what it holds. */
+  async open(): Promise<void> {
+    await this.disk.open();
+    for (const object of this.disk.objects()) this.#index(object.meta);
+  }
+
+  /** The Vary names known for a URL ([] when its responses do not vary or nothing is stored). */
+  varyNamesOf(primaryKey: string): readonly string[] {
+    return this.#vary.get(primaryKey)?.names ?? [];
+  }
+
+  /** The variant key a request maps to, given what is known of the URL's Vary. */
+  variantKeyFor(primaryKey: string, req: Headers): string {
+    const spec = this.#vary.get(primaryKey);
+    return spec === undefined ? primaryKey : variantKeyOf(primaryKey, spec.names, req);
+  }
+
+  /** Synchronous: a memory hit costs two Map lookups and no allocation. */
+  lookup(primaryKey: string, req: Headers): Lookup {
+    const spec = this.#vary.get(primaryKey);
+    const key = spec === undefined ? primaryKey : variantKeyOf(primaryKey, spec.names, req);
+    const inMemory = this.memory.get(key);
+    if (inMemory !== undefined) return { kind: 'found', object: inMemory };
+    const onDisk = this.disk.get(key);
+    if (onDisk !== undefined) return { kind: 'found', object: onDisk };
+    return spec === undefined ? { kind: 'uri-miss' } : { kind: 'vary-miss', varyNames: spec.names };
+  }
+
+  isHitForPass(primaryKey: string, nowMs: number): boolean {
+    const until = this.#hitForPass.get(primaryKey);
+    if (until === undefined) return false;
+    if (until > nowMs) return true;
+    this.#hitForPass.delete(primaryKey);
+    return false;
+  }
+
+  markHitForPass(primaryKey: string, untilMs: number): void {
+    this.#hitForPass.set(primaryKey, untilMs);
+  }
+
+  clearHitForPass(primaryKey: string): void {
+    this.#hitForPass.delete(primaryKey);
+  }
+
+  /** Records a committed object: Vary index, and the memory tier when its body is at hand. */
+  admit(meta: ObjectMeta, body: Buffer | null): CachedObject {
+    this.#index(meta);
+    this.clearHitForPass(meta.primaryKey);
+    if (body !== null && body.length <= this.memory.maxObjectBytes) {
+      const object: MemoryObject = { meta, body };
+      if (this.memory.set(object)) return object;
+    }
+    return this.disk.get(meta.key) ?? { meta };
+  }
+
+  /** Reads a small disk object whole and offers it to the memory tier (promotion on hit). */
+  async promote(object: DiskObject): Promise<CachedObject> {
+    if (object.meta.bodySize > this.memory.maxObjectBytes) return object;
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.disk.read(object)) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    if (body.length !== object.meta.bodySize) return object;
+    const promoted: MemoryObject = { meta: object.meta, body };
+    this.memory.set(promoted);
+    return promoted;
+  }
+
+  /** Streams a byte range of a disk object's body. */
+  read(object: DiskObject, start?: number, endInclusive?: number): Readable {
+    return this.disk.read(object, start, endInclusive);
+  }
+
+  /** Replaces a stored head after a 304 (RFC 9111 §4.3.4), in both tiers. */
+  async updateMeta(meta: ObjectMeta): Promise<void> {
+    this.memory.updateMeta(meta);
+    await this.disk.updateMeta(meta);
+  }
+
+  /** Removes every variant of a URL from both tiers. */
+  async removeUrl(primaryKey: string): Promise<number> {
+    const spec = this.#vary.get(primaryKey);
+    const keys = spec === undefined ? [primaryKey] : [primaryKey, ...spec.keys];
+    this.#vary.delete(primaryKey);
+    let removed = 0;
+    for (const key of keys) {
+      const inMemory = this.memory.delete(key);
+      const onDisk = await this.disk.delete(key);
+      if (inMemory || onDisk) removed++;
+    }
+    return removed;
+  }
+
+  #index(meta: ObjectMeta): void {
+    if (meta.varyNames.length === 0) return;
+    let spec = this.#vary.get(meta.primaryKey);
+    if (spec === undefined) {
+      spec = { names: meta.varyNames, keys: new Set() };
+      this.#vary.set(meta.primaryKey, spec);
+    } else if (spec.names.join() !== meta.varyNames.join()) {
+      // The origin changed its Vary: variants keyed by the old names can no longer be selected.
+      spec.names = meta.varyNames;
+    }
+    spec.keys.add(meta.key);
+  }
+}

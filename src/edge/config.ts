@@ -1,0 +1,45 @@
+// The edge node's settings, validated once at the boundary (cli/commands/edge.ts) and trusted inside.
+import type { PolicyOptions } from '../lib/http-cache/policy.ts';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface EdgeConfig {
+  /** Name used in Via and Cache-Status (RFC 9211 cache identifier). */
+  nodeName: string;
+  listen: ListenAddress;
+  /** Metrics and health listener; null: none. */
+  adminListen: ListenAddress | null;
+  /** The origin every request goes to in standalone mode. */
+  origin: URL;
+  /** 'preserve': forward the client's Host; 'origin': send the origin's host. */
+  hostHeader: 'preserve' | 'origin';
+  cacheDir: string;
+  memoryCacheBytes: number;
+  diskCacheBytes: number;
+  /** Largest body stored; larger responses are streamed and not stored. */
+  maxObjectBytes: number;
+  /** Sync each stored object to disk before it becomes visible (survives power loss, costs a flush). */
+  diskFsync: boolean;
+  timeouts: {
+    /** TCP connect to the origin. */
+    connectMs: number;
+    /** From sending a request until the origin's response headers. */
+    originHeadersMs: number;
+    /** Longest silence between two body chunks from the origin. */
+    originBodyMs: number;
+    /** A client must send its whole header section within this time (else 408). */
+    clientHeadersMs: number;
+    /** Idle keep-alive connections from clients are closed after this. */
+    clientKeepAliveMs: number;
+  };
+  limits: {
+    maxHeaderBytes: number;
+    maxUriBytes: number;
+  };
+  policy: PolicyOptions;
+  /** How long an uncacheable answer makes the key skip collapsing (Varnish hit-for-pass). */
+  hitForPassSec: number;
+}

@@ -1,0 +1,283 @@
+// The fetch task: the second state machine of the edge (ARCHITECTURE.md phases 6 and 7). One key's
+// miss or revalidation creates it; every request waiting on that key reads its outcome, so one
+// origin fetch feeds all of them. Steps: request (upstream) → response (304 merge, storability,
+// TTL, tags) → body (streams to storage and readers) → done, or error.
+import type { Readable } from 'node:stream';
+import type { MeridianError } from '../../common/errors.ts';
+import { endToEndHeaders } from '../../common/http/hop-by-hop.ts';
+import type { Headers } from '../../lib/http-cache/headers.ts';
+import { headerValue } from '../../lib/http-cache/headers.ts';
+import type { NoCacheReason, PolicyOptions } from '../../lib/http-cache/policy.ts';
+import { freshnessOf, storability } from '../../lib/http-cache/policy.ts';
+import { mergeNotModified } from '../../lib/http-cache/conditional.ts';
+import { parseVary } from '../../lib/http-cache/vary.ts';
+import type { Cache, CachedObject } from '../cache/cache.ts';
+import { isInMemory } from '../cache/cache.ts';
+import type { InFlight } from '../cache/collapse.ts';
+import { variantKeyOf } from '../cache/key.ts';
+import type { ObjectMeta } from '../cache/storage.ts';
+import type { UpstreamResponse } from '../upstream/origin-client.ts';
+import { classify } from '../upstream/origin-client.ts';
+import { BodyFill } from './body-fill.ts';
+import { parseTags } from './tags.ts';
+
+export type FetchOutcome =
+  /** Storable: the body streams into storage and to every reader. */
+  | { kind: 'fill'; meta: ObjectMeta; fill: BodyFill }
+  /** The origin answered a revalidation with 304: the stored head was updated, the body kept. */
+  | { kind: 'revalidated'; object: CachedObject; status: number }
+  /** Not storable: the response goes to the task's writer only; readers fetch for themselves. */
+  | { kind: 'uncacheable'; reason: NoCacheReason; status: number }
+  /** The origin failed: no answer (response null) or a server error with a small body. */
+  | { kind: 'failed'; error: MeridianError; response: BufferedResponse | null };
+
+export interface BufferedResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface FetchSpec {
+  primaryKey: string;
+  /** The key the task is collapsed under (the variant key as far as the Vary index knows). */
+  key: string;
+  url: string;
+  /** Path and query sent upstream. */
+  path: string;
+  /** Request headers for the origin (built by the caller; without the client's conditionals). */
+  upstreamHeaders: Record<string, string | string[]>;
+  /** The requesting client's headers (storability: Authorization, no-store; Vary selection). */
+  clientHeaders: Headers;
+  /** The stored object being revalidated, if any (its validators are sent). */
+  stored: CachedObject | null;
+  /** No client waits (stale-while-revalidate refresh): an uncacheable body is drained. */
+  background: boolean;
+}
+
+export interface FetchDeps {
+  cache: Cache;
+  inflight: InFlight<FetchTask>;
+  policy: PolicyOptions;
+  maxObjectBytes: number;
+  hitForPassMs: number;
+  /** Sends the request upstream (owner, shield or origin) and returns the response head. */
+  send(spec: FetchSpec, headers: Record<string, string | string[]>): Promise<UpstreamResponse>;
+  /** Called with the outcome of every fetch (metrics). */
+  observe?(outcome: FetchOutcome): void;
+  /** Called when a complete body could not be stored (disk full, I/O error). */
+  onStoreError?(err: unknown, meta: ObjectMeta): void;
+}
+
+/** Error bodies up to this size are shared with every waiter; larger ones go to the writer only. */
+const SHARED_ERROR_BODY_BYTES = 64 * 1024;
+
+export class FetchTask {
+  readonly key: string;
+  readonly outcome: Promise<FetchOutcome>;
+  #response: UpstreamResponse | null = null;
+
+  constructor(deps: FetchDeps, spec: FetchSpec) {
+    this.key = spec.key;
+    this.outcome = run(this, deps, spec);
+  }
+
+  /** The uncacheable response, for the first caller only (the task's writer). */
+  claimResponse(): UpstreamResponse | null {
+    const response = this.#response;
+    this.#response = null;
+    return response;
+  }
+
+  /** Keeps an uncacheable response for the writer; a background task drains it instead. */
+  hold(response: UpstreamResponse, background: boolean): void {
+    if (background) response.body.resume();
+    else this.#response = response;
+  }
+}
+
+async function run(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promise<FetchOutcome> {
+  let outcome: FetchOutcome;
+  try {
+    outcome = await respond(task, deps, spec);
+  } catch (err) {
+    outcome = { kind: 'failed', error: classify(err), response: null };
+  }
+  if (outcome.kind !== 'fill') deps.inflight.leave(spec.key, task);
+  deps.observe?.(outcome);
+  return outcome;
+}
+
+async function respond(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promise<FetchOutcome> {
+  const headers = { ...spec.upstreamHeaders };
+  if (spec.stored !== null) Object.assign(headers, validatorsOf(spec.stored.meta));
+  const res = await deps.send(spec, headers);
+
+  if (spec.stored !== null && res.status === 304) return revalidated(deps, spec.stored, res);
+  if (res.status >= 500) return serverError(task, res, spec.background);
+
+  const verdict = storability('GET', res.status, spec.clientHeaders, res.headers, deps.policy);
+  const declared = contentLength(res.headers);
+  const tooLarge = declared !== null && declared > deps.maxObjectBytes;
+  if (!verdict.storable || tooLarge) {
+    const reason = verdict.storable ? 'too-large' : verdict.reason;
+    // Varnish's hit-for-pass: requests for this URL stop waiting on one another for a while.
+    if (reason !== 'request-no-store')
+      deps.cache.markHitForPass(spec.primaryKey, Date.now() + deps.hitForPassMs);
+    task.hold(res, spec.background);
+    return { kind: 'uncacheable', reason, status: res.status };
+  }
+  return startFill(task, deps, spec, res, declared);
+}
+
+function startFill(
+  task: FetchTask,
+  deps: FetchDeps,
+  spec: FetchSpec,
+  res: UpstreamResponse,
+  declared: number | null,
+): FetchOutcome {
+  const vary = parseVary(res.headers);
+  const varyNames = vary === '*' ? [] : vary; // storability already refused Vary: *
+  const stored = storedHeaders(res.headers);
+  const meta: ObjectMeta = {
+    key: variantKeyOf(spec.primaryKey, varyNames, spec.clientHeaders),
+    primaryKey: spec.primaryKey,
+    url: spec.url,
+    status: res.status,
+    headers: stored,
+    varyNames,
+    tags: parseTags(res.headers),
+    // The fetch's start, not its end: a purge issued while the body streams must cover this object.
+    storedAtMs: res.requestTimeMs,
+    bodySize: 0,
+    freshness: freshnessOf(res.status, res.headers, res.requestTimeMs, res.responseTimeMs, deps.policy),
+  };
+  const writer = deps.cache.disk.createWriter();
+  const fill = new BodyFill(writer, deps.cache.memory.maxObjectBytes, declared);
+  void pumpBody(task, deps, spec, res.body, fill, meta, writer);
+  return { kind: 'fill', meta, fill };
+}
+
+async function pumpBody(
+  task: FetchTask,
+  deps: FetchDeps,
+  spec: FetchSpec,
+  body: Readable,
+  fill: BodyFill,
+  meta: ObjectMeta,
+  writer: ReturnType<Cache['disk']['createWriter']>,
+): Promise<void> {
+  try {
+    for await (const chunk of body) await fill.push(chunk as Buffer);
+    fill.finish();
+  } catch (err) {
+    // The upstream body failed (or the disk refused a chunk): readers see the stream end in error.
+    fill.fail(classify(err));
+    await writer.abort().catch(() => undefined);
+    body.destroy();
+    deps.inflight.leave(spec.key, task);
+    fill.seal();
+    return;
+  }
+  try {
+    await store(task, deps, spec, fill, meta, writer);
+  } catch (err) {
+    // Every reader already has the whole body; only the stored copy is lost.
+    deps.onStoreError?.(err, meta);
+    await writer.abort().catch(() => undefined);
+  } finally {
+    deps.inflight.leave(spec.key, task);
+    fill.seal();
+  }
+}
+
+async function store(
+  task: FetchTask,
+  deps: FetchDeps,
+  spec: FetchSpec,
+  fill: BodyFill,
+  meta: ObjectMeta,
+  writer: ReturnType<Cache['disk']['createWriter']>,
+): Promise<void> {
+  if (fill.bytes > deps.maxObjectBytes) {
+    await writer.abort();
+    deps.cache.markHitForPass(spec.primaryKey, Date.now() + deps.hitForPassMs);
+    return;
+  }
+  meta.bodySize = fill.bytes;
+  const body = fill.bodyInMemory();
+  // A body small enough for memory serves hits at once; the disk copy lands right after.
+  if (body !== null) {
+    deps.cache.admit(meta, body);
+    deps.inflight.leave(spec.key, task);
+  }
+  await writer.commit(meta);
+  if (body === null) deps.cache.admit(meta, null);
+}
+
+async function revalidated(
+  deps: FetchDeps,
+  stored: CachedObject,
+  res: UpstreamResponse,
+): Promise<FetchOutcome> {
+  res.body.resume();
+  const headers = mergeNotModified(stored.meta.headers, res.headers);
+  const meta: ObjectMeta = {
+    ...stored.meta,
+    headers,
+    storedAtMs: res.requestTimeMs,
+    freshness: freshnessOf(stored.meta.status, headers, res.requestTimeMs, res.responseTimeMs, deps.policy),
+  };
+  await deps.cache.updateMeta(meta);
+  const object: CachedObject = isInMemory(stored) ? { meta, body: stored.body } : { meta };
+  return { kind: 'revalidated', object, status: res.status };
+}
+
+/** A 5xx: every waiter may use it (or its own stale copy), so a small body is buffered once. */
+async function serverError(
+  task: FetchTask,
+  res: UpstreamResponse,
+  background: boolean,
+): Promise<FetchOutcome> {
+  const declared = contentLength(res.headers);
+  if (declared === null || declared > SHARED_ERROR_BODY_BYTES) {
+    task.hold(res, background);
+    return { kind: 'uncacheable', reason: 'status', status: res.status };
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of res.body) chunks.push(chunk as Buffer);
+  const error = classify(
+    Object.assign(new Error(`origin answered ${res.status}`), { code: 'UND_ERR_STATUS' }),
+  );
+  return {
+    kind: 'failed',
+    error,
+    response: { status: res.status, headers: res.headers, body: Buffer.concat(chunks) },
+  };
+}
+
+/** Framing fields (delivery sets its own) and Set-Cookie (never replayed to other clients). */
+const NOT_STORED = new Set(['content-length', 'age', 'set-cookie']);
+
+/** Headers kept with a stored object: end-to-end fields without framing (Content-Length, Age). */
+function storedHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
+  return endToEndHeaders(headers, NOT_STORED);
+}
+
+function validatorsOf(meta: ObjectMeta): Record<string, string> {
+  const out: Record<string, string> = {};
+  const etag = headerValue(meta.headers, 'etag');
+  const lastModified = headerValue(meta.headers, 'last-modified');
+  // RFC 9111 §4.3.1: send the stored validators; the origin answers 304 if they still match.
+  if (etag !== undefined) out['if-none-match'] = etag;
+  if (lastModified !== undefined) out['if-modified-since'] = lastModified;
+  return out;
+}
+
+export function contentLength(headers: Record<string, string | string[] | undefined>): number | null {
+  const value = headers['content-length'];
+  if (typeof value !== 'string' || !/^\d+$/.test(value)) return null;
+  return Number(value);
+}

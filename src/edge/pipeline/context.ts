@@ -1,0 +1,78 @@
+// The state of one client request as it moves through the steps. Every field is set in the
+// constructor (one V8 shape); the comment on each names the step that fills it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MeridianError } from '../../common/errors.ts';
+import type { CacheStatusEntry } from '../../lib/http-cache/cache-status.ts';
+import type { Verdict } from '../../lib/http-cache/policy.ts';
+import type { CachedObject } from '../cache/cache.ts';
+import type { ObjectMeta } from '../cache/storage.ts';
+import type { BodyFill } from '../fetch/body-fill.ts';
+import type { BufferedResponse } from '../fetch/fetch-task.ts';
+import type { UpstreamResponse } from '../upstream/origin-client.ts';
+import type { EdgeRuntime } from '../runtime.ts';
+
+/** What deliver sends. */
+export type Delivery =
+  /** A stored object (hit, revalidated, stale). */
+  | { kind: 'object'; object: CachedObject }
+  /** An object still arriving from upstream. */
+  | { kind: 'fill'; meta: ObjectMeta; fill: BodyFill }
+  /** An upstream response passed through unstored. */
+  | { kind: 'upstream'; response: UpstreamResponse }
+  /** A small upstream error response shared by collapsed requests. */
+  | { kind: 'buffered'; response: BufferedResponse };
+
+/** How the request was answered, for Cache-Status and metrics. */
+export type Phase = 'hit' | 'stale' | 'miss' | 'revalidated' | 'pass' | 'stale-if-error' | 'synth';
+
+export class RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly edge: EdgeRuntime;
+  readonly startMs: number;
+  /** route: path and query as sent upstream. */
+  path = '';
+  /** route: the absolute URL (scheme://host/path?query). */
+  url = '';
+  /** route: the primary cache key. */
+  primaryKey = '';
+  /** route: the request's Host (normalised). */
+  host = '';
+  /** lookup: the stored object found for the request, if any (also kept for revalidation). */
+  object: CachedObject | null = null;
+  /** lookup: what the freshness policy said of `object`. */
+  verdict: Verdict | null = null;
+  /** every step: how the request is being answered. */
+  phase: Phase = 'miss';
+  /** lookup / miss / pass: Cache-Status fwd parameter, when the request went upstream. */
+  fwd: NonNullable<CacheStatusEntry['fwd']> | null = null;
+  /** miss / pass: the upstream status. */
+  fwdStatus = 0;
+  /** miss: the response was stored. */
+  stored = false;
+  /** miss: this request waited on another request's fetch. */
+  collapsed = false;
+  /** any: a short reason for Cache-Status detail. */
+  detail: string | null = null;
+  /** hit / miss / pass: what deliver sends. */
+  delivery: Delivery | null = null;
+  /** synth: the error being answered. */
+  error: MeridianError | null = null;
+  /** synth: status for an error page without an error object. */
+  synthStatus = 0;
+  /** deliver / synth: body bytes sent. */
+  bytesSent = 0;
+
+  constructor(req: IncomingMessage, res: ServerResponse, edge: EdgeRuntime, startMs: number) {
+    this.req = req;
+    this.res = res;
+    this.edge = edge;
+    this.startMs = startMs;
+  }
+
+  /** Records a failure; the driver moves to synth. */
+  fail(error: MeridianError): void {
+    this.error = error;
+    this.phase = 'synth';
+  }
+}

@@ -1,0 +1,257 @@
+// deliver: the response head (Cache-Status, Age, Via, Content-Length), 304 for a matching
+// precondition, 206 / 416 for a range of a stored object, then the body from memory, disk, a fill
+// in progress or the upstream response. A memory hit is delivered synchronously.
+import { pipeline, type Readable } from 'node:stream';
+import { endToEndHeaders } from '../../common/http/hop-by-hop.ts';
+import { formatCacheStatus, type CacheStatusEntry } from '../../lib/http-cache/cache-status.ts';
+import { evaluateConditional, parseRange } from '../../lib/http-cache/conditional.ts';
+import { headerValue } from '../../lib/http-cache/headers.ts';
+import { currentAgeSec } from '../../lib/http-cache/policy.ts';
+import { isInMemory } from '../cache/cache.ts';
+import type { ObjectMeta } from '../cache/storage.ts';
+import type { BufferedResponse } from '../fetch/fetch-task.ts';
+import type { UpstreamResponse } from '../upstream/origin-client.ts';
+import { CACHE_ONLY_FIELDS } from './builtin.ts';
+import type { Delivery, RequestContext } from './context.ts';
+import type { Next } from './steps.ts';
+
+export function deliver(ctx: RequestContext): Next<'deliver'> | Promise<Next<'deliver'>> {
+  const delivery = ctx.delivery as Delivery;
+  switch (delivery.kind) {
+    case 'object': {
+      const object = delivery.object;
+      if (isInMemory(object)) {
+        if (ctx.phase === 'hit' && isPlainRequest(ctx)) return deliverHit(ctx, object.meta, object.body);
+        return deliverStored(ctx, object.meta, object.meta.bodySize, object.body, null);
+      }
+      const body = (start: number, end: number): Readable => ctx.edge.cache.read(object, start, end - 1);
+      return deliverStored(ctx, object.meta, object.meta.bodySize, null, body);
+    }
+    case 'fill': {
+      const fill = delivery.fill;
+      const size = fill.done && fill.error === null ? fill.bytes : fill.expectedBytes;
+      return deliverStored(ctx, delivery.meta, size, null, (start, end) => fill.createReader(start, end));
+    }
+    case 'upstream':
+      return deliverUpstream(ctx, delivery.response);
+    case 'buffered':
+      return deliverBuffered(ctx, delivery.response);
+  }
+}
+
+/** No precondition and no range: the common hit. */
+function isPlainRequest(ctx: RequestContext): boolean {
+  const h = ctx.req.headers;
+  return h.range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined;
+}
+
+interface HitHead {
+  /** The age the head was built for; ttl follows from it. */
+  ageSec: number;
+  headers: Record<string, string | string[]>;
+}
+
+/**
+ * The head of a fresh memory hit is built once per object and age (so at most once a second) and
+ * handed to writeHead as is: no per-request copying or re-formatting of the stored head (Node only
+ * reads the object when no header was set on the response before).
+ */
+const hitHeads = new WeakMap<ObjectMeta, HitHead>();
+
+function deliverHit(ctx: RequestContext, meta: ObjectMeta, body: Buffer): Next<'deliver'> {
+  const ageSec = currentAgeSec(meta.freshness, Date.now());
+  let head = hitHeads.get(meta);
+  if (head === undefined || head.ageSec !== ageSec) {
+    const headers: Record<string, string | string[]> = {};
+    const flat = flatten(meta.headers, ctx.edge.via, true);
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i] as string;
+      const value = flat[i + 1] as string;
+      const prior = headers[name];
+      headers[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
+    }
+    headers['content-length'] = String(body.length);
+    headers.age = String(ageSec);
+    headers['cache-status'] = cacheStatusOf(ctx, meta.freshness.lifetimeSec - ageSec, undefined);
+    head = { ageSec, headers };
+    hitHeads.set(meta, head);
+  }
+  ctx.res.writeHead(meta.status, head.headers);
+  if (ctx.req.method === 'HEAD') {
+    ctx.res.end();
+  } else {
+    ctx.bytesSent = body.length;
+    ctx.res.end(body);
+  }
+  return 'log';
+}
+
+/** Head fields of a stored object, flattened once per stored head (it changes only on a 304). */
+const baseHeads = new WeakMap<ObjectMeta, string[]>();
+
+/** RFC 9110 §15.4.5: the fields a 304 carries. */
+const NOT_MODIFIED_FIELDS = new Set([
+  'cache-control',
+  'content-location',
+  'date',
+  'etag',
+  'expires',
+  'vary',
+  'last-modified',
+  'via',
+]);
+
+function deliverStored(
+  ctx: RequestContext,
+  meta: ObjectMeta,
+  size: number | null,
+  memoryBody: Buffer | null,
+  openBody: ((start: number, endExclusive: number) => Readable) | null,
+): Next<'deliver'> | Promise<Next<'deliver'>> {
+  const req = ctx.req;
+  const res = ctx.res;
+  const ageSec = currentAgeSec(meta.freshness, Date.now());
+  let head = baseHeads.get(meta);
+  if (head === undefined) {
+    head = flatten(meta.headers, ctx.edge.via, true);
+    baseHeads.set(meta, head);
+  }
+  const cacheStatus = cacheStatusOf(ctx, meta.freshness.lifetimeSec - ageSec, meta.headers['cache-status']);
+  if (meta.status === 200 && evaluateConditional(req.headers, meta.headers) === 'not-modified') {
+    const fields: string[] = [];
+    for (let i = 0; i < head.length; i += 2) {
+      if (NOT_MODIFIED_FIELDS.has(head[i] as string)) fields.push(head[i] as string, head[i + 1] as string);
+    }
+    fields.push('age', String(ageSec), 'cache-status', cacheStatus);
+    res.writeHead(304, fields);
+    res.end();
+    return 'log';
+  }
+  let status = meta.status;
+  let start = 0;
+  let end = size ?? Infinity; // exclusive
+  const fields = head.slice();
+  if (status === 200 && size !== null && req.headers.range !== undefined) {
+    const range = parseRange(req.headers, size, meta.headers);
+    if (range.kind === 'unsatisfiable') {
+      fields.push('content-range', `bytes */${size}`, 'content-length', '0');
+      fields.push('age', String(ageSec), 'cache-status', cacheStatus);
+      res.writeHead(416, fields);
+      res.end();
+      return 'log';
+    }
+    if (range.kind === 'range') {
+      status = 206;
+      start = range.start;
+      end = range.end + 1;
+      fields.push('content-range', `bytes ${range.start}-${range.end}/${size}`);
+    }
+  }
+  if (end !== Infinity) fields.push('content-length', String(end - start));
+  fields.push('age', String(ageSec), 'cache-status', cacheStatus);
+  res.writeHead(status, fields);
+  if (req.method === 'HEAD') {
+    res.end();
+    return 'log';
+  }
+  if (memoryBody !== null) {
+    const body = start === 0 && end >= memoryBody.length ? memoryBody : memoryBody.subarray(start, end);
+    ctx.bytesSent = body.length;
+    res.end(body);
+    return 'log';
+  }
+  ctx.bytesSent = end === Infinity ? 0 : end - start;
+  return stream(ctx, (openBody as (start: number, endExclusive: number) => Readable)(start, end));
+}
+
+function deliverUpstream(ctx: RequestContext, response: UpstreamResponse): Promise<Next<'deliver'>> {
+  const fields = flatten(endToEndHeaders(response.headers), ctx.edge.via, false);
+  fields.push('cache-status', cacheStatusOf(ctx, null, response.headers['cache-status']));
+  ctx.res.writeHead(response.status, fields);
+  ctx.bytesSent = Number(response.headers['content-length'] ?? 0) || 0;
+  return stream(ctx, response.body);
+}
+
+function deliverBuffered(ctx: RequestContext, response: BufferedResponse): Next<'deliver'> {
+  const fields = flatten(endToEndHeaders(response.headers, CONTENT_LENGTH), ctx.edge.via, false);
+  fields.push('content-length', String(response.body.length));
+  fields.push('cache-status', cacheStatusOf(ctx, null, response.headers['cache-status']));
+  ctx.res.writeHead(response.status, fields);
+  ctx.bytesSent = response.body.length;
+  ctx.res.end(ctx.req.method === 'HEAD' ? undefined : response.body);
+  return 'log';
+}
+
+const CONTENT_LENGTH = new Set(['content-length']);
+
+function stream(ctx: RequestContext, body: Readable): Promise<Next<'deliver'>> {
+  return new Promise((resolve) => {
+    pipeline(body, ctx.res, (err) => {
+      // A body that fails mid-way cannot be repaired: the client sees the connection close.
+      if (err) ctx.res.destroy();
+      resolve('log');
+    });
+  });
+}
+
+/** Flattens headers for writeHead, dropping cache-only fields and appending this hop's Via. */
+function flatten(
+  headers: Record<string, string | string[] | undefined>,
+  via: string,
+  stored: boolean,
+): string[] {
+  const out: string[] = [];
+  let sawVia = false;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || CACHE_ONLY_FIELDS.has(name) || name === 'cache-status') continue;
+    if (name === 'via') {
+      sawVia = true;
+      out.push('via', `${headerValue(headers, 'via')}, ${via}`);
+    } else if (typeof value === 'string') {
+      out.push(name, value);
+    } else {
+      for (const item of value) out.push(name, item);
+    }
+  }
+  if (!sawVia) out.push('via', via);
+  if (stored) out.push('accept-ranges', 'bytes');
+  return out;
+}
+
+/** RFC 9211: this cache's entry, after any entries from caches further upstream. */
+export function cacheStatusOf(
+  ctx: RequestContext,
+  ttlSec: number | null,
+  upstream: string | string[] | undefined,
+): string {
+  const entry: CacheStatusEntry = { cache: ctx.edge.config.nodeName };
+  switch (ctx.phase) {
+    case 'hit':
+      entry.hit = true;
+      break;
+    case 'stale':
+      entry.hit = true;
+      entry.detail = ctx.verdict?.kind === 'stale-allowed' ? 'max-stale' : 'stale-while-revalidate';
+      break;
+    case 'revalidated':
+      entry.fwd = ctx.fwd ?? 'stale';
+      entry.fwdStatus = ctx.fwdStatus;
+      break;
+    case 'stale-if-error':
+      entry.fwd = ctx.fwd ?? 'stale';
+      if (ctx.fwdStatus !== 0) entry.fwdStatus = ctx.fwdStatus;
+      entry.detail = 'stale-if-error';
+      break;
+    default:
+      if (ctx.fwd !== null) entry.fwd = ctx.fwd;
+      if (ctx.fwdStatus !== 0) entry.fwdStatus = ctx.fwdStatus;
+      if (ctx.stored) entry.stored = true;
+      if (ctx.collapsed) entry.collapsed = true;
+      if (ctx.detail !== null) entry.detail = ctx.detail;
+  }
+  if (ttlSec !== null && ctx.phase !== 'pass') entry.ttl = ttlSec;
+  const own = formatCacheStatus(entry);
+  if (upstream === undefined || ctx.phase === 'hit' || ctx.phase === 'stale') return own;
+  return `${Array.isArray(upstream) ? upstream.join(', ') : upstream}, ${own}`;
+}

@@ -1,0 +1,6 @@
+// log: per-request metrics. Counters are pre-bound per label set, so this costs a few additions.
+import type { RequestContext } from './context.ts';
+
+export function log(ctx: RequestContext): void {
+  ctx.edge.metrics.recordRequest(ctx.phase, ctx.res.statusCode, ctx.bytesSent);
+}

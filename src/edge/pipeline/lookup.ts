@@ -1,0 +1,52 @@
+// lookup: find the stored variant for the request and let the freshness policy decide:
+// fresh → hit, stale but usable → hit (stale), must revalidate → miss with the stored object,
+// nothing stored → miss (or pass while the URL is marked hit-for-pass).
+import { MeridianError } from '../../common/errors.ts';
+import { evaluate } from '../../lib/http-cache/policy.ts';
+import { isLookupMethod, wantsOnlyIfCached } from './builtin.ts';
+import type { RequestContext } from './context.ts';
+import type { Next } from './steps.ts';
+
+export function lookup(ctx: RequestContext): Next<'lookup'> {
+  const req = ctx.req;
+  if (!isLookupMethod(req.method)) {
+    ctx.phase = 'pass';
+    ctx.fwd = 'method';
+    return 'pass';
+  }
+  const cache = ctx.edge.cache;
+  const nowMs = Date.now();
+  const found = cache.lookup(ctx.primaryKey, req.headers);
+  if (found.kind === 'found') {
+    const verdict = evaluate(found.object.meta.freshness, req.headers, nowMs);
+    ctx.object = found.object;
+    ctx.verdict = verdict;
+    switch (verdict.kind) {
+      case 'fresh':
+        ctx.phase = 'hit';
+        return 'hit';
+      case 'stale-while-revalidate':
+      case 'stale-allowed':
+        ctx.phase = 'stale';
+        return 'hit';
+      case 'revalidate':
+        ctx.fwd = verdict.reason === 'stale' || verdict.reason === 'no-cache' ? 'stale' : 'request';
+        return onlyIfCached(ctx) ? 'synth' : 'miss';
+    }
+  }
+  if (onlyIfCached(ctx)) return 'synth';
+  if (cache.isHitForPass(ctx.primaryKey, nowMs)) {
+    ctx.phase = 'pass';
+    ctx.fwd = 'bypass';
+    ctx.detail = 'hit-for-pass';
+    return 'pass';
+  }
+  ctx.fwd = found.kind === 'vary-miss' ? 'vary-miss' : 'uri-miss';
+  return 'miss';
+}
+
+function onlyIfCached(ctx: RequestContext): boolean {
+  if (!wantsOnlyIfCached(ctx.req.headers)) return false;
+  ctx.fail(new MeridianError('NOT_CACHED', 'only-if-cached and no usable stored response'));
+  return true;
+}

@@ -1,0 +1,75 @@
+// route: strict checks on the request target and Host, then the cache key. Node's HTTP parser
+// (llhttp, strict mode) has already refused framing attacks: Content-Length with
+// Transfer-Encoding, bad or duplicate Content-Length, obsolete line folding, invalid field names
+// and values (see server/client-errors.ts for the status each gets).
+import { MeridianError } from '../../common/errors.ts';
+import { normalizeHost, primaryKeyOf } from '../cache/key.ts';
+import type { RequestContext } from './context.ts';
+import type { Next } from './steps.ts';
+
+/** reg-name / IPv4 / [IPv6] with an optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
+const HOST =
+  /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+export function route(ctx: RequestContext): Next<'route'> {
+  const req = ctx.req;
+  const target = req.url ?? '';
+  if (target.length > ctx.edge.config.limits.maxUriBytes) {
+    ctx.fail(
+      new MeridianError(
+        'URI_TOO_LONG',
+        `request target longer than ${ctx.edge.config.limits.maxUriBytes} bytes`,
+      ),
+    );
+    return 'synth';
+  }
+  const host = hostOf(ctx);
+  if (host === null) return 'synth';
+  let path = target;
+  if (target.charCodeAt(0) !== 47 /* '/' */) {
+    path = pathOfAbsoluteForm(ctx, target, host) ?? '';
+    if (path === '') return 'synth';
+  }
+  ctx.host = host;
+  ctx.path = path;
+  ctx.primaryKey = primaryKeyOf('http', host, path);
+  ctx.url = ctx.primaryKey;
+  return 'filter';
+}
+
+/** RFC 9112 §3.2: exactly one valid Host; HTTP/1.0 without Host falls back to the origin's. */
+function hostOf(ctx: RequestContext): string | null {
+  const raw = ctx.req.rawHeaders;
+  let host: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (host !== null) {
+      ctx.fail(new MeridianError('BAD_REQUEST', 'more than one Host header'));
+      return null;
+    }
+    host = raw[i + 1] as string;
+  }
+  if (host === null) return ctx.edge.config.origin.host;
+  if (!HOST.test(host)) {
+    ctx.fail(new MeridianError('BAD_REQUEST', 'invalid Host header'));
+    return null;
+  }
+  return normalizeHost(host, 'http');
+}
+
+/** RFC 9112 §3.2.2: an absolute-form target is accepted only for the host the request names. */
+function pathOfAbsoluteForm(ctx: RequestContext, target: string, host: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    ctx.fail(new MeridianError('BAD_REQUEST', 'invalid request target'));
+    return null;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || normalizeHost(url.host, 'http') !== host) {
+    ctx.fail(new MeridianError('BAD_REQUEST', 'absolute-form target for another host'));
+    return null;
+  }
+  return `${url.pathname}${url.search}`;
+}

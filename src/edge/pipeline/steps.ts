@@ -1,0 +1,27 @@
+// Every legal transition of a client request; nothing else moves a request (cf. Varnish's
+// REQ_STEPS). docs/pipeline.md is generated from this table and a test fails when they drift.
+export const NEXT = {
+  /** Zone by Host, strict request checks; an unknown host or a bad target → synth. */
+  route: ['filter', 'synth'],
+  /** Access rules, rate limits, WAF (none in standalone mode). */
+  filter: ['compute', 'synth'],
+  /** The zone's edge worker may answer itself (none in standalone mode). */
+  compute: ['lookup', 'deliver', 'synth'],
+  /** Cache key, memory then disk, fresh / stale / miss; uncacheable requests → pass. */
+  lookup: ['hit', 'miss', 'pass', 'synth'],
+  /** A stored object serves; stale-while-revalidate starts one background refresh. */
+  hit: ['deliver', 'miss'],
+  /** The writer starts a fetch task; readers wait on it (collapsing). */
+  miss: ['deliver', 'pass', 'synth'],
+  /** A private fetch: nothing stored; unsafe methods invalidate the URL on success. */
+  pass: ['deliver', 'synth'],
+  /** Cache-Status, Age, Via, 304 / 206, body. */
+  deliver: ['log'],
+  /** Every error page comes from here. */
+  synth: ['log'],
+  /** Metrics; the request ends. */
+  log: [],
+} as const satisfies Record<string, readonly string[]>;
+
+export type Step = keyof typeof NEXT;
+export type Next<S extends Step> = (typeof NEXT)[S][number];

@@ -1,0 +1,43 @@
+// The request a proxy sends upstream (RFC 9110 §7.6): end-to-end fields only, Via appended,
+// X-Forwarded-For / X-Forwarded-Proto set, Host preserved or replaced by the origin's.
+import type { IncomingMessage } from 'node:http';
+import { endToEndHeaders } from '../../common/http/hop-by-hop.ts';
+
+/** A fill fetches the whole object for everyone: the client's own preconditions stay behind. */
+const NOT_FOR_FILLS = new Set([
+  'if-none-match',
+  'if-modified-since',
+  'if-match',
+  'if-unmodified-since',
+  'if-range',
+  'range',
+  'expect',
+  'host',
+]);
+/** undici manages Expect itself; Host is set below. */
+const NOT_FOR_PASS = new Set(['expect', 'host']);
+
+export interface ForwardOptions {
+  /** The Host header to send. */
+  host: string;
+  /** This hop's Via entry, e.g. "1.1 edge-1". */
+  via: string;
+  proto: 'http' | 'https';
+  /** true: a shared fill (drop the client's preconditions and ranges). */
+  forFill: boolean;
+}
+
+export function forwardHeaders(
+  req: IncomingMessage,
+  options: ForwardOptions,
+): Record<string, string | string[]> {
+  const headers = endToEndHeaders(req.headers, options.forFill ? NOT_FOR_FILLS : NOT_FOR_PASS);
+  headers.host = options.host;
+  const clientIp = req.socket.remoteAddress ?? '';
+  const xff = req.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = xff === undefined || xff === '' ? clientIp : `${xff}, ${clientIp}`;
+  headers['x-forwarded-proto'] = options.proto;
+  const via = req.headers.via;
+  headers.via = via === undefined || via === '' ? options.via : `${via}, ${options.via}`;
+  return headers;
+}
