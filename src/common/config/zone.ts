@@ -1,0 +1,158 @@
+// Zones and cache rules: the customer configuration that the control plane stores and every edge
+// node applies. These zod schemas are the single definition: the API validates requests with them
+// (errors name the field), the OpenAPI document is generated from them, and the edge trusts values
+// that passed them.
+import { z } from 'zod';
+
+const hostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i,
+    'must be a DNS hostname',
+  )
+  .transform((h) => h.toLowerCase());
+
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL');
+
+export const OriginSchema = z.object({
+  url: httpUrl,
+  weight: z.number().int().min(0).max(1000).default(1),
+  host_header: hostname.optional(),
+  health_check_path: z.string().regex(/^\//, 'must start with /').optional(),
+});
+
+export const ZoneSettingsSchema = z.object({
+  /** Lifetime when the origin sends no freshness information (seconds). */
+  default_ttl: z.number().int().min(0).max(31_536_000).nullable().default(null),
+  /** false: ignore the origin's Cache-Control/Expires and use default_ttl. */
+  honor_origin_headers: z.boolean().default(true),
+  /** Defaults applied when the origin gives none (seconds). */
+  stale_while_revalidate: z.number().int().min(0).max(31_536_000).default(0),
+  stale_if_error: z.number().int().min(0).max(31_536_000).default(0),
+  max_object_size: z.number().int().min(1).max(1_099_511_627_776).nullable().default(null),
+  /** Development mode: every request bypasses the cache. */
+  development_mode: z.boolean().default(false),
+  /** Strip Cache-Tag / Surrogate-Key before the client (default true). */
+  strip_tag_headers: z.boolean().default(true),
+});
+
+export const ZoneInputSchema = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" and "-" only'),
+  hostnames: z.array(hostname).min(1).max(100),
+  origins: z.array(OriginSchema).min(1).max(32),
+  shield_pop: z.string().min(1).max(64).nullable().default(null),
+  settings: ZoneSettingsSchema.default(ZoneSettingsSchema.parse({})),
+});
+
+/** PATCH: every field optional; settings merge field by field. */
+export const ZonePatchSchema = z.object({
+  name: ZoneInputSchema.shape.name.optional(),
+  hostnames: ZoneInputSchema.shape.hostnames.optional(),
+  origins: ZoneInputSchema.shape.origins.optional(),
+  shield_pop: z.string().min(1).max(64).nullable().optional(),
+  // Built from the unwrapped fields: a field's default must not overwrite the stored value.
+  settings: z
+    .object(
+      Object.fromEntries(
+        Object.entries(ZoneSettingsSchema.shape).map(([k, v]) => [k, v.unwrap().optional()]),
+      ),
+    )
+    .strict()
+    .optional(),
+});
+
+export type ZoneInput = z.infer<typeof ZoneInputSchema>;
+export type ZoneSettings = z.infer<typeof ZoneSettingsSchema>;
+export type Origin = z.infer<typeof OriginSchema>;
+
+export interface Zone extends ZoneInput {
+  id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+// ---- cache rules ---------------------------------------------------------------------------------
+
+const name = z.string().min(1).max(256);
+
+/** Every condition present must hold (AND). Globs: `*` any run of characters except '/', `**` anything. */
+export const RuleMatchSchema = z.object({
+  hosts: z.array(hostname).min(1).optional(),
+  path: z.string().min(1).max(1024).optional(),
+  extensions: z
+    .array(z.string().regex(/^[a-z0-9]+$/i, 'an extension without the dot'))
+    .min(1)
+    .optional(),
+  methods: z
+    .array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']))
+    .min(1)
+    .optional(),
+  /** Header present (value omitted) or equal to value (case-insensitive). */
+  header: z.object({ name, value: z.string().max(1024).optional() }).optional(),
+  cookie: z.object({ name, value: z.string().max(1024).optional() }).optional(),
+  query: z.object({ name, value: z.string().max(1024).optional() }).optional(),
+});
+
+export const CacheKeySchema = z.object({
+  /** all (default) | none | include (only these) | exclude (all but these). */
+  query: z.enum(['all', 'none', 'include', 'exclude']).default('all'),
+  query_params: z.array(name).max(100).default([]),
+  /** Sort query parameters so that ?a=1&b=2 and ?b=2&a=1 share an object. */
+  sort_query: z.boolean().default(false),
+  /** Drop utm_*, gclid, fbclid and other tracking parameters. */
+  strip_tracking: z.boolean().default(false),
+  /** Request headers whose values become part of the key. */
+  headers: z.array(name).max(20).default([]),
+  /** Cookies whose values become part of the key. */
+  cookies: z.array(name).max(20).default([]),
+  /** Add the device class (mobile / tablet / desktop, from User-Agent) to the key. */
+  device_class: z.boolean().default(false),
+});
+
+export const RuleActionSchema = z.object({
+  /** Never cache: every matching request passes to the origin. */
+  bypass: z.boolean().default(false),
+  /** Lifetime at the edge (seconds), replacing the origin's. */
+  edge_ttl: z.number().int().min(0).max(31_536_000).optional(),
+  /** Cache-Control max-age sent to clients (seconds). */
+  browser_ttl: z.number().int().min(0).max(31_536_000).optional(),
+  /** Ignore the origin's Cache-Control/Expires for the edge lifetime (needs edge_ttl). */
+  override_origin: z.boolean().default(false),
+  cache_key: CacheKeySchema.optional(),
+  /** Lifetimes for statuses, e.g. {"404": 60}: cache those answers for that long. */
+  status_ttl: z
+    .record(z.string().regex(/^[1-5]\d\d$/, 'an HTTP status code'), z.number().int().min(0).max(31_536_000))
+    .optional(),
+  /** Store responses even when they set cookies (the cookies are stripped). */
+  ignore_set_cookie: z.boolean().default(false),
+});
+
+export const RuleInputSchema = z.object({
+  description: z.string().max(500).default(''),
+  enabled: z.boolean().default(true),
+  match: RuleMatchSchema.default({}),
+  action: RuleActionSchema,
+});
+
+export type RuleInput = z.infer<typeof RuleInputSchema>;
+export type RuleMatch = z.infer<typeof RuleMatchSchema>;
+export type RuleAction = z.infer<typeof RuleActionSchema>;
+export type CacheKeySettings = z.infer<typeof CacheKeySchema>;
+
+export interface Rule extends RuleInput {
+  id: string;
+  zone_id: string;
+  /** Order within the zone: rules are evaluated by ascending position. */
+  position: number;
+  created_at: string;
+  updated_at: string;
+}

@@ -1,0 +1,48 @@
+// The ordered event log that carries every change to the nodes. Each event is a full, idempotent
+// statement of new state (upserts carry the whole object; rules carry the zone's whole list), so
+// applying an event twice, or after a snapshot that already includes it, changes nothing.
+import type { Pop } from '../config/topology.ts';
+import type { Rule, Zone } from '../config/zone.ts';
+
+export type EventBody =
+  | { type: 'zone.upsert'; zone: Zone }
+  | { type: 'zone.delete'; zone_id: string }
+  | { type: 'rules.replace'; zone_id: string; rules: Rule[] }
+  | { type: 'pop.upsert'; pop: Pop }
+  | { type: 'pop.delete'; name: string }
+  | { type: 'node.upsert'; node: { name: string; pop: string; url: string; status: 'up' | 'down' } }
+  | { type: 'node.delete'; name: string };
+
+export type ControlEvent = EventBody & {
+  /** Position in the log: 1, 2, 3 … without gaps. */
+  seq: number;
+  /** ISO time the change was committed. */
+  at: string;
+};
+
+/** Everything a node needs, as of `seq`: applying the log's events after `seq` brings it up to date. */
+export interface Snapshot {
+  seq: number;
+  zones: Zone[];
+  rules: Record<string, Rule[]>;
+  pops: Pop[];
+  nodes: { name: string; pop: string; url: string; status: 'up' | 'down' }[];
+}
+
+/** How a node receives the log: from `afterSeq` on, in order, until closed. */
+export interface EventSubscription {
+  close(): Promise<void>;
+}
+
+export interface EventSource {
+  /**
+   * Delivers every event with seq > afterSeq in order; `onEvent` resolves before the next is given.
+   * `onGap` is called when the log no longer holds events right after `afterSeq` (retention): the
+   * node must reload a snapshot and subscribe again.
+   */
+  subscribe(
+    afterSeq: number,
+    onEvent: (event: ControlEvent) => Promise<void>,
+    onGap: () => void,
+  ): Promise<EventSubscription>;
+}

@@ -1,0 +1,209 @@
+// The control plane's durable store: one implementation of ControlStore over Kysely, for SQLite
+// (embedded: `sqlite:/path/to/meridian.db`, `sqlite::memory:`) and PostgreSQL (distributed:
+// `postgres://user@host:port/db`). The work lives in one module per resource (zones.ts, rules.ts,
+// topology.ts, tokens.ts, event-log.ts); write.ts holds the transaction that ties each change to its
+// event and audit entry, and explains why the log stays gapless.
+import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
+import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
+import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
+import { listAudit } from './audit.ts';
+import { CommitNotifier, PgCommitListener, notifyChannel } from './commit-notifier.ts';
+import { connect, parseStoreUrl } from './connect.ts';
+import type { Connection } from './connect.ts';
+import * as eventLog from './event-log.ts';
+import * as rules from './rules.ts';
+import * as tokens from './tokens.ts';
+import * as topology from './topology.ts';
+import type {
+  Actor,
+  AuditEntry,
+  ControlStore,
+  Page,
+  PageOf,
+  Scope,
+  TokenRecord,
+  ZonePatch,
+} from './types.ts';
+import type { StoreContext } from './write.ts';
+import * as zones from './zones.ts';
+
+export interface ControlStoreOptions {
+  /** PostgreSQL only: create this schema if needed and keep every table in it (search_path). */
+  schema?: string;
+  /** The clock for timestamps, heartbeat staleness and token use (tests inject one). */
+  now?: () => Date;
+}
+
+/** Opens the store at `url`, bringing its schema up to date (Kysely migrations) first. */
+export async function openControlStore(
+  url: string,
+  options: ControlStoreOptions = {},
+): Promise<ControlStore> {
+  const location = parseStoreUrl(url, options.schema);
+  const connection = await connect(location);
+  const notifier = new CommitNotifier();
+  const channel = location.dialect === 'postgres' ? notifyChannel(location.schema) : null;
+  const ctx: StoreContext = {
+    db: connection.db,
+    dialect: location.dialect,
+    now: options.now ?? (() => new Date()),
+    channel,
+    committed: (seq) => notifier.publish(seq),
+  };
+  let listener: PgCommitListener | null = null;
+  if (channel !== null && connection.pgClientConfig !== null) {
+    try {
+      listener = await PgCommitListener.start(
+        connection.pgClientConfig,
+        channel,
+        (seq) => notifier.publish(seq),
+        () => eventLog.lastSeq(connection.db),
+      );
+    } catch (err) {
+      await connection.db.destroy();
+      throw err;
+    }
+  }
+  return new KyselyControlStore(ctx, connection, notifier, listener);
+}
+
+class KyselyControlStore implements ControlStore {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly #ctx: StoreContext;
+  readonly #connection: Connection;
+  readonly #notifier: CommitNotifier;
+  readonly #listener: PgCommitListener | null;
+  #closing: Promise<void> | null = null;
+
+  constructor(
+    ctx: StoreContext,
+    connection: Connection,
+    notifier: CommitNotifier,
+    listener: PgCommitListener | null,
+  ) {
+    this.dialect = ctx.dialect;
+    this.#ctx = ctx;
+    this.#connection = connection;
+    this.#notifier = notifier;
+    this.#listener = listener;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#listener?.close();
+      await this.#connection.db.destroy();
+    })();
+    return this.#closing;
+  }
+
+  // tokens
+  countTokens(): Promise<number> {
+    return tokens.countTokens(this.#ctx.db);
+  }
+  createToken(
+    input: { name: string; secretHash: string; scopes: Scope[]; zones: string[] | null },
+    actor: Actor,
+  ): Promise<TokenRecord> {
+    return tokens.createToken(this.#ctx, input, actor);
+  }
+  findTokenBySecretHash(secretHash: string): Promise<TokenRecord | undefined> {
+    return tokens.findTokenBySecretHash(this.#ctx, secretHash);
+  }
+  listTokens(page: Page): Promise<PageOf<TokenRecord>> {
+    return tokens.listTokens(this.#ctx.db, page);
+  }
+  deleteToken(id: string, actor: Actor): Promise<boolean> {
+    return tokens.deleteToken(this.#ctx, id, actor);
+  }
+
+  // zones
+  createZone(input: ZoneInput, actor: Actor): Promise<Zone> {
+    return zones.createZone(this.#ctx, input, actor);
+  }
+  getZone(id: string): Promise<Zone | undefined> {
+    return zones.getZone(this.#ctx.db, id);
+  }
+  getZoneByName(name: string): Promise<Zone | undefined> {
+    return zones.getZoneByName(this.#ctx.db, name);
+  }
+  listZones(page: Page, zoneIds: string[] | null): Promise<PageOf<Zone>> {
+    return zones.listZones(this.#ctx.db, page, zoneIds);
+  }
+  patchZone(id: string, patch: ZonePatch, actor: Actor): Promise<Zone | undefined> {
+    return zones.patchZone(this.#ctx, id, patch, actor);
+  }
+  deleteZone(id: string, actor: Actor): Promise<boolean> {
+    return zones.deleteZone(this.#ctx, id, actor);
+  }
+
+  // rules
+  listRules(zoneId: string): Promise<Rule[]> {
+    return rules.listRules(this.#ctx.db, zoneId);
+  }
+  createRule(zoneId: string, input: RuleInput, position: number | null, actor: Actor): Promise<Rule> {
+    return rules.createRule(this.#ctx, zoneId, input, position, actor);
+  }
+  updateRule(zoneId: string, ruleId: string, input: RuleInput, actor: Actor): Promise<Rule | undefined> {
+    return rules.updateRule(this.#ctx, zoneId, ruleId, input, actor);
+  }
+  deleteRule(zoneId: string, ruleId: string, actor: Actor): Promise<boolean> {
+    return rules.deleteRule(this.#ctx, zoneId, ruleId, actor);
+  }
+  reorderRules(zoneId: string, ruleIds: string[], actor: Actor): Promise<Rule[]> {
+    return rules.reorderRules(this.#ctx, zoneId, ruleIds, actor);
+  }
+
+  // topology
+  upsertPop(input: PopInput, actor: Actor): Promise<Pop> {
+    return topology.upsertPop(this.#ctx, input, actor);
+  }
+  listPops(): Promise<Pop[]> {
+    return topology.listPops(this.#ctx.db);
+  }
+  deletePop(name: string, actor: Actor): Promise<boolean> {
+    return topology.deletePop(this.#ctx, name, actor);
+  }
+  registerNode(
+    node: { name: string; pop: string; url: string; admin_url: string | null },
+    actor: Actor,
+  ): Promise<NodeInfo> {
+    return topology.registerNode(this.#ctx, node, actor);
+  }
+  deleteNode(name: string, actor: Actor): Promise<boolean> {
+    return topology.deleteNode(this.#ctx, name, actor);
+  }
+  heartbeat(name: string, appliedSeq: number): Promise<NodeInfo | undefined> {
+    return topology.heartbeat(this.#ctx, name, appliedSeq);
+  }
+  listNodes(): Promise<NodeInfo[]> {
+    return topology.listNodes(this.#ctx.db);
+  }
+  markStaleNodesDown(staleMs: number): Promise<string[]> {
+    return topology.markStaleNodesDown(this.#ctx, staleMs);
+  }
+
+  // audit
+  listAudit(page: Page): Promise<PageOf<AuditEntry>> {
+    return listAudit(this.#ctx.db, page);
+  }
+
+  // the event log
+  lastSeq(): Promise<number> {
+    return eventLog.lastSeq(this.#ctx.db);
+  }
+  firstSeq(): Promise<number> {
+    return eventLog.firstSeq(this.#ctx.db);
+  }
+  readEventsAfter(afterSeq: number, limit: number): Promise<ControlEvent[]> {
+    return eventLog.readEventsAfter(this.#ctx.db, afterSeq, limit);
+  }
+  snapshot(): Promise<Snapshot> {
+    return eventLog.snapshot(this.#ctx.db, this.#ctx.dialect);
+  }
+  pruneEvents(keep: number): Promise<number> {
+    return eventLog.pruneEvents(this.#ctx.db, keep);
+  }
+  onCommitted(listener: (lastSeq: number) => void): () => void {
+    return this.#notifier.subscribe(listener);
+  }
+}

@@ -1,0 +1,12 @@
+// Every migration in order. Names sort lexically (Kysely's Migrator applies them in name order and
+// records each one), so new ones take the next number; never edit one that has shipped.
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import type { StoreDialect } from '../connect.ts';
+import { initialMigration } from './0001-initial.ts';
+
+export function migrationProvider(dialect: StoreDialect): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '0001-initial': initialMigration(dialect),
+  };
+  return { getMigrations: () => Promise.resolve(migrations) };
+}

@@ -1,0 +1,110 @@
+// The tables as Kysely sees them: one row type per table, shared by SQLite and PostgreSQL. Storage is
+// kept portable: text ids, integers, JSON as text, ISO-8601 timestamps as text (they sort as times).
+import type { Generated } from 'kysely';
+
+export interface TokenRow {
+  id: string;
+  name: string;
+  /** SHA-256 of the secret, lower-case hex; the secret itself is never stored. */
+  secret_hash: string;
+  /** JSON: Scope[]. */
+  scopes: string;
+  /** JSON: string[] (zone ids), or null for every zone. */
+  zones: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface ZoneRow {
+  id: string;
+  name: string;
+  /** JSON: Origin[]. */
+  origins: string;
+  shield_pop: string | null;
+  /** JSON: ZoneSettings. */
+  settings: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One row per hostname: the primary key makes a hostname belong to at most one zone. */
+export interface ZoneHostnameRow {
+  hostname: string;
+  zone_id: string;
+  /** Order within the zone's list. */
+  position: number;
+}
+
+export interface RuleRow {
+  id: string;
+  zone_id: string;
+  position: number;
+  description: string;
+  /** 0 or 1 (portable boolean). */
+  enabled: number;
+  /** JSON: RuleMatch. */
+  match: string;
+  /** JSON: RuleAction. */
+  action: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PopRow {
+  name: string;
+  city: string;
+  latitude: number;
+  longitude: number;
+  role: string;
+  capacity: number;
+  created_at: string;
+}
+
+export interface NodeRow {
+  name: string;
+  pop: string;
+  url: string;
+  admin_url: string | null;
+  status: string;
+  last_heartbeat_at: string | null;
+  applied_seq: number;
+  registered_at: string;
+}
+
+export interface EventRow {
+  seq: number;
+  type: string;
+  /** JSON: the EventBody (type included). */
+  body: string;
+  at: string;
+}
+
+export interface AuditRow {
+  id: Generated<number>;
+  at: string;
+  token_id: string | null;
+  token_name: string;
+  ip: string;
+  action: string;
+  resource_id: string | null;
+  /** JSON. */
+  details: string;
+}
+
+/** One row (id 1): the last allocated event seq. Its row lock serialises appenders. */
+export interface EventCounterRow {
+  id: number;
+  value: number;
+}
+
+export interface Tables {
+  tokens: TokenRow;
+  zones: ZoneRow;
+  zone_hostnames: ZoneHostnameRow;
+  rules: RuleRow;
+  pops: PopRow;
+  nodes: NodeRow;
+  events: EventRow;
+  audit_log: AuditRow;
+  event_counter: EventCounterRow;
+}

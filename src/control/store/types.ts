@@ -1,0 +1,146 @@
+// The control plane's durable state, as the API and the event transports use it. One implementation
+// (control-store.ts) over Kysely serves both SQLite (embedded) and PostgreSQL (distributed); the
+// contract suite in test/contract/control-store*.test.ts runs against both.
+//
+// Every mutating call runs in ONE transaction that also appends its event(s) to the log and writes
+// an audit entry, so a change and its event are committed together or not at all.
+import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
+import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
+import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
+import type { z } from 'zod';
+import type { ZonePatchSchema } from '../../common/config/zone.ts';
+
+export type Scope =
+  | 'zones:read'
+  | 'zones:write'
+  | 'purge'
+  | 'analytics:read'
+  | 'tokens:write'
+  | 'audit:read'
+  | 'node'
+  | 'admin';
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  /** Zone ids the token is limited to; null: every zone. */
+  zones: string[] | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** Who made a change (the audit log's "who" and "from where"). */
+export interface Actor {
+  token_id: string | null;
+  token_name: string;
+  ip: string;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  token_id: string | null;
+  token_name: string;
+  ip: string;
+  /** e.g. "zone.create", "rule.delete", "token.create". */
+  action: string;
+  resource_id: string | null;
+  details: unknown;
+}
+
+export interface Page {
+  page: number;
+  per_page: number;
+}
+
+export interface PageOf<T> {
+  items: T[];
+  total: number;
+}
+
+export type ZonePatch = z.infer<typeof ZonePatchSchema>;
+
+/** A conflict the API reports as 409 (duplicate name or hostname), or a missing reference as 404. */
+export class StoreConflictError extends Error {
+  override name = 'StoreConflictError';
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+export interface ControlStore {
+  readonly dialect: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  // tokens: only the SHA-256 of a secret is stored
+  countTokens(): Promise<number>;
+  createToken(
+    input: { name: string; secretHash: string; scopes: Scope[]; zones: string[] | null },
+    actor: Actor,
+  ): Promise<TokenRecord>;
+  /** Also records last_used_at (at most once a minute per token). */
+  findTokenBySecretHash(secretHash: string): Promise<TokenRecord | undefined>;
+  listTokens(page: Page): Promise<PageOf<TokenRecord>>;
+  deleteToken(id: string, actor: Actor): Promise<boolean>;
+
+  // zones (events: zone.upsert / zone.delete)
+  createZone(input: ZoneInput, actor: Actor): Promise<Zone>;
+  getZone(id: string): Promise<Zone | undefined>;
+  getZoneByName(name: string): Promise<Zone | undefined>;
+  /** zoneIds: only these (a token limited to zones); null: all. */
+  listZones(page: Page, zoneIds: string[] | null): Promise<PageOf<Zone>>;
+  patchZone(id: string, patch: ZonePatch, actor: Actor): Promise<Zone | undefined>;
+  deleteZone(id: string, actor: Actor): Promise<boolean>;
+
+  // rules (event: rules.replace with the zone's whole ordered list)
+  listRules(zoneId: string): Promise<Rule[]>;
+  /** position: where to insert (0-based); default last. */
+  createRule(zoneId: string, input: RuleInput, position: number | null, actor: Actor): Promise<Rule>;
+  updateRule(zoneId: string, ruleId: string, input: RuleInput, actor: Actor): Promise<Rule | undefined>;
+  deleteRule(zoneId: string, ruleId: string, actor: Actor): Promise<boolean>;
+  /** Sets the order: ruleIds must be exactly the zone's rules. */
+  reorderRules(zoneId: string, ruleIds: string[], actor: Actor): Promise<Rule[]>;
+
+  // topology (events: pop.upsert / pop.delete / node.upsert / node.delete)
+  upsertPop(input: PopInput, actor: Actor): Promise<Pop>;
+  listPops(): Promise<Pop[]>;
+  deletePop(name: string, actor: Actor): Promise<boolean>;
+  /** A node (re)registers: its address and PoP are recorded, status up. */
+  registerNode(
+    node: { name: string; pop: string; url: string; admin_url: string | null },
+    actor: Actor,
+  ): Promise<NodeInfo>;
+  /** Removes a node (event node.delete); false when there is none. */
+  deleteNode(name: string, actor: Actor): Promise<boolean>;
+  /**
+   * Heartbeat: last_heartbeat_at = now, applied_seq recorded; no event (too frequent). A node that
+   * was marked down comes back up, which is a change: that heartbeat emits node.upsert.
+   */
+  heartbeat(name: string, appliedSeq: number): Promise<NodeInfo | undefined>;
+  listNodes(): Promise<NodeInfo[]>;
+  /** Marks nodes whose last heartbeat is older than `staleMs` as down (emits node.upsert for each change). */
+  markStaleNodesDown(staleMs: number): Promise<string[]>;
+
+  // audit
+  listAudit(page: Page): Promise<PageOf<AuditEntry>>;
+
+  // the event log
+  /** Highest committed seq (0 when the log is empty). */
+  lastSeq(): Promise<number>;
+  /** Lowest seq still held (retention); lastSeq() + 1 when the log is empty. */
+  firstSeq(): Promise<number>;
+  /** Events with seq > afterSeq in order, at most `limit`. */
+  readEventsAfter(afterSeq: number, limit: number): Promise<ControlEvent[]>;
+  /** A consistent view of all state and the seq it reflects. */
+  snapshot(): Promise<Snapshot>;
+  /** Drops events older than the newest `keep` (retention). */
+  pruneEvents(keep: number): Promise<number>;
+  /**
+   * Called after every commit that appended events, with the new lastSeq. With PostgreSQL this also
+   * fires for commits made by other control-plane replicas (LISTEN/NOTIFY). Returns an unsubscribe.
+   */
+  onCommitted(listener: (lastSeq: number) => void): () => void;
+}
