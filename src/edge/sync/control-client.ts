@@ -1,0 +1,117 @@
+// The node's calls to the control plane's /internal/v1 API (besides the event stream): register,
+// heartbeat and the snapshot. Every call carries `Authorization: Bearer <token>`; answers may come
+// inside the Cloudflare-style envelope `{ success, errors, result }`, which is unwrapped here.
+import { request } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { Snapshot } from '../../common/events/types.ts';
+import { isSnapshot } from './snapshot.ts';
+
+export interface NodeRegistration {
+  name: string;
+  pop: string;
+  url: string;
+  admin_url: string | null;
+}
+
+export interface ControlClientOptions {
+  controlUrl: string;
+  token: string;
+  /** Whole-call limit (headers and body). Default 10 s. */
+  timeoutMs?: number;
+  dispatcher?: Dispatcher;
+}
+
+/** A call that reached the control plane and got an error status (network failures are plain errors). */
+export class ControlHttpError extends Error {
+  override name = 'ControlHttpError';
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export class ControlClient {
+  readonly #base: URL;
+  readonly #token: string;
+  readonly #timeoutMs: number;
+  readonly #dispatcher: Dispatcher | undefined;
+
+  constructor(options: ControlClientOptions) {
+    if (!/^https?:\/\//.test(options.controlUrl)) {
+      throw new TypeError(
+        `controlUrl: expected an http:// or https:// URL, got ${JSON.stringify(options.controlUrl)}`,
+      );
+    }
+    this.#base = new URL(options.controlUrl);
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#dispatcher = options.dispatcher;
+  }
+
+  async register(node: NodeRegistration, signal?: AbortSignal): Promise<void> {
+    await this.#call('POST', '/internal/v1/nodes/register', node, signal);
+  }
+
+  async heartbeat(name: string, appliedSeq: number, signal?: AbortSignal): Promise<void> {
+    await this.#call(
+      'POST',
+      `/internal/v1/nodes/${encodeURIComponent(name)}/heartbeat`,
+      { applied_seq: appliedSeq },
+      signal,
+    );
+  }
+
+  async snapshot(signal?: AbortSignal): Promise<Snapshot> {
+    const result = await this.#call('GET', '/internal/v1/snapshot', undefined, signal);
+    if (!isSnapshot(result)) throw new Error('GET /internal/v1/snapshot: the answer is not a snapshot');
+    return result;
+  }
+
+  async #call(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const res = await request(new URL(path, this.#base), {
+      method,
+      headers: {
+        authorization: `Bearer ${this.#token}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
+    });
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      throw new ControlHttpError(
+        res.statusCode,
+        `${method} ${path}: HTTP ${res.statusCode} ${errorText(text)}`,
+      );
+    }
+    return unwrapEnvelope(text === '' ? null : JSON.parse(text));
+  }
+}
+
+/** `result` of a `{ success, result }` envelope, else the value itself. */
+export function unwrapEnvelope(value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && 'success' in value && 'result' in value) {
+    return (value as { result: unknown }).result;
+  }
+  return value;
+}
+
+function errorText(text: string): string {
+  try {
+    const body = JSON.parse(text) as { errors?: { message?: unknown }[] };
+    const messages = body.errors?.map((e) => String(e.message)).join('; ');
+    if (messages !== undefined && messages !== '') return messages;
+  } catch {
+    // not JSON: show it as it is
+  }
+  return text.slice(0, 300);
+}
