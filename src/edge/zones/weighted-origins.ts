@@ -1,0 +1,48 @@
+// Origin choice: nginx's smooth weighted round-robin (ngx_http_upstream_get_peer). Each pick adds
+// every eligible peer's weight to its current weight, chooses the largest (first on ties), and takes
+// the total back from the chosen one. Weights 5:1:1 give a a b a c a a — spread out, not bursts — and
+// every window of sum(weights) picks holds each peer exactly `weight` times.
+//
+// Unlike nginx there is no effective_weight decay on failures: failover is the caller's `exclude`,
+// and health belongs to upstream/health.ts. Origins with weight 0 are never chosen (standby off).
+import type { Origin } from '../../common/config/zone.ts';
+import type { OriginChoice } from './types.ts';
+
+export class WeightedOrigins {
+  /** Eligible origins (weight > 0), in zone order; choices are built once and returned as is. */
+  readonly #choices: readonly OriginChoice[];
+  readonly #weights: readonly number[];
+  readonly #current: Float64Array;
+
+  constructor(origins: readonly Origin[]) {
+    const choices: OriginChoice[] = [];
+    const weights: number[] = [];
+    origins.forEach((o, index) => {
+      if (o.weight <= 0) return;
+      choices.push(Object.freeze({ index, url: new URL(o.url), hostHeader: o.host_header ?? null }));
+      weights.push(o.weight);
+    });
+    this.#choices = choices;
+    this.#weights = weights;
+    this.#current = new Float64Array(choices.length);
+  }
+
+  /** The next origin, skipping those whose index is in `exclude`; undefined when none is left. */
+  pick(exclude?: ReadonlySet<number>): OriginChoice | undefined {
+    const choices = this.#choices;
+    if (choices.length === 1 && exclude === undefined) return choices[0];
+    const current = this.#current;
+    let total = 0;
+    let best = -1;
+    for (let i = 0; i < choices.length; i++) {
+      if (exclude !== undefined && exclude.has((choices[i] as OriginChoice).index)) continue;
+      const weight = this.#weights[i] as number;
+      current[i] = (current[i] as number) + weight;
+      total += weight;
+      if (best === -1 || (current[i] as number) > (current[best] as number)) best = i;
+    }
+    if (best === -1) return undefined;
+    current[best] = (current[best] as number) - total;
+    return choices[best];
+  }
+}
