@@ -1,7 +1,12 @@
 // The meridian command: dispatches to a verb.
+import { ApiCallError } from './api-client.ts';
+import { UsageError } from './args.ts';
+import { runControl } from './commands/control.ts';
 import { runDemo } from './commands/demo.ts';
 import { runEdge } from './commands/edge.ts';
-import { UsageError } from './args.ts';
+import { runRules } from './commands/rules.ts';
+import { runTokens } from './commands/tokens.ts';
+import { runZones } from './commands/zones.ts';
 
 const HELP = `meridian — a CDN you run yourself
 
@@ -10,7 +15,11 @@ Usage:
 
 Commands:
   demo      a demo origin and an edge node in front of it, on loopback (the quickstart)
-  edge      run an edge node (standalone: meridian edge --origin URL)
+  edge      run an edge node (standalone: --origin URL; managed: --control URL)
+  control   run the control plane (REST API, state, event log)
+  zones     create, list, get, delete zones
+  rules     list, add, delete a zone's cache rules
+  tokens    create, list, delete API tokens
 
 Run "meridian <command> --help" for a command's options.
 `;
@@ -18,6 +27,10 @@ Run "meridian <command> --help" for a command's options.
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   demo: runDemo,
   edge: runEdge,
+  control: runControl,
+  zones: runZones,
+  rules: runRules,
+  tokens: runTokens,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -35,6 +48,10 @@ export async function main(argv: string[]): Promise<number> {
     await run(rest);
     return 0;
   } catch (err) {
+    if (err instanceof ApiCallError) {
+      process.stderr.write(`meridian ${command}: ${err.message}\n`);
+      return 1;
+    }
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`meridian ${command}: ${(err as Error).message}\n`);
       return 2;

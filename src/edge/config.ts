@@ -6,16 +6,31 @@ export interface ListenAddress {
   port: number;
 }
 
+export interface ControlLink {
+  url: URL;
+  /** A token with the `node` scope. */
+  token: string;
+  pop: string;
+  /** The URL other nodes and the control plane reach this node at (default: the listen address). */
+  publicUrl: string | null;
+  /** NATS servers to follow the event log over JetStream; null: the control plane's HTTP stream. */
+  nats: string | null;
+  /** The JetStream stream of the control plane's log. */
+  natsStream: string;
+}
+
 export interface EdgeConfig {
   /** Name used in Via and Cache-Status (RFC 9211 cache identifier). */
   nodeName: string;
   listen: ListenAddress;
   /** Metrics and health listener; null: none. */
   adminListen: ListenAddress | null;
-  /** The origin every request goes to in standalone mode. */
-  origin: URL;
-  /** 'preserve': forward the client's Host; 'origin': send the origin's host. */
+  /** Standalone mode: the origin every request goes to (null when the node follows a control plane). */
+  origin: URL | null;
+  /** Standalone mode: 'preserve' forwards the client's Host; 'origin' sends the origin's host. */
   hostHeader: 'preserve' | 'origin';
+  /** Managed mode: the control plane this node follows (null: standalone). */
+  control: ControlLink | null;
   cacheDir: string;
   memoryCacheBytes: number;
   diskCacheBytes: number;

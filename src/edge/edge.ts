@@ -1,7 +1,10 @@
-// Assembles one edge node: cache tiers, fetch machinery, the client listener and the admin listener.
+// Assembles one edge node: cache tiers, fetch machinery, zones (one fixed zone in standalone mode,
+// or the control plane's, followed through the event log), the client and admin listeners.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Zone } from '../common/config/zone.ts';
+import { eventSubjectOf } from '../common/events/nats-names.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { Cache } from './cache/cache.ts';
 import { InFlight } from './cache/collapse.ts';
@@ -14,15 +17,23 @@ import { RequestContext } from './pipeline/context.ts';
 import { runRequest } from './pipeline/run.ts';
 import type { EdgeRuntime } from './runtime.ts';
 import { answerClientError } from './server/client-errors.ts';
+import { startFollower } from './sync/follower.ts';
+import { HttpStreamSource } from './sync/http-stream-source.ts';
+import { NatsSource } from './sync/nats-source.ts';
 import { sendUpstream } from './upstream/origin-client.ts';
 import { UpstreamPools } from './upstream/pools.ts';
 import { forwardHeaders } from './upstream/request-headers.ts';
+import type { ZoneRuntime } from './zones/types.ts';
+import { CompiledZone } from './zones/zone-runtime.ts';
+import { ZoneTable } from './zones/zone-table.ts';
 
 export interface EdgeNode {
   readonly runtime: EdgeRuntime;
   /** Where clients connect (the port is resolved when 0 was asked for). */
   readonly address: AddressInfo;
   readonly adminAddress: AddressInfo | null;
+  /** The event sequence applied (managed mode; 0 standalone). */
+  appliedSeq(): number;
   close(): Promise<void>;
 }
 
@@ -35,7 +46,9 @@ export async function startEdge(
     new DiskStore({ dir: config.cacheDir, maxBytes: config.diskCacheBytes, fsync: config.diskFsync }),
   );
   await cache.open();
-  const runtime = createRuntime(config, cache, logger);
+  const zones = new ZoneTable();
+  const upstream = new UpstreamPools({ connectTimeoutMs: config.timeouts.connectMs, connections: 256 });
+  const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones), logger);
   const server = createServer(
     {
       maxHeaderSize: config.limits.maxHeaderBytes,
@@ -58,34 +71,109 @@ export async function startEdge(
   const admin = config.adminListen === null ? null : await startAdmin(runtime, config.adminListen);
   const address = server.address() as AddressInfo;
   const adminAddress = admin === null ? null : (admin.address() as AddressInfo);
+  const follower =
+    config.control === null ? null : await follow(config, zones, address, adminAddress, logger);
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
     admin: adminAddress === null ? undefined : `${adminAddress.address}:${adminAddress.port}`,
-    origin: config.origin.origin,
+    origin: config.origin?.origin,
+    control: config.control?.url.origin,
+    seq: follower?.appliedSeq,
   });
   return {
     runtime,
     address,
     adminAddress,
+    appliedSeq: () => follower?.appliedSeq ?? 0,
     async close() {
       server.closeAllConnections();
       server.close();
       admin?.closeAllConnections();
       admin?.close();
+      await follower?.close();
       // Let fills that already have their bodies reach the disk (bounded: a hung origin cannot hold shutdown).
       for (const deadline = Date.now() + 5_000; runtime.inflight.size > 0 && Date.now() < deadline;) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      await runtimeClose(runtime);
+      await upstream.close();
       await cache.disk.close();
     },
   };
 }
 
-const pools = new WeakMap<EdgeRuntime, UpstreamPools>();
+/** Standalone: every Host is served by one zone made from --origin. Managed: the control plane's zones. */
+function resolverFor(config: EdgeConfig, zones: ZoneTable): (host: string) => ZoneRuntime | undefined {
+  if (config.origin === null) return (host) => zones.resolve(host);
+  const now = new Date().toISOString();
+  const zone: Zone = {
+    id: 'standalone',
+    name: 'standalone',
+    hostnames: [config.origin.hostname],
+    origins: [
+      {
+        url: config.origin.href,
+        weight: 1,
+        ...(config.hostHeader === 'origin' ? { host_header: config.origin.host } : {}),
+      },
+    ],
+    shield_pop: null,
+    settings: {
+      default_ttl: config.policy.defaultTtlSec,
+      honor_origin_headers: true,
+      stale_while_revalidate: 0,
+      stale_if_error: 0,
+      max_object_size: null,
+      development_mode: false,
+      strip_tag_headers: true,
+    },
+    created_at: now,
+    updated_at: now,
+  };
+  const standalone = new CompiledZone(zone, null);
+  return () => standalone;
+}
 
-async function runtimeClose(runtime: EdgeRuntime): Promise<void> {
-  await pools.get(runtime)?.close();
+async function follow(
+  config: EdgeConfig,
+  zones: ZoneTable,
+  address: AddressInfo,
+  adminAddress: AddressInfo | null,
+  logger: Logger,
+): Promise<{ appliedSeq: number | null; close(): Promise<void> }> {
+  const link = config.control as NonNullable<EdgeConfig['control']>;
+  const source =
+    link.nats === null
+      ? new HttpStreamSource({ controlUrl: link.url.href, token: link.token })
+      : new NatsSource({
+          servers: link.nats,
+          nodeName: config.nodeName,
+          stream: link.natsStream,
+          subject: eventSubjectOf(link.natsStream),
+        });
+  const follower = startFollower({
+    controlUrl: link.url.href,
+    token: link.token,
+    node: {
+      name: config.nodeName,
+      pop: link.pop,
+      url: link.publicUrl ?? `http://${address.address}:${address.port}`,
+      admin_url: adminAddress === null ? null : `http://${adminAddress.address}:${adminAddress.port}`,
+    },
+    source,
+    stateDir: config.cacheDir,
+    apply: zones,
+    log: logger,
+  });
+  await follower.ready;
+  return {
+    get appliedSeq() {
+      return follower.appliedSeq;
+    },
+    async close() {
+      await follower.close();
+      await source.close();
+    },
+  };
 }
 
 function handle(runtime: EdgeRuntime, req: IncomingMessage, res: ServerResponse): void {
@@ -94,24 +182,26 @@ function handle(runtime: EdgeRuntime, req: IncomingMessage, res: ServerResponse)
   if (done !== undefined) done.catch(() => res.destroy());
 }
 
-function createRuntime(config: EdgeConfig, cache: Cache, logger: Logger): EdgeRuntime {
-  const upstream = new UpstreamPools({ connectTimeoutMs: config.timeouts.connectMs, connections: 256 });
+function createRuntime(
+  config: EdgeConfig,
+  cache: Cache,
+  upstream: UpstreamPools,
+  resolveZone: (host: string) => ZoneRuntime | undefined,
+  logger: Logger,
+): EdgeRuntime {
   const metrics = new EdgeMetrics(cache);
   const via = `1.1 ${config.nodeName}`;
-  const origin = config.origin;
-  const hostFor = (clientHost: string): string => (config.hostHeader === 'origin' ? origin.host : clientHost);
-  const originPath = (path: string): string =>
+  const upstreamPath = (origin: URL, path: string): string =>
     origin.pathname === '/' ? path : `${origin.pathname.replace(/\/$/, '')}${path}`;
   const fetchDeps: FetchDeps = {
     cache,
     inflight: new InFlight<FetchTask>(),
-    policy: config.policy,
     maxObjectBytes: config.maxObjectBytes,
     hitForPassMs: config.hitForPassSec * 1000,
     send: (spec: FetchSpec, headers) =>
-      sendUpstream(upstream.get(origin), {
+      sendUpstream(upstream.get(spec.origin.url), {
         method: 'GET',
-        path: originPath(spec.path),
+        path: upstreamPath(spec.origin.url, spec.path),
         headers,
         body: null,
         headersTimeoutMs: config.timeouts.originHeadersMs,
@@ -120,45 +210,62 @@ function createRuntime(config: EdgeConfig, cache: Cache, logger: Logger): EdgeRu
     observe: (outcome) => metrics.recordFetch(outcome),
     onStoreError: (err, meta) => logger.warn('object not stored', { url: meta.url, err }),
   };
-  const runtime: EdgeRuntime = {
+  const originOf = (ctx: RequestContext) => {
+    const origin = ctx.zone?.pickOrigin();
+    if (origin === undefined) throw new Error(`zone ${ctx.zone?.zone.name ?? '?'} has no usable origin`);
+    return origin;
+  };
+  return {
     config,
     cache,
     inflight: fetchDeps.inflight,
     fetchDeps,
     metrics,
     via,
-    pass(req, path, host) {
+    defaultHost: config.origin?.host ?? 'localhost',
+    resolveZone,
+    pass(ctx) {
+      const req = ctx.req;
+      const origin = originOf(ctx);
       const hasBody =
         req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-      return sendUpstream(upstream.get(origin), {
+      return sendUpstream(upstream.get(origin.url), {
         method: req.method ?? 'GET',
-        path: originPath(path),
-        headers: forwardHeaders(req, { host: hostFor(host), via, proto: 'http', forFill: false }),
+        path: upstreamPath(origin.url, ctx.path),
+        headers: forwardHeaders(req, {
+          host: origin.hostHeader ?? ctx.host,
+          via,
+          proto: 'http',
+          forFill: false,
+        }),
         body: hasBody ? req : null,
         headersTimeoutMs: config.timeouts.originHeadersMs,
         bodyTimeoutMs: config.timeouts.originBodyMs,
       });
     },
-    fillSpec(req, primaryKey, key, url, path) {
+    fillSpec(ctx, key) {
+      const origin = originOf(ctx);
       return {
-        primaryKey,
+        primaryKey: ctx.primaryKey,
         key,
-        url,
-        path,
-        upstreamHeaders: forwardHeaders(req, {
-          host: hostFor(req.headers.host ?? origin.host),
+        keyExtra: ctx.decision?.keyExtra ?? '',
+        policy: ctx.zone?.policy ?? config.policy,
+        rules: ctx.decision,
+        origin,
+        url: ctx.url,
+        path: ctx.path,
+        upstreamHeaders: forwardHeaders(ctx.req, {
+          host: origin.hostHeader ?? ctx.host,
           via,
           proto: 'http',
           forFill: true,
         }),
-        clientHeaders: req.headers,
+        clientHeaders: ctx.req.headers,
         stored: null,
         background: false,
       };
     },
   };
-  pools.set(runtime, upstream);
-  return runtime;
 }
 
 async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): Promise<Server> {

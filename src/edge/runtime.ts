@@ -1,12 +1,13 @@
 // Everything a request's steps share on one edge node: settings, the cache, the in-flight fetch
-// table, upstream pools and metrics. Built once by startEdge (edge.ts).
-import type { IncomingMessage } from 'node:http';
+// table, the zones, upstream access and metrics. Built once by startEdge (edge.ts).
 import type { Cache } from './cache/cache.ts';
 import type { InFlight } from './cache/collapse.ts';
 import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
 import type { EdgeMetrics } from './metrics.ts';
+import type { RequestContext } from './pipeline/context.ts';
 import type { UpstreamResponse } from './upstream/origin-client.ts';
+import type { ZoneRuntime } from './zones/types.ts';
 
 export interface EdgeRuntime {
   readonly config: EdgeConfig;
@@ -16,8 +17,12 @@ export interface EdgeRuntime {
   readonly metrics: EdgeMetrics;
   /** This node's Via entry ("1.1 <node>"). */
   readonly via: string;
-  /** Sends a client's request upstream unstored (pass). */
-  pass(req: IncomingMessage, path: string, host: string): Promise<UpstreamResponse>;
-  /** The upstream request spec for a fill of this request. */
-  fillSpec(req: IncomingMessage, primaryKey: string, key: string, url: string, path: string): FetchSpec;
+  /** The Host assumed for an HTTP/1.0 request that sends none. */
+  readonly defaultHost: string;
+  /** The zone serving a hostname (lower case, no port); undefined: not served here (421). */
+  resolveZone(host: string): ZoneRuntime | undefined;
+  /** Sends the client's request upstream unstored (pass). */
+  pass(ctx: RequestContext): Promise<UpstreamResponse>;
+  /** The upstream fetch of this request's object, collapsed under `key`. */
+  fillSpec(ctx: RequestContext, key: string): FetchSpec;
 }

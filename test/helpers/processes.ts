@@ -82,15 +82,15 @@ export interface EdgeProc extends Proc {
 export async function startEdgeProcess(
   originUrl: string,
   extra: string[] = [],
-  options: { cacheDir?: string; admin?: boolean; port?: number } = {},
+  options: { cacheDir?: string; admin?: boolean; port?: number; noOrigin?: boolean } = {},
 ): Promise<EdgeProc> {
   const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'meridian-test-')));
   const adminArgs = options.admin === true ? ['--admin-listen', '127.0.0.1:0'] : [];
+  const originArgs = options.noOrigin === true ? [] : ['--origin', originUrl];
   const args = [
     CLI,
     'edge',
-    '--origin',
-    originUrl,
+    ...originArgs,
     '--listen',
     `127.0.0.1:${options.port ?? 0}`,
     '--cache-dir',
@@ -166,4 +166,79 @@ export async function rawExchange(port: number, payload: string | Buffer, waitMs
 export function statusOf(raw: string): number {
   const match = /^HTTP\/1\.[01] (\d{3})/.exec(raw);
   return match === null ? 0 : Number(match[1]);
+}
+
+export interface ControlProc extends Proc {
+  readonly adminToken: string;
+  readonly dataDir: string;
+}
+
+/** Starts `meridian control` on a free port with a fresh SQLite database (or `db`), admin token from the environment. */
+export async function startControlProcess(
+  options: { db?: string; nats?: string; extra?: string[]; reuse?: ControlProc } = {},
+): Promise<ControlProc> {
+  const reuse = options.reuse;
+  const dataDir = reuse?.dataDir ?? (await mkdtemp(join(tmpdir(), 'meridian-control-')));
+  const adminToken =
+    reuse?.adminToken ??
+    `mrd_test_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const args = [
+    CLI,
+    'control',
+    '--listen',
+    `127.0.0.1:${reuse?.port ?? 0}`,
+    '--db',
+    options.db ?? `sqlite:${join(dataDir, 'meridian.db')}`,
+  ];
+  if (options.nats !== undefined) args.push('--nats', options.nats);
+  args.push(...(options.extra ?? []));
+  const proc = await spawnNodeWithEnv(args, { MERIDIAN_ADMIN_TOKEN: adminToken }, (line) => {
+    const match = /^control plane: http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+    return match === null ? null : Number(match[1]);
+  });
+  return { ...proc, adminToken, dataDir };
+}
+
+async function spawnNodeWithEnv(
+  args: string[],
+  env: Record<string, string>,
+  ready: (line: string) => number | null,
+): Promise<Proc> {
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+  try {
+    return await spawnNode(args, ready);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** A JSON API call with a bearer token; returns status and parsed body. */
+export async function api(
+  base: string,
+  token: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{
+  status: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary API results
+  body: { success: boolean; errors: { code: number; message: string }[]; result: any; result_info?: any };
+}> {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await request(`${base}${path}`, {
+    method: method as 'GET',
+    headers,
+    body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, body: JSON.parse(text) };
 }

@@ -2,7 +2,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { EdgeConfig } from '../../edge/config.ts';
+import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
+import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
+import { streamName } from './control.ts';
 import { startEdge } from '../../edge/edge.ts';
 import { DEFAULT_POLICY_OPTIONS } from '../../lib/http-cache/policy.ts';
 import { parseDuration, parseHttpUrl, parseListen, parseSize, parseToken, UsageError } from '../args.ts';
@@ -10,10 +12,18 @@ import { parseDuration, parseHttpUrl, parseListen, parseSize, parseToken, UsageE
 export const EDGE_HELP = `meridian edge — run an edge node (a caching reverse proxy)
 
 Usage:
-  meridian edge --origin URL [options]
+  meridian edge --origin URL [options]                                  standalone: one origin, no control plane
+  meridian edge --control URL --pop NAME --node NAME --token TOKEN [options]   managed by a control plane
 
 Options:
-  --origin URL              origin every request is fetched from (standalone mode; required)
+  --origin URL              origin every request is fetched from (standalone mode)
+  --control URL             control plane to follow (managed mode): zones, rules, purges
+  --pop NAME                this node's PoP (managed mode)
+  --node NAME               this node's name (managed mode; also the name in Via and Cache-Status)
+  --token TOKEN             a token with the node scope (or MERIDIAN_NODE_TOKEN)
+  --nats URL                follow the event log over NATS JetStream instead of the HTTP stream
+  --nats-stream NAME        the control plane's JetStream stream (default MERIDIAN_EVENTS)
+  --public-url URL          where other nodes reach this one (default: http://<listen address>)
   --listen HOST:PORT        client listener (default 127.0.0.1:8080)
   --admin-listen HOST:PORT  metrics (/metrics) and health (/healthz) listener (default: none)
   --cache-dir DIR           disk cache folder (default: $TMPDIR/meridian-cache-<port>)
@@ -33,6 +43,13 @@ Options:
 
 const OPTIONS = {
   origin: { type: 'string' },
+  control: { type: 'string' },
+  pop: { type: 'string' },
+  node: { type: 'string' },
+  token: { type: 'string' },
+  nats: { type: 'string' },
+  'nats-stream': { type: 'string', default: DEFAULT_EVENT_STREAM },
+  'public-url': { type: 'string' },
   listen: { type: 'string', default: '127.0.0.1:8080' },
   'admin-listen': { type: 'string' },
   'cache-dir': { type: 'string' },
@@ -53,7 +70,12 @@ const OPTIONS = {
 export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
   const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
   if (values.help) return 'help';
-  if (values.origin === undefined) throw new UsageError('--origin: required (the URL of the origin server)');
+  if ((values.origin === undefined) === (values.control === undefined)) {
+    throw new UsageError(
+      '--origin or --control: give exactly one (standalone in front of an origin, or managed by a control plane)',
+    );
+  }
+  const control = values.control === undefined ? null : controlLink(values);
   const listen = parseListen('listen', values.listen);
   const hostHeader = values['host-header'];
   if (hostHeader !== 'preserve' && hostHeader !== 'origin') {
@@ -61,13 +83,17 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
   }
   const defaultTtl = values['default-ttl'];
   return {
-    nodeName: parseToken('node-name', values['node-name']),
+    nodeName:
+      values.node === undefined
+        ? parseToken('node-name', values['node-name'])
+        : parseToken('node', values.node),
     listen,
     adminListen:
       values['admin-listen'] === undefined ? null : parseListen('admin-listen', values['admin-listen']),
-    origin: parseHttpUrl('origin', values.origin),
+    origin: values.origin === undefined ? null : parseHttpUrl('origin', values.origin),
+    control,
     hostHeader,
-    cacheDir: values['cache-dir'] ?? join(tmpdir(), `meridian-cache-${listen.port}`),
+    cacheDir: values['cache-dir'] ?? join(tmpdir(), `meridian-cache-${values.node ?? listen.port}`),
     memoryCacheBytes: parseSize('memory-cache-size', values['memory-cache-size']),
     diskCacheBytes: parseSize('disk-cache-size', values['disk-cache-size']),
     // An object must fit the disk tier (it is its capacity tier).
@@ -89,6 +115,35 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
       defaultTtlSec: defaultTtl === undefined ? null : parseDuration('default-ttl', defaultTtl) / 1000,
     },
     hitForPassSec: 120,
+  };
+}
+
+function controlLink(values: {
+  control?: string;
+  pop?: string;
+  node?: string;
+  token?: string;
+  nats?: string;
+  'nats-stream'?: string;
+  'public-url'?: string;
+}): ControlLink {
+  const token = values.token ?? process.env.MERIDIAN_NODE_TOKEN;
+  if (values.pop === undefined) throw new UsageError('--pop: required with --control');
+  if (values.node === undefined) throw new UsageError('--node: required with --control');
+  if (token === undefined || token === '')
+    throw new UsageError('--token: required with --control (or MERIDIAN_NODE_TOKEN)');
+  if (values.nats !== undefined && !/^(nats|tls):\/\//.test(values.nats))
+    throw new UsageError(`--nats: expected nats://HOST:PORT, got "${values.nats}"`);
+  return {
+    url: parseHttpUrl('control', values.control as string),
+    token,
+    pop: parseToken('pop', values.pop),
+    publicUrl:
+      values['public-url'] === undefined
+        ? null
+        : parseHttpUrl('public-url', values['public-url']).href.replace(/\/$/, ''),
+    nats: values.nats ?? null,
+    natsStream: streamName(values['nats-stream'] ?? DEFAULT_EVENT_STREAM),
   };
 }
 

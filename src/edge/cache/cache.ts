@@ -18,8 +18,10 @@ export type Lookup =
   | { kind: 'uri-miss' }
   | { kind: 'vary-miss'; varyNames: readonly string[] };
 
+const NO_VARY: readonly string[] = [];
+
 interface VarySpec {
-  /** Request header names of the most recent response's Vary for this URL. */
+  /** Request header names of the most recent response's Vary for this URL ([] when it does not vary). */
   names: string[];
   /** Every variant key stored for this URL (purge by URL removes them all). */
   keys: Set<string>;
@@ -28,7 +30,7 @@ interface VarySpec {
 export class Cache {
   readonly memory: MemoryTier;
   readonly disk: DiskTier;
-  /** Only URLs whose responses vary have an entry: the common case costs one Map miss. */
+  /** Only URLs stored under more than their primary key (Vary, key rules) have an entry: the common case costs one Map miss. */
   readonly #vary = new Map<string, VarySpec>();
   /** Primary key → time (ms) until which requests skip collapsing and pass (Varnish hit-for-pass). */
   readonly #hitForPass = new Map<string, number>();
@@ -50,20 +52,25 @@ export class Cache {
   }
 
   /** The variant key a request maps to, given what is known of the URL's Vary. */
-  variantKeyFor(primaryKey: string, req: Headers): string {
+  variantKeyFor(primaryKey: string, req: Headers, keyExtra = ''): string {
     const spec = this.#vary.get(primaryKey);
-    return spec === undefined ? primaryKey : variantKeyOf(primaryKey, spec.names, req);
+    return variantKeyOf(primaryKey, spec === undefined ? NO_VARY : spec.names, req, keyExtra);
   }
 
   /** Synchronous: a memory hit costs two Map lookups and no allocation. */
-  lookup(primaryKey: string, req: Headers): Lookup {
+  lookup(primaryKey: string, req: Headers, keyExtra = ''): Lookup {
     const spec = this.#vary.get(primaryKey);
-    const key = spec === undefined ? primaryKey : variantKeyOf(primaryKey, spec.names, req);
+    const key =
+      spec === undefined && keyExtra === ''
+        ? primaryKey
+        : variantKeyOf(primaryKey, spec === undefined ? NO_VARY : spec.names, req, keyExtra);
     const inMemory = this.memory.get(key);
     if (inMemory !== undefined) return { kind: 'found', object: inMemory };
     const onDisk = this.disk.get(key);
     if (onDisk !== undefined) return { kind: 'found', object: onDisk };
-    return spec === undefined ? { kind: 'uri-miss' } : { kind: 'vary-miss', varyNames: spec.names };
+    return spec === undefined || spec.names.length === 0
+      ? { kind: 'uri-miss' }
+      : { kind: 'vary-miss', varyNames: spec.names };
   }
 
   isHitForPass(primaryKey: string, nowMs: number): boolean {
@@ -131,7 +138,7 @@ export class Cache {
   }
 
   #index(meta: ObjectMeta): void {
-    if (meta.varyNames.length === 0) return;
+    if (meta.key === meta.primaryKey) return;
     let spec = this.#vary.get(meta.primaryKey);
     if (spec === undefined) {
       spec = { names: meta.varyNames, keys: new Set() };

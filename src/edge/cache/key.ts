@@ -16,22 +16,17 @@ export function primaryKeyOf(scheme: 'http' | 'https', host: string, pathAndQuer
   return `${scheme}://${normalizeHost(host, scheme)}${pathAndQuery}`;
 }
 
-/** The primary key of an absolute URL (purge and RFC 9111 §4.4 invalidation). */
-export function primaryKeyOfUrl(url: string): string | null {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return null;
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return null;
-  const scheme = parsed.protocol === 'https:' ? 'https' : 'http';
-  return primaryKeyOf(scheme, parsed.host, `${parsed.pathname}${parsed.search}`);
-}
-
-/** The variant key: the primary key alone when the response does not vary. */
-export function variantKeyOf(primaryKey: string, varyNames: readonly string[], req: Headers): string {
-  if (varyNames.length === 0) return primaryKey;
-  // '\n' cannot occur in a URL or a header value, so the two parts never run together.
-  return `${primaryKey}\n${varySelector(varyNames, req)}`;
+/**
+ * The variant key: the primary key, then the Vary selection when the response varies, then the
+ * zone's extra key material (cache key rules: headers, cookies, device class) when there is any.
+ * '\n' and '\0' cannot occur in a URL or a header value, so the parts never run together.
+ */
+export function variantKeyOf(
+  primaryKey: string,
+  varyNames: readonly string[],
+  req: Headers,
+  keyExtra = '',
+): string {
+  const base = varyNames.length === 0 ? primaryKey : `${primaryKey}\n${varySelector(varyNames, req)}`;
+  return keyExtra === '' ? base : `${base}\0${keyExtra}`;
 }

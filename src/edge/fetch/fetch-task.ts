@@ -18,7 +18,9 @@ import { variantKeyOf } from '../cache/key.ts';
 import type { ObjectMeta } from '../cache/storage.ts';
 import type { UpstreamResponse } from '../upstream/origin-client.ts';
 import { classify } from '../upstream/origin-client.ts';
+import type { OriginChoice, RequestDecision } from '../zones/types.ts';
 import { BodyFill } from './body-fill.ts';
+import { applyRuleLifetimes } from './rule-lifetimes.ts';
 import { parseTags } from './tags.ts';
 
 export type FetchOutcome =
@@ -41,6 +43,14 @@ export interface FetchSpec {
   primaryKey: string;
   /** The key the task is collapsed under (the variant key as far as the Vary index knows). */
   key: string;
+  /** Extra key material from the zone's cache key rules ('' when none). */
+  keyExtra: string;
+  /** The zone's freshness options. */
+  policy: PolicyOptions;
+  /** What the zone's rules said of the request (edge TTL, status TTLs, Set-Cookie), null: none. */
+  rules: RequestDecision | null;
+  /** Where the fetch goes. */
+  origin: OriginChoice;
   url: string;
   /** Path and query sent upstream. */
   path: string;
@@ -57,7 +67,6 @@ export interface FetchSpec {
 export interface FetchDeps {
   cache: Cache;
   inflight: InFlight<FetchTask>;
-  policy: PolicyOptions;
   maxObjectBytes: number;
   hitForPassMs: number;
   /** Sends the request upstream (owner, shield or origin) and returns the response head. */
@@ -112,17 +121,24 @@ async function respond(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promi
   if (spec.stored !== null) Object.assign(headers, validatorsOf(spec.stored.meta));
   const res = await deps.send(spec, headers);
 
-  if (spec.stored !== null && res.status === 304) return revalidated(deps, spec.stored, res);
-  if (res.status >= 500) return serverError(task, res, spec.background);
+  if (spec.stored !== null && res.status === 304) return revalidated(deps, spec, spec.stored, res);
+  const statusTtl = spec.rules?.statusTtl?.get(res.status);
+  if (res.status >= 500 && statusTtl === undefined) return serverError(task, res, spec.background);
 
-  const verdict = storability('GET', res.status, spec.clientHeaders, res.headers, deps.policy);
+  const verdict = applyRuleLifetimes.storability(
+    storability('GET', res.status, spec.clientHeaders, res.headers, spec.policy),
+    res.status,
+    spec.rules,
+  );
   const declared = contentLength(res.headers);
   const tooLarge = declared !== null && declared > deps.maxObjectBytes;
   if (!verdict.storable || tooLarge) {
     const reason = verdict.storable ? 'too-large' : verdict.reason;
     // Varnish's hit-for-pass: requests for this URL stop waiting on one another for a while.
-    if (reason !== 'request-no-store')
+    // Not for reasons that belong to this one request (its no-store, its Authorization).
+    if (reason !== 'request-no-store' && reason !== 'authorization') {
       deps.cache.markHitForPass(spec.primaryKey, Date.now() + deps.hitForPassMs);
+    }
     task.hold(res, spec.background);
     return { kind: 'uncacheable', reason, status: res.status };
   }
@@ -140,7 +156,7 @@ function startFill(
   const varyNames = vary === '*' ? [] : vary; // storability already refused Vary: *
   const stored = storedHeaders(res.headers);
   const meta: ObjectMeta = {
-    key: variantKeyOf(spec.primaryKey, varyNames, spec.clientHeaders),
+    key: variantKeyOf(spec.primaryKey, varyNames, spec.clientHeaders, spec.keyExtra),
     primaryKey: spec.primaryKey,
     url: spec.url,
     status: res.status,
@@ -150,7 +166,11 @@ function startFill(
     // The fetch's start, not its end: a purge issued while the body streams must cover this object.
     storedAtMs: res.requestTimeMs,
     bodySize: 0,
-    freshness: freshnessOf(res.status, res.headers, res.requestTimeMs, res.responseTimeMs, deps.policy),
+    freshness: applyRuleLifetimes.freshness(
+      freshnessOf(res.status, res.headers, res.requestTimeMs, res.responseTimeMs, spec.policy),
+      res.status,
+      spec.rules,
+    ),
   };
   const writer = deps.cache.disk.createWriter();
   const fill = new BodyFill(writer, deps.cache.memory.maxObjectBytes, declared);
@@ -217,6 +237,7 @@ async function store(
 
 async function revalidated(
   deps: FetchDeps,
+  spec: FetchSpec,
   stored: CachedObject,
   res: UpstreamResponse,
 ): Promise<FetchOutcome> {
@@ -226,7 +247,11 @@ async function revalidated(
     ...stored.meta,
     headers,
     storedAtMs: res.requestTimeMs,
-    freshness: freshnessOf(stored.meta.status, headers, res.requestTimeMs, res.responseTimeMs, deps.policy),
+    freshness: applyRuleLifetimes.freshness(
+      freshnessOf(stored.meta.status, headers, res.requestTimeMs, res.responseTimeMs, spec.policy),
+      stored.meta.status,
+      spec.rules,
+    ),
   };
   await deps.cache.updateMeta(meta);
   const object: CachedObject = isInMemory(stored) ? { meta, body: stored.body } : { meta };

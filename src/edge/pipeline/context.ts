@@ -10,6 +10,7 @@ import type { BodyFill } from '../fetch/body-fill.ts';
 import type { BufferedResponse } from '../fetch/fetch-task.ts';
 import type { UpstreamResponse } from '../upstream/origin-client.ts';
 import type { EdgeRuntime } from '../runtime.ts';
+import type { RequestDecision, ZoneRuntime } from '../zones/types.ts';
 
 /** What deliver sends. */
 export type Delivery =
@@ -36,8 +37,12 @@ export class RequestContext {
   url = '';
   /** route: the primary cache key. */
   primaryKey = '';
-  /** route: the request's Host (normalised). */
+  /** route: the request's Host (normalised, without a default port). */
   host = '';
+  /** route: the zone serving the Host. */
+  zone: ZoneRuntime | null = null;
+  /** route: what the zone's rules say of this request (bypass, key, TTLs). */
+  decision: RequestDecision | null = null;
   /** lookup: the stored object found for the request, if any (also kept for revalidation). */
   object: CachedObject | null = null;
   /** lookup: what the freshness policy said of `object`. */

@@ -48,6 +48,8 @@ function isPlainRequest(ctx: RequestContext): boolean {
 interface HitHead {
   /** The age the head was built for; ttl follows from it. */
   ageSec: number;
+  /** The browser TTL the head was built with (rules may differ between requests). */
+  browserTtlSec: number | null;
   headers: Record<string, string | string[]>;
 }
 
@@ -60,10 +62,11 @@ const hitHeads = new WeakMap<ObjectMeta, HitHead>();
 
 function deliverHit(ctx: RequestContext, meta: ObjectMeta, body: Buffer): Next<'deliver'> {
   const ageSec = currentAgeSec(meta.freshness, Date.now());
+  const policy = headPolicyOf(ctx);
   let head = hitHeads.get(meta);
-  if (head === undefined || head.ageSec !== ageSec) {
+  if (head === undefined || head.ageSec !== ageSec || head.browserTtlSec !== policy.browserTtlSec) {
     const headers: Record<string, string | string[]> = {};
-    const flat = flatten(meta.headers, ctx.edge.via, true);
+    const flat = flatten(meta.headers, ctx.edge.via, true, policy);
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i] as string;
       const value = flat[i + 1] as string;
@@ -73,7 +76,7 @@ function deliverHit(ctx: RequestContext, meta: ObjectMeta, body: Buffer): Next<'
     headers['content-length'] = String(body.length);
     headers.age = String(ageSec);
     headers['cache-status'] = cacheStatusOf(ctx, meta.freshness.lifetimeSec - ageSec, undefined);
-    head = { ageSec, headers };
+    head = { ageSec, browserTtlSec: policy.browserTtlSec, headers };
     hitHeads.set(meta, head);
   }
   ctx.res.writeHead(meta.status, head.headers);
@@ -111,10 +114,12 @@ function deliverStored(
   const req = ctx.req;
   const res = ctx.res;
   const ageSec = currentAgeSec(meta.freshness, Date.now());
-  let head = baseHeads.get(meta);
+  const policy = headPolicyOf(ctx);
+  const isDefault = policy.browserTtlSec === null && !policy.keepTags;
+  let head = isDefault ? baseHeads.get(meta) : undefined;
   if (head === undefined) {
-    head = flatten(meta.headers, ctx.edge.via, true);
-    baseHeads.set(meta, head);
+    head = flatten(meta.headers, ctx.edge.via, true, policy);
+    if (isDefault) baseHeads.set(meta, head);
   }
   const cacheStatus = cacheStatusOf(ctx, meta.freshness.lifetimeSec - ageSec, meta.headers['cache-status']);
   if (meta.status === 200 && evaluateConditional(req.headers, meta.headers) === 'not-modified') {
@@ -165,7 +170,7 @@ function deliverStored(
 }
 
 function deliverUpstream(ctx: RequestContext, response: UpstreamResponse): Promise<Next<'deliver'>> {
-  const fields = flatten(endToEndHeaders(response.headers), ctx.edge.via, false);
+  const fields = flatten(endToEndHeaders(response.headers), ctx.edge.via, false, headPolicyOf(ctx));
   fields.push('cache-status', cacheStatusOf(ctx, null, response.headers['cache-status']));
   ctx.res.writeHead(response.status, fields);
   ctx.bytesSent = Number(response.headers['content-length'] ?? 0) || 0;
@@ -173,7 +178,12 @@ function deliverUpstream(ctx: RequestContext, response: UpstreamResponse): Promi
 }
 
 function deliverBuffered(ctx: RequestContext, response: BufferedResponse): Next<'deliver'> {
-  const fields = flatten(endToEndHeaders(response.headers, CONTENT_LENGTH), ctx.edge.via, false);
+  const fields = flatten(
+    endToEndHeaders(response.headers, CONTENT_LENGTH),
+    ctx.edge.via,
+    false,
+    headPolicyOf(ctx),
+  );
   fields.push('content-length', String(response.body.length));
   fields.push('cache-status', cacheStatusOf(ctx, null, response.headers['cache-status']));
   ctx.res.writeHead(response.status, fields);
@@ -194,17 +204,37 @@ function stream(ctx: RequestContext, body: Readable): Promise<Next<'deliver'>> {
   });
 }
 
+/** What the zone changes in every response head it sends. */
+interface HeadPolicy {
+  /** browser_ttl rule: the Cache-Control clients get instead of the origin's. */
+  browserTtlSec: number | null;
+  /** Zone setting strip_tag_headers = false: Cache-Tag / Surrogate-Key reach the client. */
+  keepTags: boolean;
+}
+
+function headPolicyOf(ctx: RequestContext): HeadPolicy {
+  return {
+    browserTtlSec: ctx.decision?.browserTtlSec ?? null,
+    keepTags: ctx.zone?.zone.settings.strip_tag_headers === false,
+  };
+}
+
+const TAG_FIELDS = new Set(['cache-tag', 'surrogate-key']);
+
 /** Flattens headers for writeHead, dropping cache-only fields and appending this hop's Via. */
 function flatten(
   headers: Record<string, string | string[] | undefined>,
   via: string,
   stored: boolean,
+  policy: HeadPolicy,
 ): string[] {
   const out: string[] = [];
   let sawVia = false;
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || CACHE_ONLY_FIELDS.has(name) || name === 'cache-status') continue;
+    if (value === undefined || name === 'cache-status') continue;
+    if (CACHE_ONLY_FIELDS.has(name) && !(policy.keepTags && TAG_FIELDS.has(name))) continue;
+    if (name === 'cache-control' && policy.browserTtlSec !== null) continue;
     if (name === 'via') {
       sawVia = true;
       out.push('via', `${headerValue(headers, 'via')}, ${via}`);
@@ -216,6 +246,7 @@ function flatten(
   }
   if (!sawVia) out.push('via', via);
   if (stored) out.push('accept-ranges', 'bytes');
+  if (policy.browserTtlSec !== null) out.push('cache-control', `max-age=${policy.browserTtlSec}`);
   return out;
 }
 

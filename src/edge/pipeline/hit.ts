@@ -37,8 +37,8 @@ function refreshInBackground(ctx: RequestContext): void {
   const stored = ctx.object;
   if (stored === null) return;
   const key = stored.meta.key;
-  edge.inflight.join(key, () => {
-    const spec = edge.fillSpec(ctx.req, ctx.primaryKey, key, ctx.url, ctx.path);
-    return new FetchTask(edge.fetchDeps, { ...spec, stored, background: true });
-  });
+  edge.inflight.join(
+    key,
+    () => new FetchTask(edge.fetchDeps, { ...edge.fillSpec(ctx, key), stored, background: true }),
+  );
 }

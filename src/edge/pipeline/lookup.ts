@@ -14,9 +14,16 @@ export function lookup(ctx: RequestContext): Next<'lookup'> {
     ctx.fwd = 'method';
     return 'pass';
   }
+  const decision = ctx.decision;
+  if (decision?.bypass === true) {
+    ctx.phase = 'pass';
+    ctx.fwd = 'bypass';
+    ctx.detail = ctx.zone?.zone.settings.development_mode === true ? 'development-mode' : 'rule';
+    return 'pass';
+  }
   const cache = ctx.edge.cache;
   const nowMs = Date.now();
-  const found = cache.lookup(ctx.primaryKey, req.headers);
+  const found = cache.lookup(ctx.primaryKey, req.headers, decision?.keyExtra ?? '');
   if (found.kind === 'found') {
     const verdict = evaluate(found.object.meta.freshness, req.headers, nowMs);
     ctx.object = found.object;

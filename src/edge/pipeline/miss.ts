@@ -11,17 +11,18 @@ import type { Next } from './steps.ts';
 export async function miss(ctx: RequestContext): Promise<Next<'miss'>> {
   const edge = ctx.edge;
   const req = ctx.req;
-  let key = edge.cache.variantKeyFor(ctx.primaryKey, req.headers);
+  const keyExtra = ctx.decision?.keyExtra ?? '';
+  let key = edge.cache.variantKeyFor(ctx.primaryKey, req.headers, keyExtra);
   // Two rounds at most: a fetch collapsed under a key that turned out to vary differently.
   for (let round = 0; round < 2; round++) {
-    const { task, created } = edge.inflight.join(key, () => {
-      const spec = edge.fillSpec(req, ctx.primaryKey, key, ctx.url, ctx.path);
-      return new FetchTask(edge.fetchDeps, { ...spec, stored: ctx.object });
-    });
+    const { task, created } = edge.inflight.join(
+      key,
+      () => new FetchTask(edge.fetchDeps, { ...edge.fillSpec(ctx, key), stored: ctx.object }),
+    );
     ctx.collapsed = !created;
     const outcome = await task.outcome;
     if (outcome.kind === 'fill') {
-      const mine = variantKeyOf(ctx.primaryKey, outcome.meta.varyNames, req.headers);
+      const mine = variantKeyOf(ctx.primaryKey, outcome.meta.varyNames, req.headers, keyExtra);
       if (mine !== outcome.meta.key) {
         key = mine;
         continue;

@@ -1,7 +1,7 @@
 // pass: a private round trip upstream; nothing is stored. A successful unsafe request invalidates
 // the stored responses for its URL and for same-origin Location / Content-Location (RFC 9111 §4.4).
 import { invalidatedUrls } from '../../lib/http-cache/policy.ts';
-import { primaryKeyOfUrl } from '../cache/key.ts';
+import { normalizeHost } from '../cache/key.ts';
 import { classify } from '../upstream/origin-client.ts';
 import { invalidatesOnSuccess } from './builtin.ts';
 import type { RequestContext } from './context.ts';
@@ -10,7 +10,7 @@ import type { Next } from './steps.ts';
 export async function pass(ctx: RequestContext): Promise<Next<'pass'>> {
   let response;
   try {
-    response = await ctx.edge.pass(ctx.req, ctx.path, ctx.host);
+    response = await ctx.edge.pass(ctx);
   } catch (err) {
     ctx.fail(classify(err));
     return 'synth';
@@ -29,8 +29,24 @@ async function invalidate(
   const cache = ctx.edge.cache;
   const removals: Promise<number>[] = [];
   for (const url of invalidatedUrls(ctx.req.method ?? '', ctx.fwdStatus, ctx.url, headers)) {
-    const key = primaryKeyOfUrl(url);
-    if (key !== null) removals.push(cache.removeUrl(key));
+    // The zone's key rules decide which stored keys a URL has (query normalisation, key headers).
+    for (const key of keysOfUrl(ctx, url)) removals.push(cache.removeUrl(key));
   }
   await Promise.allSettled(removals);
+}
+
+function keysOfUrl(ctx: RequestContext, url: string): readonly string[] {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return [];
+  }
+  const zone = ctx.zone;
+  if (zone === null) return [];
+  return zone.primaryKeysFor(
+    'http',
+    normalizeHost(parsed.host, 'http'),
+    `${parsed.pathname}${parsed.search}`,
+  );
 }

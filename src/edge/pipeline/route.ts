@@ -32,9 +32,29 @@ export function route(ctx: RequestContext): Next<'route'> {
   }
   ctx.host = host;
   ctx.path = path;
-  ctx.primaryKey = primaryKeyOf('http', host, path);
-  ctx.url = ctx.primaryKey;
+  ctx.url = primaryKeyOf('http', host, path);
+  const zone = ctx.edge.resolveZone(hostWithoutPort(host));
+  if (zone === undefined) {
+    ctx.fail(new MeridianError('MISDIRECTED', `no zone serves ${host} here`));
+    return 'synth';
+  }
+  const decision = zone.decide({
+    method: req.method ?? 'GET',
+    host,
+    target: path,
+    headers: req.headers,
+    scheme: 'http',
+  });
+  ctx.zone = zone;
+  ctx.decision = decision;
+  ctx.primaryKey = decision.primaryKey;
   return 'filter';
+}
+
+/** Zones are found by hostname; a port in Host does not change the site. */
+function hostWithoutPort(host: string): string {
+  const colon = host.lastIndexOf(':');
+  return colon === -1 || host.endsWith(']') ? host : host.slice(0, colon);
 }
 
 /** RFC 9112 §3.2: exactly one valid Host; HTTP/1.0 without Host falls back to the origin's. */
@@ -50,7 +70,7 @@ function hostOf(ctx: RequestContext): string | null {
     }
     host = raw[i + 1] as string;
   }
-  if (host === null) return ctx.edge.config.origin.host;
+  if (host === null) return ctx.edge.defaultHost;
   if (!HOST.test(host)) {
     ctx.fail(new MeridianError('BAD_REQUEST', 'invalid Host header'));
     return null;

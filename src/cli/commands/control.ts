@@ -1,0 +1,85 @@
+// meridian control: the control plane (REST API, durable state, the event log).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startControl, type ControlConfig } from '../../control/control.ts';
+import { DEFAULT_EVENT_STREAM, isValidStreamName } from '../../common/events/nats-names.ts';
+import { parseDuration, parseListen, UsageError } from '../args.ts';
+
+export function streamName(value: string): string {
+  if (!isValidStreamName(value))
+    throw new UsageError(`--nats-stream: letters, digits, "_" and "-" only, got "${value}"`);
+  return value;
+}
+
+export const CONTROL_HELP = `meridian control — the control plane (REST API, state, event log)
+
+Usage:
+  meridian control [--listen 127.0.0.1:8700] [--db sqlite:DIR/meridian.db | --db postgres://...] [--nats nats://127.0.0.1:4222]
+
+Options:
+  --listen HOST:PORT     API listener (default 127.0.0.1:8700)
+  --db URL               sqlite:PATH (default sqlite:./meridian-data/meridian.db) or postgres://user@host:port/db
+  --nats URL             also publish the event log to NATS JetStream (distributed mode)
+  --nats-stream NAME     JetStream stream for the log (default MERIDIAN_EVENTS; one per database)
+  --node-stale DURATION  mark a node down after this long without a heartbeat (default 10s)
+  --event-retention N    events kept in the log (default 100000)
+  -h, --help             this help
+
+On first start an admin token is created and printed once; set MERIDIAN_ADMIN_TOKEN to choose it instead.
+`;
+
+export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      listen: { type: 'string', default: '127.0.0.1:8700' },
+      db: { type: 'string', default: 'sqlite:./meridian-data/meridian.db' },
+      nats: { type: 'string' },
+      'nats-stream': { type: 'string', default: DEFAULT_EVENT_STREAM },
+      'node-stale': { type: 'string', default: '10s' },
+      'event-retention': { type: 'string', default: '100000' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(values.db))
+    throw new UsageError(`--db: expected sqlite:PATH or postgres://..., got "${values.db}"`);
+  if (values.nats !== undefined && !/^(nats|tls):\/\//.test(values.nats))
+    throw new UsageError(`--nats: expected nats://HOST:PORT, got "${values.nats}"`);
+  const retention = values['event-retention'];
+  if (!/^\d+$/.test(retention) || Number(retention) < 100)
+    throw new UsageError(`--event-retention: expected an integer >= 100, got "${retention}"`);
+  return {
+    listen: parseListen('listen', values.listen),
+    db: values.db,
+    nats: values.nats ?? null,
+    natsStream: streamName(values['nats-stream']),
+    adminToken: process.env.MERIDIAN_ADMIN_TOKEN || null,
+    nodeStaleMs: parseDuration('node-stale', values['node-stale']),
+    eventRetention: Number(retention),
+    version: '0.1.0',
+  };
+}
+
+export async function runControl(argv: string[]): Promise<void> {
+  const config = parseControlArgs(argv);
+  if (config === 'help') {
+    process.stdout.write(CONTROL_HELP);
+    return;
+  }
+  if (config.db.startsWith('sqlite:') && config.db !== 'sqlite::memory:')
+    mkdirSync(dirname(config.db.slice('sqlite:'.length)), { recursive: true });
+  const control = await startControl(config);
+  if (control.createdAdminToken !== null) {
+    process.stdout.write(`Admin token (shown once; store it now):\n  ${control.createdAdminToken}\n`);
+  }
+  process.stdout.write(`control plane: ${control.url}  (OpenAPI: ${control.url}/client/v4/openapi.json)\n`);
+  const stop = (): void =>
+    void control.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

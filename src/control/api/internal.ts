@@ -1,0 +1,75 @@
+// /internal/v1: what edge and DNS nodes call with their `node` token — register, heartbeat, the
+// snapshot and the event stream. A node token grants nothing else.
+import { z } from 'zod';
+import type { ControlStore } from '../store/types.ts';
+import { streamEvents } from '../events/http-stream.ts';
+import { badRequest, notFound, ok } from './envelope.ts';
+import type { Router } from './router.ts';
+import { translateConflicts } from './zones.ts';
+
+const RegisterSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lower-case letters, digits and "-"'),
+  pop: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a PoP name'),
+  url: z.string().url(),
+  admin_url: z.string().url().nullable().default(null),
+});
+const HeartbeatSchema = z.object({ applied_seq: z.number().int().min(0) });
+
+export function internalRoutes(router: Router, store: ControlStore): void {
+  router.add(
+    {
+      method: 'POST',
+      path: '/internal/v1/nodes/register',
+      summary: 'A node announces itself',
+      scope: 'node',
+      tag: 'internal',
+      body: RegisterSchema,
+    },
+    async ({ reply, body, actor }) => {
+      const pops = await store.listPops();
+      if (!pops.some((p) => p.name === body.pop)) throw badRequest(`pop: unknown PoP "${body.pop}"`);
+      return ok(reply, await translateConflicts(() => store.registerNode(body, actor)));
+    },
+  );
+  router.add(
+    {
+      method: 'POST',
+      path: '/internal/v1/nodes/:node_name/heartbeat',
+      summary: 'A node reports that it lives and the sequence it applied',
+      scope: 'node',
+      tag: 'internal',
+      body: HeartbeatSchema,
+    },
+    async ({ reply, params, body }) => {
+      const node = await store.heartbeat(params.node_name as string, body.applied_seq);
+      if (node === undefined) throw notFound('node');
+      return ok(reply, node);
+    },
+  );
+  router.add(
+    {
+      method: 'GET',
+      path: '/internal/v1/snapshot',
+      summary: 'All state a node needs, and the sequence it reflects',
+      scope: 'node',
+      tag: 'internal',
+    },
+    async ({ reply }) => ok(reply, await store.snapshot()),
+  );
+  router.add(
+    {
+      method: 'GET',
+      path: '/internal/v1/events',
+      summary: 'The event log after ?after=N as NDJSON, then live',
+      scope: 'node',
+      tag: 'internal',
+      queryParams: ['after'],
+    },
+    async ({ req, reply, query }) => {
+      const after = query.after ?? '0';
+      if (!/^\d+$/.test(after)) throw badRequest(`after: expected a sequence number, got "${after}"`);
+      reply.hijack();
+      await streamEvents(store, req.raw, reply.raw, Number(after));
+    },
+  );
+}

@@ -1,0 +1,72 @@
+// The control plane's HTTP server: REST API, internal node endpoints, OpenAPI, health, metrics.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { ControlStore } from '../store/types.ts';
+import { authenticate, requireScope } from './auth.ts';
+import { auditRoutes } from './audit.ts';
+import { ApiError, API_ERRORS, fail, validationErrors } from './envelope.ts';
+import { internalRoutes } from './internal.ts';
+import { buildOpenApi } from './openapi.ts';
+import { Router, ValidationFailure } from './router.ts';
+import { ruleRoutes } from './rules.ts';
+import { tokenRoutes } from './tokens.ts';
+import { topologyRoutes } from './topology.ts';
+import { zoneRoutes } from './zones.ts';
+
+export interface ApiOptions {
+  store: ControlStore;
+  version: string;
+  /** Extra resources (purge, analytics) register here. */
+  extend?: (router: Router) => void;
+}
+
+export function buildApi(options: ApiOptions): FastifyInstance {
+  const { store } = options;
+  // forceCloseConnections: event streams are endless; shutdown must not wait for them.
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    forceCloseConnections: true,
+  });
+  const router = new Router(app, store);
+  zoneRoutes(router, store);
+  ruleRoutes(router, store);
+  tokenRoutes(router, store);
+  topologyRoutes(router, store);
+  auditRoutes(router, store);
+  internalRoutes(router, store);
+  options.extend?.(router);
+
+  const openapi = buildOpenApi(router.routes, options.version);
+  app.get('/client/v4/openapi.json', async (_req, reply) => reply.send(openapi));
+  app.get('/healthz', async (_req, reply) => reply.send({ status: 'ok' }));
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'meridian_control_' });
+  app.get('/metrics', async (req, reply) => {
+    const token = await authenticate(store, req);
+    requireScope(token, 'node');
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    fail(reply, 404, [
+      { code: API_ERRORS.not_found, message: `no route for ${req.method} ${req.url.split('?')[0]}` },
+    ]),
+  );
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof ValidationFailure) return fail(reply, 400, validationErrors(err.error));
+    if (err instanceof ApiError) return fail(reply, err.status, [{ code: err.code, message: err.message }]);
+    const status = (err as { statusCode?: number }).statusCode;
+    // Fastify's own client errors: malformed JSON, unsupported media type, body too large.
+    if (status !== undefined && status >= 400 && status < 500) {
+      return fail(reply, status, [
+        { code: API_ERRORS.validation, message: `(body): ${(err as Error).message}` },
+      ]);
+    }
+    app.log.error(err);
+    return fail(reply, 500, [{ code: API_ERRORS.internal, message: 'internal error' }]);
+  });
+  return app;
+}

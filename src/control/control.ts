@@ -1,0 +1,113 @@
+// Assembles `meridian control`: the store, the API server, the first admin token, the NATS
+// publisher (distributed mode) and the housekeeping timers.
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '../common/log.ts';
+import { eventSubjectOf } from '../common/events/nats-names.ts';
+import { hashSecret, newTokenSecret } from './api/auth.ts';
+import { buildApi } from './api/server.ts';
+import { startNatsPublisher } from './events/nats-publisher.ts';
+import { openControlStore } from './store/control-store.ts';
+import type { ControlStore } from './store/types.ts';
+
+export interface ControlConfig {
+  listen: { host: string; port: number };
+  /** sqlite:/path/meridian.db or postgres://... */
+  db: string;
+  /** NATS servers for the distributed event transport; null: HTTP stream only. */
+  nats: string | null;
+  /** JetStream stream of this control plane's log (one per database). */
+  natsStream: string;
+  /** MERIDIAN_ADMIN_TOKEN: use this secret as the admin token. */
+  adminToken: string | null;
+  /** A node is marked down when its last heartbeat is older than this. */
+  nodeStaleMs: number;
+  /** Events kept in the log (older ones are pruned; a node further behind reloads a snapshot). */
+  eventRetention: number;
+  version: string;
+}
+
+export interface ControlPlane {
+  readonly url: string;
+  readonly store: ControlStore;
+  /** The admin token created on first start (null when it existed or came from the environment). */
+  readonly createdAdminToken: string | null;
+  close(): Promise<void>;
+}
+
+export async function startControl(
+  config: ControlConfig,
+  logger: Logger = createLogger('control'),
+): Promise<ControlPlane> {
+  const store = await openControlStore(config.db);
+  const createdAdminToken = await bootstrapAdminToken(store, config.adminToken);
+  const app = buildApi({ store, version: config.version });
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const address = app.server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const publisher =
+    config.nats === null
+      ? null
+      : await startNatsPublisher(store, {
+          servers: config.nats,
+          stream: config.natsStream,
+          subject: eventSubjectOf(config.natsStream),
+        });
+  const timers = [
+    setInterval(
+      () =>
+        void store
+          .markStaleNodesDown(config.nodeStaleMs)
+          .catch((err: unknown) => logger.warn('marking stale nodes failed', { err })),
+      1_000,
+    ),
+    setInterval(
+      () =>
+        void store
+          .pruneEvents(config.eventRetention)
+          .catch((err: unknown) => logger.warn('pruning events failed', { err })),
+      60_000,
+    ),
+  ];
+  logger.info('control plane listening', {
+    url,
+    db: config.db.replace(/\/\/[^@]*@/, '//***@'),
+    nats: config.nats,
+  });
+  return {
+    url,
+    store,
+    createdAdminToken,
+    async close() {
+      for (const timer of timers) clearInterval(timer);
+      await publisher?.close();
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+/** First start: an admin token is created (returned once) unless one is given in the environment. */
+async function bootstrapAdminToken(store: ControlStore, fromEnv: string | null): Promise<string | null> {
+  const system = { token_id: null, token_name: 'system', ip: '' };
+  if (fromEnv !== null) {
+    if ((await store.findTokenBySecretHash(hashSecret(fromEnv))) === undefined) {
+      await store.createToken(
+        {
+          name: 'admin (MERIDIAN_ADMIN_TOKEN)',
+          secretHash: hashSecret(fromEnv),
+          scopes: ['admin'],
+          zones: null,
+        },
+        system,
+      );
+    }
+    return null;
+  }
+  if ((await store.countTokens()) > 0) return null;
+  const secret = newTokenSecret();
+  await store.createToken(
+    { name: 'admin', secretHash: hashSecret(secret), scopes: ['admin'], zones: null },
+    system,
+  );
+  return secret;
+}
