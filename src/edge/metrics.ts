@@ -4,30 +4,31 @@ import type { Cache } from './cache/cache.ts';
 import type { FetchOutcome } from './fetch/fetch-task.ts';
 import type { Phase } from './pipeline/context.ts';
 
-type Inc = { inc(value?: number): void };
-
 export class EdgeMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'cache' | 'status'>;
   readonly #bytes: Counter<'cache'>;
   readonly #origin: Counter<'outcome'>;
-  /** Pre-bound counter children: the request path does no label hashing. */
-  readonly #bound = new Map<string, Inc>();
+  /** Counts since the last scrape, per cache outcome and status class. */
+  readonly #tallies = new Map<string, { phase: Phase; klass: string; requests: number; bytes: number }>();
 
   constructor(cache: Cache) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'meridian_edge_' });
+    const flush = (): void => this.#flush();
     this.#requests = new Counter({
       name: 'meridian_edge_requests_total',
       help: 'Client requests by how the cache answered them (hit, stale, miss, revalidated, pass, stale-if-error, synth) and status class.',
       labelNames: ['cache', 'status'],
       registers,
+      collect: flush,
     });
     this.#bytes = new Counter({
       name: 'meridian_edge_response_body_bytes_total',
       help: 'Response body bytes sent to clients, by how the cache answered.',
       labelNames: ['cache'],
       registers,
+      collect: flush,
     });
     this.#origin = new Counter({
       name: 'meridian_edge_upstream_fetches_total',
@@ -56,23 +57,31 @@ export class EdgeMetrics {
     tierGauge('meridian_edge_cache_max_bytes', 'Configured capacity in bytes, per tier.', (s) => s.maxBytes);
   }
 
+  /** The hot path only adds to plain numbers; prom-client sees them when /metrics is scraped. */
   recordRequest(phase: Phase, status: number, bytes: number): void {
     const klass =
       status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : status >= 200 ? '2xx' : '1xx';
-    this.#child(`r${phase}${klass}`, () => this.#requests.labels(phase, klass)).inc();
-    if (bytes > 0) this.#child(`b${phase}`, () => this.#bytes.labels(phase)).inc(bytes);
+    const id = `${phase} ${klass}`;
+    let tally = this.#tallies.get(id);
+    if (tally === undefined) {
+      tally = { phase, klass, requests: 0, bytes: 0 };
+      this.#tallies.set(id, tally);
+    }
+    tally.requests++;
+    tally.bytes += bytes;
   }
 
   recordFetch(outcome: FetchOutcome): void {
-    this.#child(`o${outcome.kind}`, () => this.#origin.labels(outcome.kind)).inc();
+    this.#origin.labels(outcome.kind).inc();
   }
 
-  #child(id: string, make: () => Inc): Inc {
-    let child = this.#bound.get(id);
-    if (child === undefined) {
-      child = make();
-      this.#bound.set(id, child);
+  /** Moves the tallies into the prom-client counters (called on scrape). */
+  #flush(): void {
+    for (const tally of this.#tallies.values()) {
+      if (tally.requests > 0) this.#requests.labels(tally.phase, tally.klass).inc(tally.requests);
+      if (tally.bytes > 0) this.#bytes.labels(tally.phase).inc(tally.bytes);
+      tally.requests = 0;
+      tally.bytes = 0;
     }
-    return child;
   }
 }

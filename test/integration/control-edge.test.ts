@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
 import {
   api,
   fetchReply,
@@ -17,6 +18,19 @@ import type { ControlProc, EdgeProc, Proc } from '../helpers/processes.ts';
 
 const NATS = process.env.MERIDIAN_TEST_NATS ?? 'nats://127.0.0.1:4222';
 
+const PG_ADMIN = process.env.MERIDIAN_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A database of its own for the distributed-mode run (dropped afterwards). */
+async function withDatabase(name: string, create: boolean): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_ADMIN });
+  await client.connect();
+  try {
+    await client.query(create ? `CREATE DATABASE ${name}` : `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
 async function deleteStream(name: string): Promise<void> {
   const nc = await connect({ servers: NATS });
   try {
@@ -27,7 +41,7 @@ async function deleteStream(name: string): Promise<void> {
 }
 
 for (const transport of ['http', 'nats'] as const) {
-  describe(`managed edges over the ${transport} transport`, () => {
+  describe(`managed edges over the ${transport} transport${transport === 'nats' ? ' (PostgreSQL control plane)' : ''}`, () => {
     let origin: Proc;
     let control: ControlProc;
     let nodeToken: string;
@@ -35,6 +49,9 @@ for (const transport of ['http', 'nats'] as const) {
     const edges: EdgeProc[] = [];
     // A stream of its own: a fresh database's seq numbers must not meet an older run's.
     const stream = `TEST_${process.pid}_${Date.now()}`;
+    // The NATS run is the distributed mode: control plane on PostgreSQL, events over JetStream.
+    const database = `meridian_it_${process.pid}_${Date.now()}`;
+    const pgUrl = PG_ADMIN.replace(/\/[^/]*$/, `/${database}`);
     const natsArgs = (): string[] => (transport === 'nats' ? ['--nats', NATS, '--nats-stream', stream] : []);
     const host = `site-${transport}.test`;
 
@@ -67,8 +84,9 @@ for (const transport of ['http', 'nats'] as const) {
 
     before(async () => {
       origin = await startTestOrigin();
+      if (transport === 'nats') await withDatabase(database, true);
       control = await startControlProcess(
-        transport === 'nats' ? { nats: NATS, extra: ['--nats-stream', stream] } : {},
+        transport === 'nats' ? { nats: NATS, db: pgUrl, extra: ['--nats-stream', stream] } : {},
       );
       nodeToken = (await admin('POST', '/client/v4/tokens', { name: 'nodes', scopes: ['node'] })).body.result
         .value;
@@ -89,7 +107,10 @@ for (const transport of ['http', 'nats'] as const) {
       await control.stop();
       await removeDir(control.dataDir);
       await origin.stop();
-      if (transport === 'nats') await deleteStream(stream);
+      if (transport === 'nats') {
+        await deleteStream(stream);
+        await withDatabase(database, false);
+      }
     });
 
     it('serves the zone from the snapshot; unknown hosts get 421', async () => {
@@ -159,7 +180,7 @@ for (const transport of ['http', 'nats'] as const) {
         /fwd=bypass/,
       );
       control = await startControlProcess({
-        ...(transport === 'nats' ? { nats: NATS, extra: ['--nats-stream', stream] } : {}),
+        ...(transport === 'nats' ? { nats: NATS, db: pgUrl, extra: ['--nats-stream', stream] } : {}),
         reuse: control,
       });
       await admin('PATCH', `/client/v4/zones/${zoneId}`, { settings: { development_mode: true } });
