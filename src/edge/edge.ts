@@ -66,7 +66,8 @@ export async function startEdge(
   server.on('clientError', (err, socket) =>
     answerClientError(err, socket as Socket, config.nodeName, config.limits.maxUriBytes),
   );
-  server.listen(config.listen.port, config.listen.host);
+  // A deep accept queue: a burst of new connections (a stampede) must not overflow Node's default 511.
+  server.listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 });
   await once(server, 'listening');
   const admin = config.adminListen === null ? null : await startAdmin(runtime, config.adminListen);
   const address = server.address() as AddressInfo;
