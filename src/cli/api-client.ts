@@ -2,6 +2,14 @@
 import { request } from 'undici';
 import { UsageError } from './args.ts';
 
+/** Options every API verb takes (parseArgs shapes). */
+export const API_CLIENT_OPTIONS = {
+  api: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 export interface ApiTarget {
   api: string;
   token: string;

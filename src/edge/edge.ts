@@ -197,7 +197,6 @@ function createRuntime(
   const fetchDeps: FetchDeps = {
     cache,
     inflight: new InFlight<FetchTask>(),
-    maxObjectBytes: config.maxObjectBytes,
     hitForPassMs: config.hitForPassSec * 1000,
     send: (spec: FetchSpec, headers) =>
       sendUpstream(upstream.get(spec.origin.url), {
@@ -253,6 +252,7 @@ function createRuntime(
         policy: ctx.zone?.policy ?? config.policy,
         rules: ctx.decision,
         origin,
+        maxObjectBytes: Math.min(config.maxObjectBytes, ctx.zone?.zone.settings.max_object_size ?? Infinity),
         url: ctx.url,
         path: ctx.path,
         upstreamHeaders: forwardHeaders(ctx.req, {

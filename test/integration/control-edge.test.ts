@@ -149,6 +149,30 @@ for (const transport of ['http', 'nats'] as const) {
       }
     });
 
+    it('zone settings reach the nodes: max_object_size and default stale windows', async () => {
+      const node = edges[0] as EdgeProc;
+      await admin('PATCH', `/client/v4/zones/${zoneId}`, {
+        settings: { max_object_size: 1000, stale_if_error: 60 },
+      });
+      let attempt = 0;
+      await eventually(async () => {
+        // A fresh path each try: one fetched before the change arrived would stay cached.
+        const path = `/big-setting-${attempt++}?cc=max-age%3D60&size=2000`;
+        await get(node, path);
+        return /fwd=bypass; fwd-status=200; detail="hit-for-pass"/.test(
+          String((await get(node, path)).headers['cache-status']),
+        );
+      });
+      // A response without stale-if-error gets the zone's default window.
+      const first = await get(node, '/sie-default?cc=max-age%3D1');
+      await new Promise((r) => setTimeout(r, 1_100));
+      await fetchReply(`${origin.url}/__override?path=/sie-default&status=503`, { method: 'POST' });
+      const stale = await get(node, '/sie-default?cc=max-age%3D1');
+      assert.equal(stale.status, 200);
+      assert.deepEqual(stale.body, first.body);
+      assert.match(String(stale.headers['cache-status']), /stale-if-error/);
+    });
+
     it('heart-beats report the applied sequence', async () => {
       await eventually(async () => {
         const nodes = (await admin('GET', '/client/v4/nodes')).body.result as {

@@ -154,6 +154,16 @@ describe('reverse proxy', () => {
     assert.match(String(after.headers['cache-status']), /fwd=uri-miss/);
   });
 
+  it('an invalidation while the object is still arriving keeps it from being stored', async () => {
+    const url = `${edge.url}/inval-race?cc=max-age%3D600&size=200000&trickle=30`;
+    const filling = fetchReply(url);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await fetchReply(url, { method: 'POST', body: 'x' })).status, 200);
+    assert.equal((await filling).body.length, 200_000, 'the waiting client still gets the whole body');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.doesNotMatch(String((await fetchReply(url)).headers['cache-status']), /; hit/);
+  });
+
   it('a failed unsafe request leaves the stored response', async () => {
     const url = `${edge.url}/inval-fail?cc=max-age%3D600`;
     await fetchReply(url);

@@ -1,7 +1,7 @@
 // meridian rules list|add|delete
 import { parseArgs } from 'node:util';
 import { UsageError } from '../args.ts';
-import { apiTarget, callApi, printJson, zoneIdOf } from '../api-client.ts';
+import { API_CLIENT_OPTIONS, apiTarget, callApi, printJson, zoneIdOf } from '../api-client.ts';
 
 export const RULES_HELP = `meridian rules — a zone's ordered cache rules
 
@@ -21,10 +21,7 @@ export async function runRules(argv: string[]): Promise<void> {
     args: rest,
     allowPositionals: true,
     options: {
-      api: { type: 'string' },
-      token: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      ...API_CLIENT_OPTIONS,
       zone: { type: 'string' },
       path: { type: 'string' },
       ext: { type: 'string', multiple: true },
@@ -38,7 +35,7 @@ export async function runRules(argv: string[]): Promise<void> {
       'json-body': { type: 'string' },
     },
   });
-  if (verb === undefined || values.help || verb === 'help') {
+  if (verb === undefined || values.help || verb === 'help' || verb === '--help' || verb === '-h') {
     process.stdout.write(RULES_HELP);
     return;
   }

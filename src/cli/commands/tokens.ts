@@ -1,7 +1,7 @@
 // meridian tokens create|list|delete
 import { parseArgs } from 'node:util';
 import { UsageError } from '../args.ts';
-import { apiTarget, callApi, printJson, zoneIdOf } from '../api-client.ts';
+import { API_CLIENT_OPTIONS, apiTarget, callApi, printJson, zoneIdOf } from '../api-client.ts';
 
 export const TOKENS_HELP = `meridian tokens — API tokens
 
@@ -20,16 +20,13 @@ export async function runTokens(argv: string[]): Promise<void> {
     args: rest,
     allowPositionals: true,
     options: {
-      api: { type: 'string' },
-      token: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      ...API_CLIENT_OPTIONS,
       name: { type: 'string' },
       scope: { type: 'string', multiple: true },
       zone: { type: 'string', multiple: true },
     },
   });
-  if (verb === undefined || values.help || verb === 'help') {
+  if (verb === undefined || values.help || verb === 'help' || verb === '--help' || verb === '-h') {
     process.stdout.write(TOKENS_HELP);
     return;
   }

@@ -1,7 +1,7 @@
 // meridian zones create|list|get|delete
 import { parseArgs } from 'node:util';
 import { UsageError } from '../args.ts';
-import { apiTarget, callApi, printJson, zoneIdOf } from '../api-client.ts';
+import { API_CLIENT_OPTIONS, apiTarget, callApi, printJson, zoneIdOf } from '../api-client.ts';
 
 export const ZONES_HELP = `meridian zones — manage zones
 
@@ -16,20 +16,13 @@ ZONE is a zone id or name. Common options: --api URL (or MERIDIAN_API, default h
 --token TOKEN (or MERIDIAN_TOKEN), --json (print the raw result).
 `;
 
-const COMMON = {
-  api: { type: 'string' },
-  token: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
-
 export async function runZones(argv: string[]): Promise<void> {
   const [verb, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
     options: {
-      ...COMMON,
+      ...API_CLIENT_OPTIONS,
       name: { type: 'string' },
       hostname: { type: 'string', multiple: true },
       origin: { type: 'string', multiple: true },
@@ -37,7 +30,7 @@ export async function runZones(argv: string[]): Promise<void> {
       'default-ttl': { type: 'string' },
     },
   });
-  if (verb === undefined || values.help || verb === 'help') {
+  if (verb === undefined || values.help || verb === 'help' || verb === '--help' || verb === '-h') {
     process.stdout.write(ZONES_HELP);
     return;
   }

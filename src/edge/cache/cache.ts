@@ -32,6 +32,11 @@ export class Cache {
   readonly disk: DiskTier;
   /** Only URLs stored under more than their primary key (Vary, key rules) have an entry: the common case costs one Map miss. */
   readonly #vary = new Map<string, VarySpec>();
+  /**
+   * Primary key → when it was last invalidated. An object whose fetch started before that moment is
+   * not served or stored, even if its fill finishes (or its disk commit lands) after the removal.
+   */
+  readonly #removedAt = new Map<string, number>();
   /** Primary key → time (ms) until which requests skip collapsing and pass (Varnish hit-for-pass). */
   readonly #hitForPass = new Map<string, number>();
 
@@ -65,9 +70,10 @@ export class Cache {
         ? primaryKey
         : variantKeyOf(primaryKey, spec === undefined ? NO_VARY : spec.names, req, keyExtra);
     const inMemory = this.memory.get(key);
-    if (inMemory !== undefined) return { kind: 'found', object: inMemory };
+    if (inMemory !== undefined && !this.isInvalidated(inMemory.meta))
+      return { kind: 'found', object: inMemory };
     const onDisk = this.disk.get(key);
-    if (onDisk !== undefined) return { kind: 'found', object: onDisk };
+    if (onDisk !== undefined && !this.isInvalidated(onDisk.meta)) return { kind: 'found', object: onDisk };
     return spec === undefined || spec.names.length === 0
       ? { kind: 'uri-miss' }
       : { kind: 'vary-miss', varyNames: spec.names };
@@ -89,8 +95,16 @@ export class Cache {
     this.#hitForPass.delete(primaryKey);
   }
 
+  /** Was the object's URL invalidated after its fetch started? (Free while nothing was removed.) */
+  isInvalidated(meta: ObjectMeta): boolean {
+    if (this.#removedAt.size === 0) return false;
+    const removedAt = this.#removedAt.get(meta.primaryKey);
+    return removedAt !== undefined && meta.storedAtMs <= removedAt;
+  }
+
   /** Records a committed object: Vary index, and the memory tier when its body is at hand. */
   admit(meta: ObjectMeta, body: Buffer | null): CachedObject {
+    if (this.isInvalidated(meta)) return { meta };
     this.#index(meta);
     this.clearHitForPass(meta.primaryKey);
     if (body !== null && body.length <= this.memory.maxObjectBytes) {
@@ -125,6 +139,7 @@ export class Cache {
 
   /** Removes every variant of a URL from both tiers. */
   async removeUrl(primaryKey: string): Promise<number> {
+    this.#noteRemoval(primaryKey, Date.now());
     const spec = this.#vary.get(primaryKey);
     const keys = spec === undefined ? [primaryKey] : [primaryKey, ...spec.keys];
     this.#vary.delete(primaryKey);
@@ -135,6 +150,17 @@ export class Cache {
       if (inMemory || onDisk) removed++;
     }
     return removed;
+  }
+
+  /** Keeps the removal times bounded: fills that started over ten minutes before a removal are rare. */
+  #noteRemoval(primaryKey: string, nowMs: number): void {
+    this.#removedAt.delete(primaryKey);
+    this.#removedAt.set(primaryKey, nowMs);
+    if (this.#removedAt.size <= 100_000) return;
+    for (const [key, at] of this.#removedAt) {
+      if (at > nowMs - 600_000) break; // insertion order = time order
+      this.#removedAt.delete(key);
+    }
   }
 
   #index(meta: ObjectMeta): void {

@@ -51,6 +51,8 @@ export interface FetchSpec {
   rules: RequestDecision | null;
   /** Where the fetch goes. */
   origin: OriginChoice;
+  /** Largest body stored (the node's limit, or the zone's max_object_size when smaller). */
+  maxObjectBytes: number;
   url: string;
   /** Path and query sent upstream. */
   path: string;
@@ -67,7 +69,6 @@ export interface FetchSpec {
 export interface FetchDeps {
   cache: Cache;
   inflight: InFlight<FetchTask>;
-  maxObjectBytes: number;
   hitForPassMs: number;
   /** Sends the request upstream (owner, shield or origin) and returns the response head. */
   send(spec: FetchSpec, headers: Record<string, string | string[]>): Promise<UpstreamResponse>;
@@ -131,7 +132,7 @@ async function respond(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promi
     spec.rules,
   );
   const declared = contentLength(res.headers);
-  const tooLarge = declared !== null && declared > deps.maxObjectBytes;
+  const tooLarge = declared !== null && declared > spec.maxObjectBytes;
   if (!verdict.storable || tooLarge) {
     const reason = verdict.storable ? 'too-large' : verdict.reason;
     // Varnish's hit-for-pass: requests for this URL stop waiting on one another for a while.
@@ -219,7 +220,7 @@ async function store(
   meta: ObjectMeta,
   writer: ReturnType<Cache['disk']['createWriter']>,
 ): Promise<void> {
-  if (fill.bytes > deps.maxObjectBytes) {
+  if (fill.bytes > spec.maxObjectBytes) {
     await writer.abort();
     deps.cache.markHitForPass(spec.primaryKey, Date.now() + deps.hitForPassMs);
     return;
@@ -232,7 +233,9 @@ async function store(
     deps.inflight.leave(spec.key, task);
   }
   await writer.commit(meta);
-  if (body === null) deps.cache.admit(meta, null);
+  // Invalidated while the body arrived or the commit ran: the copy must not stay.
+  if (deps.cache.isInvalidated(meta)) await deps.cache.disk.delete(meta.key);
+  else if (body === null) deps.cache.admit(meta, null);
 }
 
 async function revalidated(

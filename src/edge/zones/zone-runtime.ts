@@ -30,6 +30,8 @@ export class CompiledZone implements ZoneRuntime {
       ...DEFAULT_POLICY_OPTIONS,
       defaultTtlSec: zone.settings.default_ttl,
       honorOriginCacheControl: zone.settings.honor_origin_headers,
+      defaultStaleWhileRevalidateSec: zone.settings.stale_while_revalidate,
+      defaultStaleIfErrorSec: zone.settings.stale_if_error,
     });
     this.#isDevelopmentMode = zone.settings.development_mode;
     this.#origins = new WeightedOrigins(zone.origins);

@@ -17,6 +17,9 @@ export interface PolicyOptions {
    * heuristic, and only where a heuristic is allowed; null = use the heuristic.
    */
   defaultTtlSec: number | null;
+  /** RFC 5861 windows used when the response names none (a zone's defaults); 0 = none. */
+  defaultStaleWhileRevalidateSec: number;
+  defaultStaleIfErrorSec: number;
   /**
    * false ("ignore origin headers"): max-age, s-maxage, Expires, no-cache, must-revalidate and
    * proxy-revalidate are ignored and the lifetime is defaultTtlSec (or the heuristic). What decides
@@ -32,6 +35,8 @@ export const DEFAULT_POLICY_OPTIONS: PolicyOptions = Object.freeze({
   heuristicMaxSec: 86400,
   defaultTtlSec: null,
   honorOriginCacheControl: true,
+  defaultStaleWhileRevalidateSec: 0,
+  defaultStaleIfErrorSec: 0,
 });
 
 export type FreshnessSource =
@@ -176,8 +181,8 @@ export function freshnessOf(
     dateMs,
     ageSec: parseAgeSec(res),
     lifetimeSec: lifetime.lifetimeSec,
-    swrSec: g.cc.staleWhileRevalidate ?? 0,
-    sieSec: g.cc.staleIfError ?? 0,
+    swrSec: g.cc.staleWhileRevalidate ?? opts.defaultStaleWhileRevalidateSec,
+    sieSec: g.cc.staleIfError ?? opts.defaultStaleIfErrorSec,
     // RFC 9111 §5.2.2.8: proxy-revalidate is must-revalidate for shared caches.
     mustRevalidate: honor && (g.cc.mustRevalidate || g.cc.proxyRevalidate),
     // RFC 9111 §5.2.2.10: s-maxage "incorporates the semantics of the proxy-revalidate response directive".

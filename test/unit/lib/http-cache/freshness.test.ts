@@ -14,6 +14,8 @@ describe('DEFAULT_POLICY_OPTIONS', () => {
       heuristicMaxSec: 86400,
       defaultTtlSec: null,
       honorOriginCacheControl: true,
+      defaultStaleWhileRevalidateSec: 0,
+      defaultStaleIfErrorSec: 0,
     });
   });
 });
