@@ -27,6 +27,7 @@ const { values } = parseArgs({
 });
 const NODES = Number(values.nodes);
 const CHANGES = Number(values.changes);
+const POLL_MS = Number(process.env.POLL_MS ?? 2);
 const agent = new Agent({ connections: 4 });
 
 const quantile = (sorted: number[], q: number): number =>
@@ -83,7 +84,7 @@ async function run(transport: 'http' | 'nats'): Promise<number[]> {
             if (performance.now() - answered > 5_000)
               throw new Error(`node ${edge.port} did not apply change ${i} in 5 s`);
             // A short pause between polls: ten tight loops would starve the 12 processes being measured.
-            await new Promise((resolve) => setTimeout(resolve, 2));
+            await new Promise((resolve) => setTimeout(resolve, POLL_MS));
           }
         }),
       );
