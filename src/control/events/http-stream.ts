@@ -149,19 +149,24 @@ class EventStream {
   async #pump(): Promise<void> {
     while (!this.#isClosed) {
       this.#isDirty = false;
-      const batch = await this.#store.readEventsAfter(this.#cursor, this.#batchSize);
+      const batch = await tailOf(this.#store).after(this.#cursor, this.#batchSize);
       for (const event of batch) {
         if (this.#isClosed) return;
         // The log has no holes; one here means retention pruned past us while we read. Ending the
         // response makes the node reconnect from its last seq, and that request gets the 410.
         if (event.seq !== this.#cursor + 1) return;
-        if (!this.#writeLine(event)) await this.#drained();
+        if (!this.#writeRaw(event.line)) await this.#drained();
         this.#cursor = event.seq;
       }
       this.#knownLastSeq = Math.max(this.#knownLastSeq, this.#cursor);
       if (batch.length === this.#batchSize || this.#isDirty || this.#isClosed) continue;
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
+  }
+
+  #writeRaw(line: string): boolean {
+    if (this.#isClosed || this.#res.writableEnded) return true;
+    return this.#res.write(line);
   }
 
   /** false: the socket buffer is full, wait for 'drain' before writing more. */
@@ -187,4 +192,91 @@ class EventStream {
     this.#wake = null;
     wake?.();
   }
+}
+
+interface TailEvent {
+  seq: number;
+  /** The event as one NDJSON line, serialised once for every stream. */
+  line: string;
+}
+
+/**
+ * The newest events of one store, shared by all its streams. When a commit wakes every node's
+ * stream at once, one database read and one JSON serialisation serve them all (with 10 nodes the
+ * per-stream reads were most of the control plane's CPU per change).
+ */
+class Tail {
+  readonly #store: EventLogReader;
+  /** Contiguous recent events, oldest first. */
+  #events: TailEvent[] = [];
+  /** One read in flight per cursor: streams at the same position share it. */
+  readonly #reads = new Map<number, Promise<TailEvent[]>>();
+
+  /** The highest seq known committed: the cache may answer only when it reaches this far. */
+  #lastCommitted = Infinity;
+
+  constructor(store: EventLogReader) {
+    this.#store = store;
+    store.onCommitted((lastSeq) => {
+      this.#lastCommitted =
+        this.#lastCommitted === Infinity ? lastSeq : Math.max(this.#lastCommitted, lastSeq);
+    });
+  }
+
+  after(cursor: number, limit: number): Promise<TailEvent[]> {
+    const first = this.#events[0];
+    const last = this.#events.at(-1);
+    // Answer from memory only when it holds everything committed: a stream that got a short answer
+    // would otherwise sleep while the database holds more.
+    if (
+      first !== undefined &&
+      last !== undefined &&
+      last.seq >= this.#lastCommitted &&
+      cursor + 1 >= first.seq
+    ) {
+      const from = cursor + 1 - first.seq;
+      if (from < this.#events.length) return Promise.resolve(this.#events.slice(from, from + limit));
+    }
+    let read = this.#reads.get(cursor);
+    if (read === undefined) {
+      read = this.#read(cursor, limit).finally(() => this.#reads.delete(cursor));
+      this.#reads.set(cursor, read);
+    }
+    return read;
+  }
+
+  async #read(cursor: number, limit: number): Promise<TailEvent[]> {
+    const events = (await this.#store.readEventsAfter(cursor, limit)).map((event) => ({
+      seq: event.seq,
+      line: `${JSON.stringify(event)}\n`,
+    }));
+    this.#remember(events);
+    return events;
+  }
+
+  /** Keeps the newest TAIL_EVENTS events, extending only contiguously. */
+  #remember(events: TailEvent[]): void {
+    const first = events[0];
+    if (first === undefined) return;
+    const last = this.#events.at(-1);
+    if (last === undefined || first.seq !== last.seq + 1) {
+      if (last !== undefined && first.seq <= last.seq) return; // already held
+      this.#events = events.slice();
+    } else {
+      this.#events.push(...events);
+    }
+    if (this.#events.length > TAIL_EVENTS) this.#events = this.#events.slice(-TAIL_EVENTS);
+  }
+}
+
+const TAIL_EVENTS = 1000;
+const tails = new WeakMap<EventLogReader, Tail>();
+
+function tailOf(store: EventLogReader): Tail {
+  let tail = tails.get(store);
+  if (tail === undefined) {
+    tail = new Tail(store);
+    tails.set(store, tail);
+  }
+  return tail;
 }
