@@ -45,7 +45,7 @@ export interface FollowerOptions {
   log: Logger;
   /** Default 2 s. */
   heartbeatMs?: number;
-  /** Least time between two writes of last-known-good.json. Default 200 ms. */
+  /** Least time between two writes of last-known-good.json. Default 1 s (each write is a fsync; it is a fallback copy). */
   persistIntervalMs?: number;
   /** Retries of register / snapshot / subscribe. */
   backoff?: BackoffOptions;
@@ -223,7 +223,7 @@ class EventFollower implements Follower {
     this.#options.apply.applyEvent(event);
     this.#state = applyEventToSnapshot(state, event);
     this.#stateVersion += 1;
-    this.#schedulePersist(this.#options.persistIntervalMs ?? 200);
+    this.#schedulePersist(this.#options.persistIntervalMs ?? 1000);
   }
 
   #onGap(generation: number): void {
@@ -295,7 +295,7 @@ class EventFollower implements Follower {
       this.#persisting = this.#persist().finally(() => {
         this.#persisting = null;
         if (this.#stateVersion !== this.#persistedVersion)
-          this.#schedulePersist(this.#options.persistIntervalMs ?? 200);
+          this.#schedulePersist(this.#options.persistIntervalMs ?? 1000);
       });
     }, delayMs);
   }

@@ -28,7 +28,26 @@ export function compileRules(rules: readonly Rule[]): readonly CompiledRule[] | 
   const enabled = rules.filter((r) => r.enabled);
   if (enabled.length === 0) return null;
   enabled.sort((a, b) => a.position - b.position || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return enabled.map(compileRule);
+  return enabled.map(compileCached);
+}
+
+/**
+ * rules.replace carries a zone's whole list; a rule whose match and action are unchanged keeps its
+ * compiled form, so one changed rule costs one compilation, not one per rule of the zone. The key is
+ * the content itself (not updated_at), so two edits within one millisecond cannot be confused.
+ */
+const compiled = new Map<string, CompiledRule>();
+const MAX_COMPILED = 50_000;
+
+function compileCached(rule: Rule): CompiledRule {
+  const id = `${rule.id}\n${JSON.stringify(rule.match)}\n${JSON.stringify(rule.action)}`;
+  let result = compiled.get(id);
+  if (result === undefined) {
+    result = compileRule(rule);
+    if (compiled.size >= MAX_COMPILED) compiled.clear();
+    compiled.set(id, result);
+  }
+  return result;
 }
 
 export function compileRule(rule: Rule): CompiledRule {

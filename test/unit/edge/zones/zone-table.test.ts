@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ZoneTable } from '../../../../src/edge/zones/zone-table.ts';
-import { event, makeRule, makeZone, request, snapshot } from './fixtures.ts';
+import { event, makeRule, makeZone, request, runtimeOf, snapshot } from './fixtures.ts';
 
 const zoneA = makeZone('a', { hostnames: ['a.example', 'www.a.example'] });
 const zoneB = makeZone('b', { hostnames: ['b.example'] });
@@ -223,4 +223,16 @@ describe('development mode and the no-rules fast path', () => {
     t.applySnapshot(snapshot(1, [zoneA], { a: [{ ...bypassAll, enabled: false }] }));
     assert.equal(t.resolve('a.example')?.decide(request('/')).bypass, false);
   });
+});
+
+test('a rule edited in place (same id, same updated_at) is compiled anew', () => {
+  const before = makeRule({ match: { path: '/a/**' }, action: { bypass: true } }, { id: 'r1' });
+  assert.equal(runtimeOf([before]).decide(request('/a/x')).bypass, true);
+  const edited = makeRule(
+    { match: { path: '/a/**' }, action: { edge_ttl: 60 } },
+    { id: 'r1', updated_at: before.updated_at },
+  );
+  const decision = runtimeOf([edited]).decide(request('/a/x'));
+  assert.equal(decision.bypass, false);
+  assert.equal(decision.edgeTtlSec, 60);
 });
