@@ -96,6 +96,7 @@ export async function startEdge(
       for (const deadline = Date.now() + 5_000; runtime.inflight.size > 0 && Date.now() < deadline;) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      await cache.drainWrites(5_000);
       await upstream.close();
       await cache.disk.close();
     },

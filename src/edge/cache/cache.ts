@@ -40,9 +40,26 @@ export class Cache {
   /** Primary key → time (ms) until which requests skip collapsing and pass (Varnish hit-for-pass). */
   readonly #hitForPass = new Map<string, number>();
 
+  /** Disk commits under way (drained before shutdown so that finished fills reach the disk). */
+  readonly #pendingWrites = new Set<Promise<unknown>>();
+
   constructor(memory: MemoryTier, disk: DiskTier) {
     this.memory = memory;
     this.disk = disk;
+  }
+
+  /** Runs a disk write that shutdown must wait for. */
+  trackWrite<T>(write: Promise<T>): Promise<T> {
+    this.#pendingWrites.add(write);
+    const done = (): void => void this.#pendingWrites.delete(write);
+    write.then(done, done);
+    return write;
+  }
+
+  /** Waits (at most `timeoutMs`) for the disk writes under way. */
+  async drainWrites(timeoutMs: number): Promise<void> {
+    const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([Promise.allSettled([...this.#pendingWrites]), deadline]);
   }
 
   /** Opens the disk tier and rebuilds the Vary index from what it holds. */

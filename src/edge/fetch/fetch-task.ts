@@ -232,7 +232,7 @@ async function store(
     deps.cache.admit(meta, body);
     deps.inflight.leave(spec.key, task);
   }
-  await writer.commit(meta);
+  await deps.cache.trackWrite(writer.commit(meta));
   // Invalidated while the body arrived or the commit ran: the copy must not stay.
   if (deps.cache.isInvalidated(meta)) await deps.cache.disk.delete(meta.key);
   else if (body === null) deps.cache.admit(meta, null);
