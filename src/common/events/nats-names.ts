@@ -1,9 +1,12 @@
 // The JetStream stream (and its subject) that carries one control plane's event log. One stream per
 // control-plane database: sequence numbers of two databases must never share a stream.
 export const DEFAULT_EVENT_STREAM = 'MERIDIAN_EVENTS';
+export const DEFAULT_EVENT_SUBJECT = 'meridian.events';
 
 export function eventSubjectOf(stream: string): string {
-  return stream === DEFAULT_EVENT_STREAM ? 'meridian.events' : `meridian.events.${stream.toLowerCase()}`;
+  return stream === DEFAULT_EVENT_STREAM
+    ? DEFAULT_EVENT_SUBJECT
+    : `${DEFAULT_EVENT_SUBJECT}.${stream.toLowerCase()}`;
 }
 
 export function isValidStreamName(name: string): boolean {

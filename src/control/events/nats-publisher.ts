@@ -28,10 +28,9 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { ControlEvent } from '../../common/events/types.ts';
 import type { Logger } from '../../common/log.ts';
 import type { ControlStore } from '../store/types.ts';
+import { DEFAULT_EVENT_STREAM, DEFAULT_EVENT_SUBJECT } from '../../common/events/nats-names.ts';
 
 export const MERIDIAN_SEQ_HEADER = 'Meridian-Seq';
-export const DEFAULT_EVENT_STREAM = 'MERIDIAN_EVENTS';
-export const DEFAULT_EVENT_SUBJECT = 'meridian.events';
 
 export type EventLogSource = Pick<ControlStore, 'firstSeq' | 'readEventsAfter' | 'onCommitted'>;
 

@@ -26,6 +26,7 @@ import type { ControlEvent, EventSource, EventSubscription } from '../../common/
 import type { Logger } from '../../common/log.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
+import { DEFAULT_EVENT_STREAM, DEFAULT_EVENT_SUBJECT } from '../../common/events/nats-names.ts';
 
 export const MERIDIAN_SEQ_HEADER = 'Meridian-Seq';
 
@@ -64,8 +65,8 @@ export class NatsSource implements EventSource {
     if (options.nodeName === '') throw new TypeError('nodeName: must not be empty');
     this.#options = options;
     this.#settings = {
-      stream: options.stream ?? 'MERIDIAN_EVENTS',
-      subject: options.subject ?? 'meridian.events',
+      stream: options.stream ?? DEFAULT_EVENT_STREAM,
+      subject: options.subject ?? DEFAULT_EVENT_SUBJECT,
       consumer: `node-${options.nodeName.replace(/[^A-Za-z0-9_-]/g, '_')}`,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       log: options.log,
