@@ -254,7 +254,7 @@ function createRuntime(
         rules: ctx.decision,
         origin,
         maxObjectBytes: Math.min(config.maxObjectBytes, ctx.zone?.zone.settings.max_object_size ?? Infinity),
-        url: ctx.url,
+        url: ctx.url(),
         path: ctx.path,
         upstreamHeaders: forwardHeaders(ctx.req, {
           host: origin.hostHeader ?? ctx.host,

@@ -11,6 +11,7 @@ import type { BufferedResponse } from '../fetch/fetch-task.ts';
 import type { UpstreamResponse } from '../upstream/origin-client.ts';
 import type { EdgeRuntime } from '../runtime.ts';
 import type { RequestDecision, ZoneRuntime } from '../zones/types.ts';
+import { primaryKeyOf } from '../cache/key.ts';
 
 /** What deliver sends. */
 export type Delivery =
@@ -33,8 +34,6 @@ export class RequestContext {
   readonly startMs: number;
   /** route: path and query as sent upstream. */
   path = '';
-  /** route: the absolute URL (scheme://host/path?query). */
-  url = '';
   /** route: the primary cache key. */
   primaryKey = '';
   /** route: the request's Host (normalised, without a default port). */
@@ -73,6 +72,11 @@ export class RequestContext {
     this.res = res;
     this.edge = edge;
     this.startMs = startMs;
+  }
+
+  /** The absolute URL as requested (scheme://host/path?query); built only off the hit path. */
+  url(): string {
+    return primaryKeyOf('http', this.host, this.path);
   }
 
   /** Records a failure; the driver moves to synth. */

@@ -28,7 +28,7 @@ async function invalidate(
 ): Promise<void> {
   const cache = ctx.edge.cache;
   const removals: Promise<number>[] = [];
-  for (const url of invalidatedUrls(ctx.req.method ?? '', ctx.fwdStatus, ctx.url, headers)) {
+  for (const url of invalidatedUrls(ctx.req.method ?? '', ctx.fwdStatus, ctx.url(), headers)) {
     // The zone's key rules decide which stored keys a URL has (query normalisation, key headers).
     for (const key of keysOfUrl(ctx, url)) removals.push(cache.removeUrl(key));
   }

@@ -3,7 +3,7 @@
 // Transfer-Encoding, bad or duplicate Content-Length, obsolete line folding, invalid field names
 // and values (see server/client-errors.ts for the status each gets).
 import { MeridianError } from '../../common/errors.ts';
-import { normalizeHost, primaryKeyOf } from '../cache/key.ts';
+import { normalizeHost } from '../cache/key.ts';
 import type { RequestContext } from './context.ts';
 import type { Next } from './steps.ts';
 
@@ -32,7 +32,6 @@ export function route(ctx: RequestContext): Next<'route'> {
   }
   ctx.host = host;
   ctx.path = path;
-  ctx.url = primaryKeyOf('http', host, path);
   const zone = ctx.edge.resolveZone(hostWithoutPort(host));
   if (zone === undefined) {
     ctx.fail(new MeridianError('MISDIRECTED', `no zone serves ${host} here`));
