@@ -4,6 +4,7 @@ import { UsageError } from './args.ts';
 import { runControl } from './commands/control.ts';
 import { runDemo } from './commands/demo.ts';
 import { runEdge } from './commands/edge.ts';
+import { runPurge } from './commands/purge.ts';
 import { runRules } from './commands/rules.ts';
 import { runTokens } from './commands/tokens.ts';
 import { runZones } from './commands/zones.ts';
@@ -19,6 +20,7 @@ Commands:
   control   run the control plane (REST API, state, event log)
   zones     create, list, get, delete zones
   rules     list, add, delete a zone's cache rules
+  purge     purge cached content by URL, prefix, host, tag or everything, on every node
   tokens    create, list, delete API tokens
 
 Run "meridian <command> --help" for a command's options.
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   control: runControl,
   zones: runZones,
   rules: runRules,
+  purge: runPurge,
   tokens: runTokens,
 };
 

@@ -21,6 +21,13 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The request names a host this node does not serve.',
   },
+  NOT_READY: {
+    status: 503,
+    source: 'internal',
+    retryable: true,
+    summary:
+      'The node is starting: it has not yet applied its configuration and the purges it missed, so it does not serve from its cache.',
+  },
   URI_TOO_LONG: {
     status: 414,
     source: 'downstream',

@@ -4,10 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../common/log.ts';
 import { eventSubjectOf } from '../common/events/nats-names.ts';
 import { hashSecret, newTokenSecret } from './api/auth.ts';
+import type { PurgeRateLimit } from './api/purge.ts';
 import { buildApi } from './api/server.ts';
 import { startNatsPublisher } from './events/nats-publisher.ts';
 import { openControlStore } from './store/control-store.ts';
 import type { ControlStore } from './store/types.ts';
+
+/** How long a purge's status stays queryable. */
+const PURGE_STATUS_RETENTION_MS = 7 * 24 * 3_600_000;
 
 export interface ControlConfig {
   listen: { host: string; port: number };
@@ -23,6 +27,8 @@ export interface ControlConfig {
   nodeStaleMs: number;
   /** Events kept in the log (older ones are pruned; a node further behind reloads a snapshot). */
   eventRetention: number;
+  /** Purge calls per zone: sustained rate and burst. */
+  purgeRate: PurgeRateLimit;
   version: string;
 }
 
@@ -40,7 +46,7 @@ export async function startControl(
 ): Promise<ControlPlane> {
   const store = await openControlStore(config.db);
   const createdAdminToken = await bootstrapAdminToken(store, config.adminToken);
-  const app = buildApi({ store, version: config.version });
+  const app = buildApi({ store, version: config.version, purgeRate: config.purgeRate });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -66,6 +72,13 @@ export async function startControl(
           .pruneEvents(config.eventRetention)
           .catch((err: unknown) => logger.warn('pruning events failed', { err })),
       60_000,
+    ),
+    setInterval(
+      () =>
+        void store
+          .prunePurges(new Date(Date.now() - PURGE_STATUS_RETENTION_MS).toISOString())
+          .catch((err: unknown) => logger.warn('pruning purges failed', { err })),
+      3_600_000,
     ),
   ];
   logger.info('control plane listening', {

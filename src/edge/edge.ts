@@ -13,6 +13,7 @@ import { MemoryStore } from './cache/memory/memory-tier.ts';
 import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
 import { EdgeMetrics } from './metrics.ts';
+import { Purger } from './purge/purger.ts';
 import { RequestContext } from './pipeline/context.ts';
 import { runRequest } from './pipeline/run.ts';
 import type { EdgeRuntime } from './runtime.ts';
@@ -48,7 +49,13 @@ export async function startEdge(
   await cache.open();
   const zones = new ZoneTable();
   const upstream = new UpstreamPools({ connectTimeoutMs: config.timeouts.connectMs, connections: 256 });
-  const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones), logger);
+  const readiness = { ready: config.control === null };
+  const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones, readiness), logger);
+  runtime.isReady = () => readiness.ready;
+  const purger =
+    config.control === null
+      ? null
+      : new Purger({ cache, zoneOf: (id) => zones.get(id), stateDir: config.cacheDir, log: logger });
   const server = createServer(
     {
       maxHeaderSize: config.limits.maxHeaderBytes,
@@ -73,7 +80,8 @@ export async function startEdge(
   const address = server.address() as AddressInfo;
   const adminAddress = admin === null ? null : (admin.address() as AddressInfo);
   const follower =
-    config.control === null ? null : await follow(config, zones, address, adminAddress, logger);
+    purger === null ? null : await follow(config, zones, purger, address, adminAddress, logger);
+  readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
     admin: adminAddress === null ? undefined : `${adminAddress.address}:${adminAddress.port}`,
@@ -92,6 +100,7 @@ export async function startEdge(
       admin?.closeAllConnections();
       admin?.close();
       await follower?.close();
+      await purger?.close();
       // Let fills that already have their bodies reach the disk (bounded: a hung origin cannot hold shutdown).
       for (const deadline = Date.now() + 5_000; runtime.inflight.size > 0 && Date.now() < deadline;) {
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -104,8 +113,12 @@ export async function startEdge(
 }
 
 /** Standalone: every Host is served by one zone made from --origin. Managed: the control plane's zones. */
-function resolverFor(config: EdgeConfig, zones: ZoneTable): (host: string) => ZoneRuntime | undefined {
-  if (config.origin === null) return (host) => zones.resolve(host);
+function resolverFor(
+  config: EdgeConfig,
+  zones: ZoneTable,
+  readiness: { ready: boolean },
+): (host: string) => ZoneRuntime | undefined {
+  if (config.origin === null) return (host) => (readiness.ready ? zones.resolve(host) : undefined);
   const now = new Date().toISOString();
   const zone: Zone = {
     id: 'standalone',
@@ -138,6 +151,7 @@ function resolverFor(config: EdgeConfig, zones: ZoneTable): (host: string) => Zo
 async function follow(
   config: EdgeConfig,
   zones: ZoneTable,
+  purger: Purger,
   address: AddressInfo,
   adminAddress: AddressInfo | null,
   logger: Logger,
@@ -163,7 +177,17 @@ async function follow(
     },
     source,
     stateDir: config.cacheDir,
-    apply: zones,
+    apply: {
+      applySnapshot: (snapshot) => zones.applySnapshot(snapshot),
+      async applyEvent(event) {
+        if (event.type === 'purge') await purger.apply(event.purge);
+        zones.applyEvent(event);
+      },
+      async applyMissedPurges(missed) {
+        if (missed === 'unknown') purger.purgeEverything('missed-purges');
+        else for (const purge of missed) await purger.apply(purge);
+      },
+    },
     log: logger,
   });
   await follower.ready;
@@ -225,6 +249,7 @@ function createRuntime(
     via,
     defaultHost: config.origin?.host ?? 'localhost',
     resolveZone,
+    isReady: () => true,
     pass(ctx) {
       const req = ctx.req;
       const origin = originOf(ctx);

@@ -19,8 +19,13 @@ export interface EdgeRuntime {
   readonly via: string;
   /** The Host assumed for an HTTP/1.0 request that sends none. */
   readonly defaultHost: string;
-  /** The zone serving a hostname (lower case, no port); undefined: not served here (421). */
+  /** The zone serving a hostname (lower case, no port); undefined: not served here (421), or not ready (503). */
   resolveZone(host: string): ZoneRuntime | undefined;
+  /**
+   * Managed mode: false until the node applied its state and every purge it missed, so that it never
+   * serves from its cache what was purged while it was away. Always true standalone.
+   */
+  isReady(): boolean;
   /** Sends the client's request upstream unstored (pass). */
   pass(ctx: RequestContext): Promise<UpstreamResponse>;
   /** The upstream fetch of this request's object, collapsed under `key`. */

@@ -752,5 +752,89 @@ export function controlStoreTests(name: string, openStore: OpenStore): void {
         assert.deepEqual(seen, [1, 2]);
       });
     });
+
+    describe('purges', () => {
+      test('a purge is one event and one row; its status reads back with the receipts', async () => {
+        const store = await open();
+        const zone = await store.createZone(zoneInput('a'), ACTOR);
+        const before = await store.lastSeq();
+        const purge = await store.createPurge(zone.id, { tags: ['t1'], soft: true }, ACTOR);
+        assert.ok(purge !== undefined);
+        assert.match(purge.id, HEX_ID);
+        assert.equal(purge.seq, before + 1);
+        const [event] = await store.readEventsAfter(before, 10);
+        assert.equal(event?.type, 'purge');
+        assert.deepEqual(event?.type === 'purge' ? event.purge : null, {
+          tags: ['t1'],
+          soft: true,
+          id: purge.id,
+          zone_id: zone.id,
+          created_at: purge.created_at,
+        });
+        assert.deepEqual(await store.getPurge(zone.id, purge.id), purge);
+        assert.equal(await store.getPurge('other-zone', purge.id), undefined, 'a purge belongs to its zone');
+        assert.equal(
+          await store.createPurge('missing', { purge_everything: true, soft: false }, ACTOR),
+          undefined,
+        );
+
+        const at = new Date().toISOString();
+        assert.equal(
+          await store.recordPurgeAcks('n1', [
+            { purge_id: purge.id, applied_at: at },
+            { purge_id: 'unknown', applied_at: at },
+          ]),
+          1,
+        );
+        await store.recordPurgeAcks('n1', [{ purge_id: purge.id, applied_at: 'later' }]); // repeat: ignored
+        await store.recordPurgeAcks('n2', [{ purge_id: purge.id, applied_at: at }]);
+        assert.deepEqual(await store.listPurgeAcks(purge.id), [
+          { node: 'n1', applied_at: at },
+          { node: 'n2', applied_at: at },
+        ]);
+      });
+
+      test('the snapshot lists the purges the log still holds, and from which seq', async () => {
+        const store = await open();
+        const zone = await store.createZone(zoneInput('a'), ACTOR);
+        const p1 = await store.createPurge(zone.id, { files: ['http://a.example/x'], soft: false }, ACTOR);
+        await store.createZone(zoneInput('b'), ACTOR);
+        const p2 = await store.createPurge(zone.id, { purge_everything: true, soft: false }, ACTOR);
+        let snap = await store.snapshot();
+        assert.equal(snap.purges_from, 1);
+        assert.deepEqual(
+          snap.purges?.map((p) => [p.id, p.seq]),
+          [
+            [p1?.id, 2],
+            [p2?.id, 4],
+          ],
+        );
+        await store.pruneEvents(1);
+        snap = await store.snapshot();
+        assert.equal(snap.purges_from, 4);
+        assert.deepEqual(
+          snap.purges?.map((p) => p.id),
+          [p2?.id],
+        );
+      });
+
+      test('prunePurges forgets old purges and their receipts; deleting the zone deletes its purges', async () => {
+        const clock = new ManualClock();
+        const store = await open({ now: clock.now });
+        const zone = await store.createZone(zoneInput('a'), ACTOR);
+        const old = await store.createPurge(zone.id, { hosts: ['a.example'], soft: false }, ACTOR);
+        await store.recordPurgeAcks('n1', [
+          { purge_id: old?.id ?? '', applied_at: clock.now().toISOString() },
+        ]);
+        clock.advance(86_400_000);
+        const recent = await store.createPurge(zone.id, { hosts: ['a.example'], soft: false }, ACTOR);
+        assert.equal(await store.prunePurges(new Date(clock.now().getTime() - 1000).toISOString()), 1);
+        assert.equal(await store.getPurge(zone.id, old?.id ?? ''), undefined);
+        assert.deepEqual(await store.listPurgeAcks(old?.id ?? ''), []);
+        assert.ok(await store.getPurge(zone.id, recent?.id ?? ''));
+        await store.deleteZone(zone.id, ACTOR);
+        assert.equal(await store.getPurge(zone.id, recent?.id ?? ''), undefined);
+      });
+    });
   });
 }

@@ -75,8 +75,11 @@ class Recorder {
   }
 }
 
-/** The snapshot with its lists in one order (the contract does not fix one). */
-const sorted = (s: Snapshot): Snapshot => ({
+/**
+ * The snapshot's state with its lists in one order (the contract does not fix one), without the
+ * purge catch-up list (commands the node applies, not state it keeps).
+ */
+const sorted = ({ purges: _purges, purges_from: _from, ...s }: Snapshot): Snapshot => ({
   ...s,
   zones: s.zones.toSorted((a, b) => a.id.localeCompare(b.id)),
   pops: s.pops.toSorted((a, b) => a.name.localeCompare(b.name)),

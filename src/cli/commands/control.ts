@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startControl, type ControlConfig } from '../../control/control.ts';
 import { DEFAULT_EVENT_STREAM, isValidStreamName } from '../../common/events/nats-names.ts';
+import { DEFAULT_PURGE_RATE } from '../../control/api/purge.ts';
 import { parseDuration, parseListen, UsageError } from '../args.ts';
 
 export function streamName(value: string): string {
@@ -24,6 +25,8 @@ Options:
   --nats-stream NAME     JetStream stream for the log (default MERIDIAN_EVENTS; one per database)
   --node-stale DURATION  mark a node down after this long without a heartbeat (default 10s)
   --event-retention N    events kept in the log (default 100000)
+  --purge-rate N         purge calls per second and zone, sustained (default 50)
+  --purge-burst N        purge calls a zone may make at once (default 500)
   -h, --help             this help
 
 On first start an admin token is created and printed once; set MERIDIAN_ADMIN_TOKEN to choose it instead.
@@ -39,6 +42,8 @@ export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
       'nats-stream': { type: 'string', default: DEFAULT_EVENT_STREAM },
       'node-stale': { type: 'string', default: '10s' },
       'event-retention': { type: 'string', default: '100000' },
+      'purge-rate': { type: 'string', default: String(DEFAULT_PURGE_RATE.perSecond) },
+      'purge-burst': { type: 'string', default: String(DEFAULT_PURGE_RATE.burst) },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -58,8 +63,19 @@ export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
     adminToken: process.env.MERIDIAN_ADMIN_TOKEN || null,
     nodeStaleMs: parseDuration('node-stale', values['node-stale']),
     eventRetention: Number(retention),
+    purgeRate: {
+      perSecond: positiveNumber('purge-rate', values['purge-rate']),
+      burst: positiveNumber('purge-burst', values['purge-burst']),
+    },
     version: '0.1.0',
   };
+}
+
+function positiveNumber(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || n <= 0)
+    throw new UsageError(`--${flag}: expected a number > 0, got "${value}"`);
+  return n;
 }
 
 export async function runControl(argv: string[]): Promise<void> {

@@ -1,6 +1,7 @@
 // The ordered event log that carries every change to the nodes. Each event is a full, idempotent
 // statement of new state (upserts carry the whole object; rules carry the zone's whole list), so
 // applying an event twice, or after a snapshot that already includes it, changes nothing.
+import type { Purge } from '../config/purge.ts';
 import type { Pop } from '../config/topology.ts';
 import type { Rule, Zone } from '../config/zone.ts';
 
@@ -11,7 +12,9 @@ export type EventBody =
   | { type: 'pop.upsert'; pop: Pop }
   | { type: 'pop.delete'; name: string }
   | { type: 'node.upsert'; node: { name: string; pop: string; url: string; status: 'up' | 'down' } }
-  | { type: 'node.delete'; name: string };
+  | { type: 'node.delete'; name: string }
+  /** Not a state: a command each node applies once, in order (its cache state is the node's own). */
+  | { type: 'purge'; purge: Purge };
 
 export type ControlEvent = EventBody & {
   /** Position in the log: 1, 2, 3 … without gaps. */
@@ -27,6 +30,14 @@ export interface Snapshot {
   rules: Record<string, Rule[]>;
   pops: Pop[];
   nodes: { name: string; pop: string; url: string; status: 'up' | 'down' }[];
+  /**
+   * The purges the log still holds (seq >= purges_from), for a node that loads a snapshot after
+   * having served from a cache as of an older seq: it applies those after its own seq, and purges
+   * everything when its seq is older than purges_from - 1 (it cannot know what it missed). Absent in
+   * a node's own saved state (purges are applied, not kept).
+   */
+  purges?: (Purge & { seq: number })[];
+  purges_from?: number;
 }
 
 /** How a node receives the log: from `afterSeq` on, in order, until closed. */

@@ -14,6 +14,12 @@ const RegisterSchema = z.object({
   admin_url: z.string().url().nullable().default(null),
 });
 const HeartbeatSchema = z.object({ applied_seq: z.number().int().min(0) });
+const PurgeAcksSchema = z.object({
+  acks: z
+    .array(z.object({ purge_id: z.string().min(1).max(64), applied_at: z.string().datetime() }))
+    .min(1)
+    .max(1000),
+});
 
 export function internalRoutes(router: Router, store: ControlStore): void {
   router.add(
@@ -44,6 +50,20 @@ export function internalRoutes(router: Router, store: ControlStore): void {
       const node = await store.heartbeat(params.node_name as string, body.applied_seq);
       if (node === undefined) throw notFound('node');
       return ok(reply, node);
+    },
+  );
+  router.add(
+    {
+      method: 'POST',
+      path: '/internal/v1/nodes/:node_name/purge-acks',
+      summary: 'A node reports the purges it applied, with its time of application',
+      scope: 'node',
+      tag: 'internal',
+      body: PurgeAcksSchema,
+    },
+    async ({ reply, params, body }) => {
+      const recorded = await store.recordPurgeAcks(params.node_name as string, body.acks);
+      return ok(reply, { recorded });
     },
   );
   router.add(

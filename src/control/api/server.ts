@@ -7,6 +7,8 @@ import { auditRoutes } from './audit.ts';
 import { ApiError, API_ERRORS, fail, validationErrors } from './envelope.ts';
 import { internalRoutes } from './internal.ts';
 import { buildOpenApi } from './openapi.ts';
+import { purgeRoutes } from './purge.ts';
+import type { PurgeRateLimit } from './purge.ts';
 import { Router, ValidationFailure } from './router.ts';
 import { ruleRoutes } from './rules.ts';
 import { tokenRoutes } from './tokens.ts';
@@ -16,6 +18,8 @@ import { zoneRoutes } from './zones.ts';
 export interface ApiOptions {
   store: ControlStore;
   version: string;
+  /** Purge calls per zone (default DEFAULT_PURGE_RATE). */
+  purgeRate?: PurgeRateLimit;
   /** Extra resources (purge, analytics) register here. */
   extend?: (router: Router) => void;
 }
@@ -32,6 +36,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const router = new Router(app, store);
   zoneRoutes(router, store);
   ruleRoutes(router, store);
+  purgeRoutes(router, store, options.purgeRate);
   tokenRoutes(router, store);
   topologyRoutes(router, store);
   auditRoutes(router, store);

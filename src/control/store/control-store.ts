@@ -6,11 +6,13 @@
 import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
 import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
 import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
+import type { PurgeRequest } from '../../common/config/purge.ts';
 import { listAudit } from './audit.ts';
 import { CommitNotifier, PgCommitListener, notifyChannel } from './commit-notifier.ts';
 import { connect, parseStoreUrl } from './connect.ts';
 import type { Connection } from './connect.ts';
 import * as eventLog from './event-log.ts';
+import * as purges from './purges.ts';
 import * as rules from './rules.ts';
 import * as tokens from './tokens.ts';
 import * as topology from './topology.ts';
@@ -20,6 +22,8 @@ import type {
   ControlStore,
   Page,
   PageOf,
+  PurgeAck,
+  PurgeRecord,
   Scope,
   TokenRecord,
   ZonePatch,
@@ -180,6 +184,23 @@ class KyselyControlStore implements ControlStore {
   }
   markStaleNodesDown(staleMs: number): Promise<string[]> {
     return topology.markStaleNodesDown(this.#ctx, staleMs);
+  }
+
+  // purges
+  createPurge(zoneId: string, request: PurgeRequest, actor: Actor): Promise<PurgeRecord | undefined> {
+    return purges.createPurge(this.#ctx, zoneId, request, actor);
+  }
+  getPurge(zoneId: string, purgeId: string): Promise<PurgeRecord | undefined> {
+    return purges.getPurge(this.#ctx.db, zoneId, purgeId);
+  }
+  listPurgeAcks(purgeId: string): Promise<PurgeAck[]> {
+    return purges.listPurgeAcks(this.#ctx.db, purgeId);
+  }
+  recordPurgeAcks(node: string, acks: readonly { purge_id: string; applied_at: string }[]): Promise<number> {
+    return purges.recordPurgeAcks(this.#ctx.db, node, acks);
+  }
+  prunePurges(beforeIso: string): Promise<number> {
+    return purges.prunePurges(this.#ctx.db, beforeIso);
   }
 
   // audit

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { ControlEvent, EventBody, Snapshot } from '../../common/events/types.ts';
 import type { StoreDialect } from './connect.ts';
+import { purgesSince } from './purges.ts';
 import { nodeSummary } from './rows.ts';
 import { allRules } from './rules.ts';
 import type { Tables } from './schema.ts';
@@ -58,7 +59,10 @@ export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect): Promi
     for (const zone of zones) rules[zone.id] = rulesByZone.get(zone.id) ?? [];
     const pops = await listPops(trx);
     const nodes = (await listNodes(trx)).map(nodeSummary);
-    return { seq, zones, rules, pops, nodes };
+    // The purges the log still holds: a node behind the snapshot applies those after its own seq.
+    const purgesFrom = await firstSeq(trx);
+    const purges = await purgesSince(trx, purgesFrom);
+    return { seq, zones, rules, pops, nodes, purges, purges_from: purgesFrom };
   };
   const builder = db.transaction();
   return dialect === 'postgres'

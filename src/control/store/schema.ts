@@ -97,6 +97,23 @@ export interface EventCounterRow {
   value: number;
 }
 
+export interface PurgeRow {
+  id: string;
+  zone_id: string;
+  /** The seq of the purge's event in the log. */
+  seq: number;
+  /** JSON: the PurgeRequest. */
+  request: string;
+  created_at: string;
+}
+
+/** A node applied a purge (the time is the node's clock). */
+export interface PurgeAckRow {
+  purge_id: string;
+  node: string;
+  applied_at: string;
+}
+
 export interface Tables {
   tokens: TokenRow;
   zones: ZoneRow;
@@ -107,4 +124,6 @@ export interface Tables {
   events: EventRow;
   audit_log: AuditRow;
   event_counter: EventCounterRow;
+  purges: PurgeRow;
+  purge_acks: PurgeAckRow;
 }

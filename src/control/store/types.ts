@@ -5,6 +5,7 @@
 // Every mutating call runs in ONE transaction that also appends its event(s) to the log and writes
 // an audit entry, so a change and its event are committed together or not at all.
 import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
+import type { Purge, PurgeRequest } from '../../common/config/purge.ts';
 import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
 import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
 import type { z } from 'zod';
@@ -71,6 +72,15 @@ export class StoreConflictError extends Error {
   }
 }
 
+/** A purge and the seq of its event. */
+export type PurgeRecord = Purge & { seq: number };
+
+/** A node's receipt for a purge: when (its clock) it applied it. */
+export interface PurgeAck {
+  node: string;
+  applied_at: string;
+}
+
 export interface ControlStore {
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
@@ -123,6 +133,16 @@ export interface ControlStore {
   listNodes(): Promise<NodeInfo[]>;
   /** Marks nodes whose last heartbeat is older than `staleMs` as down (emits node.upsert for each change). */
   markStaleNodesDown(staleMs: number): Promise<string[]>;
+
+  // purges (event: purge)
+  /** Appends a purge for the zone; undefined when the zone does not exist. */
+  createPurge(zoneId: string, request: PurgeRequest, actor: Actor): Promise<PurgeRecord | undefined>;
+  getPurge(zoneId: string, purgeId: string): Promise<PurgeRecord | undefined>;
+  listPurgeAcks(purgeId: string): Promise<PurgeAck[]>;
+  /** A node's receipts (unknown ids skipped, repeats ignored); returns how many were new or known. */
+  recordPurgeAcks(node: string, acks: readonly { purge_id: string; applied_at: string }[]): Promise<number>;
+  /** Forgets purges created before the given time (ISO). */
+  prunePurges(beforeIso: string): Promise<number>;
 
   // audit
   listAudit(page: Page): Promise<PageOf<AuditEntry>>;

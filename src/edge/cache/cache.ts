@@ -3,6 +3,8 @@
 // (lib/http-cache); a lookup only finds the stored variant that matches the request.
 import type { Readable } from 'node:stream';
 import type { Headers } from '../../lib/http-cache/headers.ts';
+import { expiredAt } from '../../lib/http-cache/freshness.ts';
+import { Invalidations } from './invalidation.ts';
 import { variantKeyOf } from './key.ts';
 import type { DiskObject, DiskTier, MemoryObject, MemoryTier, ObjectMeta } from './storage.ts';
 
@@ -33,10 +35,18 @@ export class Cache {
   /** Only URLs stored under more than their primary key (Vary, key rules) have an entry: the common case costs one Map miss. */
   readonly #vary = new Map<string, VarySpec>();
   /**
-   * Primary key → when it was last invalidated. An object whose fetch started before that moment is
-   * not served or stored, even if its fill finishes (or its disk commit lands) after the removal.
+   * Purges by URL, prefix, host, tag and everything (cache/invalidation.ts). An object whose fetch
+   * started before a matching purge is not served as fresh or stored, even if its fill finishes (or
+   * its disk commit lands) after the purge.
    */
-  readonly #removedAt = new Map<string, number>();
+  readonly invalidations = new Invalidations();
+  /** Tag → variant keys of objects carrying it (rebuilt from the disk tier at open: survives restarts). */
+  readonly #tags = new Map<string, Set<string>>();
+  #tagEntries = 0;
+  #tagEntriesAfterCompaction = 0;
+  /** Start times (ms) of fetches under way, by ticket: purge rules outlive the fills older than them. */
+  readonly #fills = new Map<number, number>();
+  #nextFill = 0;
   /** Primary key → time (ms) until which requests skip collapsing and pass (Varnish hit-for-pass). */
   readonly #hitForPass = new Map<string, number>();
 
@@ -87,10 +97,15 @@ export class Cache {
         ? primaryKey
         : variantKeyOf(primaryKey, spec === undefined ? NO_VARY : spec.names, req, keyExtra);
     const inMemory = this.memory.get(key);
-    if (inMemory !== undefined && !this.isInvalidated(inMemory.meta))
-      return { kind: 'found', object: inMemory };
+    if (inMemory !== undefined) {
+      const object = this.invalidations.isEmpty ? inMemory : this.#usable(inMemory);
+      if (object !== null) return { kind: 'found', object };
+    }
     const onDisk = this.disk.get(key);
-    if (onDisk !== undefined && !this.isInvalidated(onDisk.meta)) return { kind: 'found', object: onDisk };
+    if (onDisk !== undefined) {
+      const object = this.invalidations.isEmpty ? onDisk : this.#usable(onDisk);
+      if (object !== null) return { kind: 'found', object };
+    }
     return spec === undefined || spec.names.length === 0
       ? { kind: 'uri-miss' }
       : { kind: 'vary-miss', varyNames: spec.names };
@@ -112,11 +127,25 @@ export class Cache {
     this.#hitForPass.delete(primaryKey);
   }
 
-  /** Was the object's URL invalidated after its fetch started? (Free while nothing was removed.) */
+  /**
+   * Was a purge applied after the object's fetch started? Hard or soft: a fill must not store it as
+   * fresh either way. (Free while no purge is active.)
+   */
   isInvalidated(meta: ObjectMeta): boolean {
-    if (this.#removedAt.size === 0) return false;
-    const removedAt = this.#removedAt.get(meta.primaryKey);
-    return removedAt !== undefined && meta.storedAtMs <= removedAt;
+    return !this.invalidations.isEmpty && this.invalidations.check(meta) !== null;
+  }
+
+  /** The object as a lookup may use it: null when purged, stale from the purge when soft-purged. */
+  #usable<T extends CachedObject>(object: T): T | null {
+    const invalidated = this.invalidations.check(object.meta);
+    if (invalidated === null) return object;
+    if (!invalidated.soft) {
+      // Lazy removal: gone now rather than when the sweeper reaches it.
+      void this.removeKey(object.meta.key).catch(() => undefined);
+      return null;
+    }
+    const meta = { ...object.meta, freshness: expiredAt(object.meta.freshness, invalidated.atMs) };
+    return { ...object, meta };
   }
 
   /** Records a committed object: Vary index, and the memory tier when its body is at hand. */
@@ -155,32 +184,80 @@ export class Cache {
   }
 
   /** Removes every variant of a URL from both tiers. */
-  async removeUrl(primaryKey: string): Promise<number> {
-    this.#noteRemoval(primaryKey, Date.now());
-    const spec = this.#vary.get(primaryKey);
-    const keys = spec === undefined ? [primaryKey] : [primaryKey, ...spec.keys];
+  async removeUrl(primaryKey: string, nowMs = Date.now()): Promise<number> {
+    this.invalidations.noteUrlPurge(primaryKey, false, nowMs);
+    const keys = this.variantKeysOf(primaryKey);
     this.#vary.delete(primaryKey);
     let removed = 0;
-    for (const key of keys) {
-      const inMemory = this.memory.delete(key);
-      const onDisk = await this.disk.delete(key);
-      if (inMemory || onDisk) removed++;
-    }
+    for (const key of keys) if (await this.removeKey(key)) removed++;
     return removed;
   }
 
-  /** Keeps the removal times bounded: fills that started over ten minutes before a removal are rare. */
-  #noteRemoval(primaryKey: string, nowMs: number): void {
-    this.#removedAt.delete(primaryKey);
-    this.#removedAt.set(primaryKey, nowMs);
-    if (this.#removedAt.size <= 100_000) return;
-    for (const [key, at] of this.#removedAt) {
-      if (at > nowMs - 600_000) break; // insertion order = time order
-      this.#removedAt.delete(key);
-    }
+  /** Marks every variant of a URL stale as of `nowMs` (soft purge): the next use revalidates. */
+  async expireUrl(primaryKey: string, nowMs = Date.now()): Promise<number> {
+    this.invalidations.noteUrlPurge(primaryKey, true, nowMs);
+    let expired = 0;
+    for (const key of this.variantKeysOf(primaryKey)) if (await this.expireKey(key, nowMs)) expired++;
+    return expired;
+  }
+
+  /** Every variant key stored for a URL (its primary key first). */
+  variantKeysOf(primaryKey: string): string[] {
+    const spec = this.#vary.get(primaryKey);
+    return spec === undefined ? [primaryKey] : [primaryKey, ...spec.keys];
+  }
+
+  /** Removes one variant from both tiers; true when either held it. */
+  async removeKey(key: string): Promise<boolean> {
+    const inMemory = this.memory.delete(key);
+    const onDisk = await this.disk.delete(key);
+    return inMemory || onDisk;
+  }
+
+  /** Rewrites one variant's head as stale from `atMs` in both tiers; true when either held it. */
+  async expireKey(key: string, atMs: number): Promise<boolean> {
+    const held = this.memory.peek(key) ?? this.disk.get(key);
+    if (held === undefined) return false;
+    const meta = { ...held.meta, freshness: expiredAt(held.meta.freshness, atMs) };
+    if (meta.freshness === held.meta.freshness) return true;
+    const inMemory = this.memory.updateMeta(meta);
+    const onDisk = await this.disk.updateMeta(meta);
+    return inMemory || onDisk;
+  }
+
+  /** Variant keys of the objects that carried `tag` when stored (some may be gone since). */
+  keysTagged(tag: string): readonly string[] {
+    const keys = this.#tags.get(tag);
+    return keys === undefined ? [] : [...keys];
+  }
+
+  /** Forgets a tag's keys once its purge has handled them. */
+  dropTag(tag: string): void {
+    const keys = this.#tags.get(tag);
+    if (keys === undefined) return;
+    this.#tagEntries -= keys.size;
+    this.#tags.delete(tag);
+  }
+
+  /** Registers a fetch starting now; returns the ticket to pass to endFill. */
+  beginFill(nowMs = Date.now()): number {
+    const ticket = ++this.#nextFill;
+    this.#fills.set(ticket, nowMs);
+    return ticket;
+  }
+
+  endFill(ticket: number): void {
+    this.#fills.delete(ticket);
+  }
+
+  /** The start of the oldest fetch under way (Infinity when none). */
+  oldestFillStartMs(): number {
+    for (const startMs of this.#fills.values()) return startMs; // insertion order = start order
+    return Infinity;
   }
 
   #index(meta: ObjectMeta): void {
+    if (meta.tags.length > 0) this.#indexTags(meta);
     if (meta.key === meta.primaryKey) return;
     let spec = this.#vary.get(meta.primaryKey);
     if (spec === undefined) {
@@ -191,5 +268,30 @@ export class Cache {
       spec.names = meta.varyNames;
     }
     spec.keys.add(meta.key);
+  }
+
+  #indexTags(meta: ObjectMeta): void {
+    for (const tag of meta.tags) {
+      let keys = this.#tags.get(tag);
+      if (keys === undefined) this.#tags.set(tag, (keys = new Set()));
+      if (keys.has(meta.key)) continue;
+      keys.add(meta.key);
+      this.#tagEntries += 1;
+    }
+    // Evicted objects leave their keys behind: compact when the index has doubled since last time
+    // (amortised O(1) per admission).
+    if (this.#tagEntries > 2 * this.#tagEntriesAfterCompaction + 10_000) this.#compactTags();
+  }
+
+  #compactTags(): void {
+    let entries = 0;
+    for (const [tag, keys] of this.#tags) {
+      for (const key of keys)
+        if (this.memory.peek(key) === undefined && this.disk.get(key) === undefined) keys.delete(key);
+      if (keys.size === 0) this.#tags.delete(tag);
+      entries += keys.size;
+    }
+    this.#tagEntries = entries;
+    this.#tagEntriesAfterCompaction = entries;
   }
 }

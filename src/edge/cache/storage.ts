@@ -51,6 +51,10 @@ export interface TierStats {
 export interface MemoryTier {
   /** Synchronous: the hit path pays no microtask for a memory hit. Records the access for admission. */
   get(key: string): MemoryObject | undefined;
+  /** Like get, without recording an access (purges, index upkeep). */
+  peek(key: string): MemoryObject | undefined;
+  /** Every object held (the purge sweeper walks them). */
+  objects(): IterableIterator<MemoryObject>;
   /** Offers an object; returns false when the admission policy rejected it or it is too large. */
   set(object: MemoryObject): boolean;
   delete(key: string): boolean;

@@ -84,6 +84,8 @@ const SHARED_ERROR_BODY_BYTES = 64 * 1024;
 export class FetchTask {
   readonly key: string;
   readonly outcome: Promise<FetchOutcome>;
+  /** The cache's ticket for this fetch (Cache.beginFill), ended when the body is stored or dropped. */
+  fillTicket = 0;
   #response: UpstreamResponse | null = null;
 
   constructor(deps: FetchDeps, spec: FetchSpec) {
@@ -106,12 +108,15 @@ export class FetchTask {
 }
 
 async function run(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promise<FetchOutcome> {
+  // Purge rules stay until the fetches that started before them are done (cache/invalidation.ts).
+  const ticket = (task.fillTicket = deps.cache.beginFill());
   let outcome: FetchOutcome;
   try {
     outcome = await respond(task, deps, spec);
   } catch (err) {
     outcome = { kind: 'failed', error: classify(err), response: null };
   }
+  if (outcome.kind !== 'fill') deps.cache.endFill(ticket); // else pumpBody ends it
   if (outcome.kind !== 'fill') deps.inflight.leave(spec.key, task);
   deps.observe?.(outcome);
   return outcome;
@@ -197,6 +202,7 @@ async function pumpBody(
     await writer.abort().catch(() => undefined);
     body.destroy();
     deps.inflight.leave(spec.key, task);
+    deps.cache.endFill(task.fillTicket);
     fill.seal();
     return;
   }
@@ -208,6 +214,7 @@ async function pumpBody(
     await writer.abort().catch(() => undefined);
   } finally {
     deps.inflight.leave(spec.key, task);
+    deps.cache.endFill(task.fillTicket);
     fill.seal();
   }
 }

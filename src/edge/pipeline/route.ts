@@ -34,7 +34,11 @@ export function route(ctx: RequestContext): Next<'route'> {
   ctx.path = path;
   const zone = ctx.edge.resolveZone(hostWithoutPort(host));
   if (zone === undefined) {
-    ctx.fail(new MeridianError('MISDIRECTED', `no zone serves ${host} here`));
+    ctx.fail(
+      ctx.edge.isReady()
+        ? new MeridianError('MISDIRECTED', `no zone serves ${host} here`)
+        : new MeridianError('NOT_READY', 'this node is still loading its configuration'),
+    );
     return 'synth';
   }
   const decision = zone.decide({

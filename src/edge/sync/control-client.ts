@@ -62,6 +62,14 @@ export class ControlClient {
     );
   }
 
+  async purgeAcks(
+    name: string,
+    acks: readonly { purge_id: string; applied_at: string }[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.#call('POST', `/internal/v1/nodes/${encodeURIComponent(name)}/purge-acks`, { acks }, signal);
+  }
+
   async snapshot(signal?: AbortSignal): Promise<Snapshot> {
     const result = await this.#call('GET', '/internal/v1/snapshot', undefined, signal);
     if (!isSnapshot(result)) throw new Error('GET /internal/v1/snapshot: the answer is not a snapshot');

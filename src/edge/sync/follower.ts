@@ -14,7 +14,14 @@
 //              and once more on close.
 //   heartbeat  POST /internal/v1/nodes/<name>/heartbeat {applied_seq} every heartbeatMs once
 //              registered; a 404 (the control plane forgot the node) registers again.
+//   purges     a purge event is applied (awaited) and acknowledged at once with the node's time
+//              (POST /internal/v1/nodes/<name>/purge-acks, batched while one is in flight). A
+//              snapshot loaded over older state (restart, gap) carries the purges the log still
+//              holds: those after the node's seq are applied before `ready`, so a node back from
+//              an outage never serves what was purged meanwhile; when its seq is older than the
+//              log, it cannot know what it missed and the whole cache is purged.
 import type { Dispatcher } from 'undici';
+import type { Purge } from '../../common/config/purge.ts';
 import type { ControlEvent, EventSource, EventSubscription, Snapshot } from '../../common/events/types.ts';
 import type { Logger } from '../../common/log.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from './backoff.ts';
@@ -28,8 +35,13 @@ import { applyEventToSnapshot } from './snapshot.ts';
 export interface FollowerApply {
   /** Replaces all state (start, last-known-good, reload after a gap). */
   applySnapshot(snapshot: Snapshot): void;
-  /** The next event, in seq order; throwing makes the source deliver it again later. */
-  applyEvent(event: ControlEvent): void;
+  /** The next event, in seq order (awaited); throwing makes the source deliver it again later. */
+  applyEvent(event: ControlEvent): void | Promise<void>;
+  /**
+   * Purges missed while the node was away, after a snapshot replaced older state: the list in seq
+   * order, or 'unknown' when the node cannot tell what it missed (purge everything).
+   */
+  applyMissedPurges?(missed: readonly Purge[] | 'unknown'): Promise<void>;
 }
 
 export interface FollowerOptions {
@@ -97,6 +109,10 @@ class EventFollower implements Follower {
   #registering: Promise<void> | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #isHeartbeatInFlight = false;
+  /** The seq of the state the node served with before this start (last-known-good.json); null: none. */
+  #previousSeq: number | null = null;
+  #pendingAcks: { purge_id: string; applied_at: string }[] = [];
+  #acking: Promise<void> | null = null;
 
   constructor(options: FollowerOptions) {
     this.#options = options;
@@ -142,10 +158,13 @@ class EventFollower implements Follower {
 
   async #start(): Promise<void> {
     // Independent calls: an unreachable control plane costs one timeout, not two.
-    const [registered, snapshot] = await Promise.allSettled([
+    const [registered, snapshot, saved] = await Promise.allSettled([
       this.#register(),
       this.#client.snapshot(this.#closing.signal),
+      loadLastKnownGood(this.#options.stateDir),
     ]);
+    if (saved.status === 'fulfilled' && saved.value.kind === 'found')
+      this.#previousSeq = saved.value.snapshot.seq;
     if (this.#closing.signal.aborted) return;
     if (registered.status === 'rejected') {
       this.#log.warn('cannot register with the control plane; retrying in the background', {
@@ -154,7 +173,7 @@ class EventFollower implements Follower {
       this.#registerInBackground();
     }
     if (snapshot.status === 'fulfilled') {
-      this.#adopt(snapshot.value, true);
+      await this.#adopt(snapshot.value, true);
     } else {
       this.#log.warn('cannot load the snapshot from the control plane', { err: snapshot.reason });
       await this.#adoptLastKnownGood();
@@ -177,17 +196,36 @@ class EventFollower implements Follower {
         seq: found.snapshot.seq,
         savedAt: found.savedAt,
       });
-      this.#adopt(found.snapshot, false);
+      await this.#adopt(found.snapshot, false);
     } else if (found?.kind === 'invalid') {
       this.#log.warn('ignoring last-known-good state', { reason: found.reason });
     }
   }
 
-  /** Makes `snapshot` the applied state. */
-  #adopt(snapshot: Snapshot, isNew: boolean): void {
+  /** Makes `snapshot` the applied state (and, for one from the control plane, the purges it says were missed). */
+  async #adopt(snapshot: Snapshot, isNew: boolean): Promise<void> {
     if (this.#closing.signal.aborted) return;
-    this.#options.apply.applySnapshot(snapshot);
-    this.#state = snapshot;
+    const previousSeq = this.#state?.seq ?? this.#previousSeq;
+    const { purges, purges_from: purgesFrom, ...state } = snapshot;
+    this.#options.apply.applySnapshot(state);
+    if (isNew && this.#options.apply.applyMissedPurges !== undefined) {
+      const missed =
+        previousSeq === null ||
+        purges === undefined ||
+        purgesFrom === undefined ||
+        previousSeq < purgesFrom - 1
+          ? 'unknown'
+          : purges.filter((p) => p.seq > previousSeq);
+      if (missed === 'unknown' || missed.length > 0) {
+        this.#log.info('applying purges missed while away', {
+          previousSeq,
+          missed: missed === 'unknown' ? 'unknown: purging everything' : missed.length,
+        });
+        await this.#options.apply.applyMissedPurges(missed);
+        if (missed !== 'unknown') for (const purge of missed) this.#ack(purge.id);
+      }
+    }
+    this.#state = state;
     this.#stateVersion += 1;
     if (!isNew) this.#persistedVersion = this.#stateVersion; // it came from the file
     this.#schedulePersist(0);
@@ -220,7 +258,8 @@ class EventFollower implements Follower {
       this.#onGap(generation); // sources report gaps themselves; this only guards the state
       return;
     }
-    this.#options.apply.applyEvent(event);
+    await this.#options.apply.applyEvent(event);
+    if (event.type === 'purge') this.#ack(event.purge.id);
     this.#state = applyEventToSnapshot(state, event);
     this.#stateVersion += 1;
     this.#schedulePersist(this.#options.persistIntervalMs ?? 1000);
@@ -270,6 +309,32 @@ class EventFollower implements Follower {
       }
     } finally {
       this.#isHeartbeatInFlight = false;
+    }
+  }
+
+  /** Reports a purge applied now; sent at once, or with the next batch while a report is in flight. */
+  #ack(purgeId: string): void {
+    this.#pendingAcks.push({ purge_id: purgeId, applied_at: new Date().toISOString() });
+    if (this.#acking === null) this.#acking = this.#sendAcks().finally(() => (this.#acking = null));
+  }
+
+  async #sendAcks(): Promise<void> {
+    for (let attempt = 0; this.#pendingAcks.length > 0 && !this.#closing.signal.aborted;) {
+      const batch = this.#pendingAcks.splice(0, 1000);
+      try {
+        await this.#client.purgeAcks(this.#options.node.name, batch, this.#closing.signal);
+        attempt = 0;
+      } catch (err) {
+        if (this.#closing.signal.aborted) return;
+        // The heartbeat's applied_seq still tells the control plane the purge was applied.
+        this.#log.debug('purge receipts not delivered; retrying', { err, attempt });
+        this.#pendingAcks.unshift(...batch);
+        if (attempt >= 5) {
+          this.#pendingAcks = [];
+          return;
+        }
+        await sleep(backoffDelayMs(attempt++, this.#backoff), this.#closing.signal);
+      }
     }
   }
 

@@ -32,6 +32,8 @@ export function applyEventToSnapshot(snapshot: Snapshot, event: ControlEvent): S
     case 'node.delete':
       next.nodes = snapshot.nodes.filter((n) => n.name !== event.name);
       break;
+    case 'purge':
+      break; // applied to the cache, not kept in the state
     default:
       assertNever(event);
   }

@@ -60,6 +60,7 @@ export class ZoneTable {
       case 'pop.delete':
       case 'node.upsert':
       case 'node.delete':
+      case 'purge': // the cache's business (edge/purge)
         break;
       default:
         assertNever(event);

@@ -225,3 +225,14 @@ export function currentAgeSec(f: StoredFreshness, nowMs: number): number {
   const residentTimeMs = nowMs - f.responseTimeMs;
   return Math.max(0, Math.floor((correctedInitialAgeMs + residentTimeMs) / 1000));
 }
+
+/**
+ * The same stored response, stale from `atMs` on (a soft purge): its lifetime ends at its age at
+ * that moment, so the next use revalidates, and stale-while-revalidate / stale-if-error windows
+ * count from the purge, not from the original expiry.
+ */
+export function expiredAt(f: StoredFreshness, atMs: number): StoredFreshness {
+  const lifetimeSec = Math.min(f.lifetimeSec, currentAgeSec(f, atMs));
+  if (lifetimeSec === f.lifetimeSec && !f.immutable) return f;
+  return { ...f, lifetimeSec, immutable: false };
+}

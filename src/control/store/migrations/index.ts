@@ -3,10 +3,12 @@
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import type { StoreDialect } from '../connect.ts';
 import { initialMigration } from './0001-initial.ts';
+import { purgesMigration } from './0002-purges.ts';
 
 export function migrationProvider(dialect: StoreDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001-initial': initialMigration(dialect),
+    '0002-purges': purgesMigration(dialect),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

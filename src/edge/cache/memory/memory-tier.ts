@@ -69,6 +69,17 @@ export class MemoryStore implements MemoryTier {
     return this.#cache.get(key);
   }
 
+  peek(key: string): MemoryObject | undefined {
+    return this.#cache.peek(key);
+  }
+
+  *objects(): IterableIterator<MemoryObject> {
+    for (const key of this.#cache.keys()) {
+      const object = this.#cache.peek(key);
+      if (object !== undefined) yield object;
+    }
+  }
+
   /**
    * Offers an object under meta.key. False when the body exceeds maxObjectBytes, the object exceeds the
    * tier, or admission refused it; an older object under the key is gone in every case (superseded).

@@ -1,0 +1,159 @@
+// /client/v4/zones/{id}/purge_cache: purge by URL (or one variant), prefix, host, tag or everything,
+// hard or soft; and the purge's status per PoP and node, from the nodes' receipts.
+import { z } from 'zod';
+import { hostOfTarget, PurgeRequestSchema } from '../../common/config/purge.ts';
+import type { PurgeRequest } from '../../common/config/purge.ts';
+import type { Zone } from '../../common/config/zone.ts';
+import type { ControlStore } from '../store/types.ts';
+import { ApiError, API_ERRORS, badRequest, notFound, ok } from './envelope.ts';
+import type { Router } from './router.ts';
+
+export interface PurgeRateLimit {
+  /** Purge calls per second and zone, sustained. */
+  perSecond: number;
+  /** Calls a zone may make at once before the sustained rate applies. */
+  burst: number;
+}
+
+export const DEFAULT_PURGE_RATE: PurgeRateLimit = { perSecond: 50, burst: 500 };
+
+const NodeStatusSchema = z.object({
+  name: z.string(),
+  status: z.enum(['up', 'down']),
+  applied: z.boolean(),
+  /** The node's time of application (null: applied, known from its reported sequence only; or not yet). */
+  applied_at: z.string().nullable(),
+});
+const PurgeStatusSchema = z.object({
+  id: z.string(),
+  zone_id: z.string(),
+  created_at: z.string(),
+  seq: z.number(),
+  request: z.record(z.string(), z.unknown()),
+  /** Every node that is up has applied the purge. */
+  complete: z.boolean(),
+  pops: z.array(
+    z.object({ name: z.string(), applied: z.number(), total: z.number(), nodes: z.array(NodeStatusSchema) }),
+  ),
+});
+const PurgeCreatedSchema = z.object({ id: z.string(), seq: z.number(), created_at: z.string() });
+
+export function purgeRoutes(
+  router: Router,
+  store: ControlStore,
+  rate: PurgeRateLimit = DEFAULT_PURGE_RATE,
+): void {
+  const limiter = new ZoneRateLimiter(rate);
+  router.add(
+    {
+      method: 'POST',
+      path: '/client/v4/zones/:zone_id/purge_cache',
+      summary:
+        'Purge cached content: files (URLs or {url, headers}), prefixes, hosts, tags or purge_everything; soft marks stale',
+      scope: 'purge',
+      tag: 'purge',
+      body: PurgeRequestSchema,
+      result: PurgeCreatedSchema,
+    },
+    async ({ reply, params, body, actor }) => {
+      const zoneId = params.zone_id as string;
+      const zone = await store.getZone(zoneId);
+      if (zone === undefined) throw notFound('zone');
+      checkTargetsBelongTo(zone, body);
+      const waitSec = limiter.take(zoneId, Date.now());
+      if (waitSec > 0) {
+        reply.header('retry-after', String(waitSec));
+        throw new ApiError(
+          429,
+          API_ERRORS.rate_limited,
+          `purge rate limit for this zone: ${rate.perSecond}/s (burst ${rate.burst}); retry in ${waitSec} s`,
+        );
+      }
+      const purge = await store.createPurge(zoneId, body, actor);
+      if (purge === undefined) throw notFound('zone');
+      return ok(reply, { id: purge.id, seq: purge.seq, created_at: purge.created_at });
+    },
+  );
+  router.add(
+    {
+      method: 'GET',
+      path: '/client/v4/zones/:zone_id/purge_cache/:purge_id',
+      summary: 'A purge: when each node (by PoP) applied it, and whether every live node has',
+      scope: 'purge',
+      tag: 'purge',
+      result: PurgeStatusSchema,
+    },
+    async ({ reply, params }) => {
+      const purge = await store.getPurge(params.zone_id as string, params.purge_id as string);
+      if (purge === undefined) throw notFound('purge');
+      const [acks, nodes] = await Promise.all([store.listPurgeAcks(purge.id), store.listNodes()]);
+      const ackAt = new Map(acks.map((a) => [a.node, a.applied_at]));
+      const pops = new Map<string, z.infer<typeof PurgeStatusSchema>['pops'][number]>();
+      let complete = true;
+      for (const node of nodes) {
+        const appliedAt = ackAt.get(node.name) ?? null;
+        const applied = appliedAt !== null || node.applied_seq >= purge.seq;
+        if (node.status === 'up' && !applied) complete = false;
+        let pop = pops.get(node.pop);
+        if (pop === undefined)
+          pops.set(node.pop, (pop = { name: node.pop, applied: 0, total: 0, nodes: [] }));
+        pop.total += 1;
+        if (applied) pop.applied += 1;
+        pop.nodes.push({ name: node.name, status: node.status, applied, applied_at: appliedAt });
+      }
+      const { id, zone_id, created_at, seq, ...request } = purge;
+      return ok(reply, {
+        id,
+        zone_id,
+        created_at,
+        seq,
+        request,
+        complete,
+        pops: [...pops.values()].sort((a, b) => a.name.localeCompare(b.name)),
+      });
+    },
+  );
+}
+
+/** URLs, prefixes and hosts must name one of the zone's hostnames (a token scoped to one zone cannot purge another's). */
+function checkTargetsBelongTo(zone: Zone, request: PurgeRequest): void {
+  const hostnames = new Set(zone.hostnames);
+  const check = (field: string, targets: readonly string[]): void => {
+    targets.forEach((target, i) => {
+      const host = hostOfTarget(target);
+      if (!hostnames.has(host))
+        throw badRequest(`${field}.${i}: ${host} is not a hostname of zone ${zone.name}`);
+    });
+  };
+  if (request.files !== undefined)
+    check(
+      'files',
+      request.files.map((f) => (typeof f === 'string' ? f : f.url)),
+    );
+  if (request.prefixes !== undefined) check('prefixes', request.prefixes);
+  if (request.hosts !== undefined) check('hosts', request.hosts);
+}
+
+/** A token bucket per zone (per control-plane replica: with N replicas the sum is N times the rate). */
+class ZoneRateLimiter {
+  readonly #rate: PurgeRateLimit;
+  readonly #buckets = new Map<string, { tokens: number; atMs: number }>();
+
+  constructor(rate: PurgeRateLimit) {
+    this.#rate = rate;
+  }
+
+  /** Takes one call; returns 0, or the whole seconds to wait when the bucket is empty. */
+  take(zoneId: string, nowMs: number): number {
+    const { perSecond, burst } = this.#rate;
+    const bucket = this.#buckets.get(zoneId) ?? { tokens: burst, atMs: nowMs };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((nowMs - bucket.atMs) / 1000) * perSecond);
+    bucket.atMs = nowMs;
+    this.#buckets.set(zoneId, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond));
+  }
+}
