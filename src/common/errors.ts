@@ -70,6 +70,13 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The origin sent a response the node cannot forward.',
   },
+  ORIGIN_ALL_DOWN: {
+    status: 503,
+    source: 'upstream',
+    retryable: false,
+    summary:
+      'Every origin of the zone is down (failed health checks or an open circuit breaker); none was contacted.',
+  },
   INTERNAL: {
     status: 500,
     source: 'internal',

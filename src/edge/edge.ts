@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Zone } from '../common/config/zone.ts';
+import { MeridianError } from '../common/errors.ts';
 import { eventSubjectOf } from '../common/events/nats-names.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { Cache } from './cache/cache.ts';
@@ -21,6 +22,8 @@ import { answerClientError } from './server/client-errors.ts';
 import { startFollower } from './sync/follower.ts';
 import { HttpStreamSource } from './sync/http-stream-source.ts';
 import { NatsSource } from './sync/nats-source.ts';
+import { failoverRuleFor, sendWithFailover, withHostFor } from './upstream/failover.ts';
+import { upstreamPathOf } from './upstream/health-settings.ts';
 import { sendUpstream } from './upstream/origin-client.ts';
 import { UpstreamPools } from './upstream/pools.ts';
 import { forwardHeaders } from './upstream/request-headers.ts';
@@ -217,27 +220,39 @@ function createRuntime(
 ): EdgeRuntime {
   const metrics = new EdgeMetrics(cache);
   const via = `1.1 ${config.nodeName}`;
-  const upstreamPath = (origin: URL, path: string): string =>
-    origin.pathname === '/' ? path : `${origin.pathname.replace(/\/$/, '')}${path}`;
+  const health = upstream.health;
+  metrics.trackOrigins(health);
+  health.observe((event) => logger.warn(`origin ${event.transition}`, { ...event }));
+  const fillFailover = failoverRuleFor('GET', false);
   const fetchDeps: FetchDeps = {
     cache,
     inflight: new InFlight<FetchTask>(),
     hitForPassMs: config.hitForPassSec * 1000,
+    // The picked origin, or the next usable ones when it is down or fails before answering.
     send: (spec: FetchSpec, headers) =>
-      sendUpstream(upstream.get(spec.origin.url), {
-        method: 'GET',
-        path: upstreamPath(spec.origin.url, spec.path),
-        headers,
-        body: null,
-        headersTimeoutMs: config.timeouts.originHeadersMs,
-        bodyTimeoutMs: config.timeouts.originBodyMs,
+      sendWithFailover(health, spec.origin, {
+        send: (origin) =>
+          sendUpstream(upstream.get(origin.url), {
+            method: 'GET',
+            path: upstreamPathOf(origin.url, spec.path),
+            headers: origin === spec.origin ? headers : withHostFor(origin, spec.origin, headers, spec.url),
+            body: null,
+            headersTimeoutMs: config.timeouts.originHeadersMs,
+            bodyTimeoutMs: config.timeouts.originBodyMs,
+          }),
+        mayFailover: fillFailover,
       }),
     observe: (outcome) => metrics.recordFetch(outcome),
     onStoreError: (err, meta) => logger.warn('object not stored', { url: meta.url, err }),
   };
+  // The weighted choice, health unseen: sendWithFailover checks the chosen origin (one Map lookup)
+  // and only then, if it is down, picks again among the usable ones.
   const originOf = (ctx: RequestContext) => {
     const origin = ctx.zone?.pickOrigin();
-    if (origin === undefined) throw new Error(`zone ${ctx.zone?.zone.name ?? '?'} has no usable origin`);
+    if (origin === undefined) {
+      const name = ctx.zone?.zone.name ?? '?';
+      throw new MeridianError('ORIGIN_ALL_DOWN', `zone ${name} has no origin with weight > 0`);
+    }
     return origin;
   };
   return {
@@ -252,21 +267,25 @@ function createRuntime(
     isReady: () => true,
     pass(ctx) {
       const req = ctx.req;
-      const origin = originOf(ctx);
+      const method = req.method ?? 'GET';
       const hasBody =
         req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-      return sendUpstream(upstream.get(origin.url), {
-        method: req.method ?? 'GET',
-        path: upstreamPath(origin.url, ctx.path),
-        headers: forwardHeaders(req, {
-          host: origin.hostHeader ?? ctx.host,
-          via,
-          proto: 'http',
-          forFill: false,
-        }),
-        body: hasBody ? req : null,
-        headersTimeoutMs: config.timeouts.originHeadersMs,
-        bodyTimeoutMs: config.timeouts.originBodyMs,
+      return sendWithFailover(health, originOf(ctx), {
+        send: (origin) =>
+          sendUpstream(upstream.get(origin.url), {
+            method,
+            path: upstreamPathOf(origin.url, ctx.path),
+            headers: forwardHeaders(req, {
+              host: origin.hostHeader ?? ctx.host,
+              via,
+              proto: 'http',
+              forFill: false,
+            }),
+            body: hasBody ? req : null,
+            headersTimeoutMs: config.timeouts.originHeadersMs,
+            bodyTimeoutMs: config.timeouts.originBodyMs,
+          }),
+        mayFailover: failoverRuleFor(method, hasBody),
       });
     },
     fillSpec(ctx, key) {

@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Cache } from './cache/cache.ts';
 import type { FetchOutcome } from './fetch/fetch-task.ts';
 import type { Phase } from './pipeline/context.ts';
+import type { OriginHealth, OriginHealthRegistry } from './upstream/health.ts';
 
 export class EdgeMetrics {
   readonly registry = new Registry();
@@ -57,6 +58,62 @@ export class EdgeMetrics {
     tierGauge('meridian_edge_cache_max_bytes', 'Configured capacity in bytes, per tier.', (s) => s.maxBytes);
   }
 
+  /**
+   * Origin health, read when /metrics is scraped: up (checks pass and the circuit is not open),
+   * circuit open (or half-open), passive failures, and failovers. Records shared by several zones
+   * appear once; two records of one origin and Host (different settings) report the worse state.
+   */
+  trackOrigins(health: OriginHealthRegistry): void {
+    const registers = [this.registry];
+    const labelNames = ['origin', 'host'] as const;
+    new Gauge({
+      name: 'meridian_edge_origin_up',
+      help: 'Origins this node sends to: 1 when requests may go to it (health checks pass, circuit not open), else 0.',
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, isUp] of worst(health, (s) => s.isUp)) this.set(labels, isUp ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'meridian_edge_origin_circuit_open',
+      help: 'Origins whose circuit breaker is open or half-open (1) after consecutive passive failures.',
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, isClosed] of worst(health, (s) => s.breakerState === 'closed')) {
+          this.set(labels, isClosed ? 0 : 1);
+        }
+      },
+    });
+    const reported = new WeakMap<OriginHealth, number>();
+    new Counter({
+      name: 'meridian_edge_origin_failures_total',
+      help: 'Passive failures per origin: connection errors, timeouts and 5xx answers to real requests.',
+      labelNames,
+      registers,
+      collect() {
+        for (const s of health.states()) {
+          const delta = s.failures - (reported.get(s) ?? 0);
+          if (delta > 0) this.inc(labelsOf(s), delta);
+          reported.set(s, s.failures);
+        }
+      },
+    });
+    let failovers = 0;
+    new Counter({
+      name: 'meridian_edge_origin_failovers_total',
+      help: 'Upstream requests sent to another origin than the one first chosen (it was down or failed).',
+      registers,
+      collect() {
+        if (health.failovers > failovers) this.inc(health.failovers - failovers);
+        failovers = health.failovers;
+      },
+    });
+  }
+
   /** The hot path only adds to plain numbers; prom-client sees them when /metrics is scraped. */
   recordRequest(phase: Phase, status: number, bytes: number): void {
     const klass =
@@ -84,4 +141,24 @@ export class EdgeMetrics {
       tally.bytes = 0;
     }
   }
+}
+
+type OriginLabels = { origin: string; host: string };
+
+function labelsOf(s: OriginHealth): OriginLabels {
+  return { origin: s.url.origin, host: s.hostHeader ?? '' };
+}
+
+/** Per origin and Host: whether `isGood` holds for every record of it. */
+function worst(
+  health: OriginHealthRegistry,
+  isGood: (s: OriginHealth) => boolean,
+): Iterable<[OriginLabels, boolean]> {
+  const out = new Map<string, [OriginLabels, boolean]>();
+  for (const s of health.states()) {
+    const labels = labelsOf(s);
+    const id = `${labels.origin} ${labels.host}`;
+    out.set(id, [labels, isGood(s) && (out.get(id)?.[1] ?? true)]);
+  }
+  return out.values();
 }

@@ -19,12 +19,45 @@ const httpUrl = z
   .url()
   .refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL');
 
-export const OriginSchema = z.object({
-  url: httpUrl,
-  weight: z.number().int().min(0).max(1000).default(1),
-  host_header: hostname.optional(),
-  health_check_path: z.string().regex(/^\//, 'must start with /').optional(),
+const originPath = z.string().max(1024).regex(/^\//, 'must start with /');
+
+/** Active health check of one origin: GET `path` every interval; 2xx or 3xx in time is a success. */
+export const HealthCheckSchema = z.object({
+  /** Sent under the origin URL's path, like request paths. */
+  path: originPath,
+  interval_sec: z.number().int().min(1).max(3600).default(5),
+  timeout_ms: z.number().int().min(50).max(60_000).default(2000),
+  /** Consecutive successes that bring a down origin back. */
+  healthy_threshold: z.number().int().min(1).max(100).default(2),
+  /** Consecutive failures that take an up origin out. */
+  unhealthy_threshold: z.number().int().min(1).max(100).default(3),
 });
+
+/** Passive health: real requests' connection errors, timeouts and 5xx answers open the circuit. */
+export const CircuitBreakerSchema = z.object({
+  /** Consecutive failures that open the circuit (no request is sent while it is open). */
+  failures: z.number().int().min(1).max(1000).default(5),
+  /** Open this long, then one trial request decides: success closes, failure reopens. */
+  cooldown_sec: z.number().int().min(1).max(3600).default(10),
+});
+
+export const OriginSchema = z
+  .object({
+    url: httpUrl,
+    weight: z.number().int().min(0).max(1000).default(1),
+    host_header: hostname.optional(),
+    /** Shorthand for `health_check: { path }` with the defaults. */
+    health_check_path: originPath.optional(),
+    health_check: HealthCheckSchema.optional(),
+    circuit_breaker: CircuitBreakerSchema.optional(),
+  })
+  .refine(
+    (o) =>
+      o.health_check_path === undefined ||
+      o.health_check === undefined ||
+      o.health_check.path === o.health_check_path,
+    { message: 'differs from health_check.path (give one of them)', path: ['health_check_path'] },
+  );
 
 export const ZoneSettingsSchema = z.object({
   /** Lifetime when the origin sends no freshness information (seconds). */

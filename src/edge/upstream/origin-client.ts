@@ -25,13 +25,21 @@ export interface UpstreamResponse {
   responseTimeMs: number;
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** RFC 9110 §9.2.2: methods whose repetition has the effect of one request. */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'TRACE',
+  'PUT',
+  'DELETE',
+]);
 
 /** Connection-level failures before the response started: safe to retry an idempotent request. */
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 export async function sendUpstream(pool: Dispatcher, req: UpstreamRequest): Promise<UpstreamResponse> {
-  const canRetry = req.body === null && IDEMPOTENT.has(req.method);
+  const canRetry = req.body === null && IDEMPOTENT_METHODS.has(req.method);
   try {
     return await attempt(pool, req);
   } catch (err) {

@@ -1,5 +1,7 @@
-// One undici Pool per upstream origin: keep-alive connections, pipelining off, bounded size.
+// One undici Pool per upstream origin: keep-alive connections, pipelining off, bounded size. The
+// node's origin health records (health.ts) live beside the pools, and their checks use them.
 import { Pool } from 'undici';
+import { OriginHealthRegistry } from './health.ts';
 
 export interface PoolOptions {
   connectTimeoutMs: number;
@@ -10,9 +12,12 @@ export interface PoolOptions {
 export class UpstreamPools {
   readonly #pools = new Map<string, Pool>();
   readonly #options: PoolOptions;
+  /** Health of the origins this node sends to: active checks and circuit breakers. */
+  readonly health: OriginHealthRegistry;
 
   constructor(options: PoolOptions) {
     this.#options = options;
+    this.health = new OriginHealthRegistry({ poolOf: (url) => this.get(url) });
   }
 
   /** The pool for an origin (scheme://host:port), created on first use. */
@@ -32,6 +37,7 @@ export class UpstreamPools {
   }
 
   async close(): Promise<void> {
+    this.health.close();
     await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
     this.#pools.clear();
   }

@@ -2,6 +2,7 @@
 // `lookup` / the fetch task ask of it. Implemented by zone-runtime.ts; re-exported by zone-table.ts.
 import type { Zone } from '../../common/config/zone.ts';
 import type { PolicyOptions } from '../../lib/http-cache/policy.ts';
+import type { OriginHealthSettings } from '../upstream/health-settings.ts';
 
 /** The request facts rules read. Header names are lower-case (Node's shape). */
 export interface RuleRequest {
@@ -42,6 +43,26 @@ export interface OriginChoice {
   readonly url: URL;
   /** Host header to send instead of the client's, null to keep the client's. */
   readonly hostHeader: string | null;
+  /** Health checks and circuit breaker settings, and the key of the node's health record for it. */
+  readonly health: OriginHealthSettings;
+  /** The zone's origins this one was picked from: failover picks the next one here. */
+  readonly group: OriginGroup;
+}
+
+/** May a request go to this origin now (upstream/health.ts)? */
+export type OriginUsable = (origin: OriginChoice) => boolean;
+
+/** A zone's origins (weight > 0) and its weighted choice among them. */
+export interface OriginGroup {
+  /** Number of origins that can be chosen. */
+  readonly size: number;
+  /** The origins that can be chosen, in zone order. */
+  readonly choices: readonly OriginChoice[];
+  /**
+   * Smooth weighted round-robin (nginx's algorithm), skipping ids in `exclude` and origins that
+   * `isUsable` refuses; undefined if none is left.
+   */
+  pick(exclude?: ReadonlySet<number>, isUsable?: OriginUsable): OriginChoice | undefined;
 }
 
 export interface ZoneRuntime {
@@ -50,9 +71,10 @@ export interface ZoneRuntime {
   readonly policy: PolicyOptions;
   /**
    * Smooth weighted round-robin over origins with weight > 0 (nginx's algorithm), skipping ids in
-   * `exclude` (for failover); undefined if none left.
+   * `exclude` and origins `isUsable` refuses (for failover); undefined if none left. Without
+   * `isUsable`, health is not consulted: the fetch path checks it per attempt (upstream/failover.ts).
    */
-  pickOrigin(exclude?: ReadonlySet<number>): OriginChoice | undefined;
+  pickOrigin(exclude?: ReadonlySet<number>, isUsable?: OriginUsable): OriginChoice | undefined;
   /** Applies the zone's enabled rules, in order, to a request. */
   decide(req: RuleRequest): RequestDecision;
   /**

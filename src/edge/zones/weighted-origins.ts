@@ -4,11 +4,14 @@
 // every window of sum(weights) picks holds each peer exactly `weight` times.
 //
 // Unlike nginx there is no effective_weight decay on failures: failover is the caller's `exclude`,
-// and health belongs to upstream/health.ts. Origins with weight 0 are never chosen (standby off).
+// and health belongs to upstream/health.ts, consulted through `isUsable` (peers it refuses are not
+// eligible for that pick, so the others share the load by weight). Origins with weight 0 are never
+// chosen (standby off).
 import type { Origin } from '../../common/config/zone.ts';
-import type { OriginChoice } from './types.ts';
+import { healthSettingsOf } from '../upstream/health-settings.ts';
+import type { OriginChoice, OriginGroup, OriginUsable } from './types.ts';
 
-export class WeightedOrigins {
+export class WeightedOrigins implements OriginGroup {
   /** Eligible origins (weight > 0), in zone order; choices are built once and returned as is. */
   readonly #choices: readonly OriginChoice[];
   readonly #weights: readonly number[];
@@ -19,7 +22,16 @@ export class WeightedOrigins {
     const weights: number[] = [];
     origins.forEach((o, index) => {
       if (o.weight <= 0) return;
-      choices.push(Object.freeze({ index, url: new URL(o.url), hostHeader: o.host_header ?? null }));
+      const url = new URL(o.url);
+      choices.push(
+        Object.freeze({
+          index,
+          url,
+          hostHeader: o.host_header ?? null,
+          health: healthSettingsOf(o, url),
+          group: this,
+        }),
+      );
       weights.push(o.weight);
     });
     this.#choices = choices;
@@ -27,15 +39,31 @@ export class WeightedOrigins {
     this.#current = new Float64Array(choices.length);
   }
 
-  /** The next origin, skipping those whose index is in `exclude`; undefined when none is left. */
-  pick(exclude?: ReadonlySet<number>): OriginChoice | undefined {
+  get size(): number {
+    return this.#choices.length;
+  }
+
+  get choices(): readonly OriginChoice[] {
+    return this.#choices;
+  }
+
+  /**
+   * The next origin, skipping those whose index is in `exclude` and those `isUsable` refuses;
+   * undefined when none is left.
+   */
+  pick(exclude?: ReadonlySet<number>, isUsable?: OriginUsable): OriginChoice | undefined {
     const choices = this.#choices;
-    if (choices.length === 1 && exclude === undefined) return choices[0];
+    if (choices.length === 1 && exclude === undefined) {
+      const only = choices[0] as OriginChoice;
+      return isUsable === undefined || isUsable(only) ? only : undefined;
+    }
     const current = this.#current;
     let total = 0;
     let best = -1;
     for (let i = 0; i < choices.length; i++) {
-      if (exclude !== undefined && exclude.has((choices[i] as OriginChoice).index)) continue;
+      const choice = choices[i] as OriginChoice;
+      if (exclude !== undefined && exclude.has(choice.index)) continue;
+      if (isUsable !== undefined && !isUsable(choice)) continue;
       const weight = this.#weights[i] as number;
       current[i] = (current[i] as number) + weight;
       total += weight;

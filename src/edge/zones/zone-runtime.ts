@@ -1,6 +1,8 @@
 // One zone as the edge runs it: settings turned into PolicyOptions, origins into a weighted picker,
 // rules into compiled closures. Built whenever the zone or its rules change, never mutated after
 // (only the picker's round-robin state moves), so a request keeps a consistent view of its zone.
+// Origin health is not kept here (a rebuilt zone would forget it) but in the node's registry
+// (upstream/health.ts), which the fetch path consults.
 import type { Zone } from '../../common/config/zone.ts';
 import { DEFAULT_POLICY_OPTIONS } from '../../lib/http-cache/policy.ts';
 import type { PolicyOptions } from '../../lib/http-cache/policy.ts';
@@ -9,7 +11,7 @@ import type { CompiledCacheKey } from './cache-key.ts';
 import { holds } from './compiled-rules.ts';
 import type { CompiledRule } from './compiled-rules.ts';
 import { RequestView } from './request-view.ts';
-import type { OriginChoice, RequestDecision, RuleRequest, ZoneRuntime } from './types.ts';
+import type { OriginChoice, OriginUsable, RequestDecision, RuleRequest, ZoneRuntime } from './types.ts';
 import { WeightedOrigins } from './weighted-origins.ts';
 
 const NO_RULE_IDS: readonly string[] = Object.freeze([]);
@@ -37,8 +39,8 @@ export class CompiledZone implements ZoneRuntime {
     this.#origins = new WeightedOrigins(zone.origins);
   }
 
-  pickOrigin(exclude?: ReadonlySet<number>): OriginChoice | undefined {
-    return this.#origins.pick(exclude);
+  pickOrigin(exclude?: ReadonlySet<number>, isUsable?: OriginUsable): OriginChoice | undefined {
+    return this.#origins.pick(exclude, isUsable);
   }
 
   decide(req: RuleRequest): RequestDecision {
