@@ -96,7 +96,7 @@ describe('purge', () => {
   before(async () => {
     origin = await startTestOrigin();
     control = await startControlProcess({
-      extra: ['--node-stale', '2s', '--purge-rate', '5', '--purge-burst', '60'],
+      extra: ['--node-stale', '2s', '--purge-rate', '1', '--purge-burst', '60'],
     });
     nodeToken = (await admin('POST', '/client/v4/tokens', { name: 'nodes', scopes: ['node'] })).body.result
       .value;
@@ -302,7 +302,7 @@ describe('purge', () => {
       .result.value;
     assert.equal((await api(control.url, reader, 'POST', path, { purge_everything: true })).status, 403);
 
-    // Burst of 60 per zone (this control plane's flags): the other zone has used none yet.
+    // Burst of 60 per zone, then 1/s (this control plane's flags): the other zone has used none yet.
     const other = `/client/v4/zones/${otherZoneId}/purge_cache`;
     const statuses: number[] = [];
     let retryAfter: string | undefined;
@@ -316,10 +316,8 @@ describe('purge', () => {
       if (res.status === 429) retryAfter = String(res.headers['retry-after']);
     }
     assert.ok(statuses.slice(0, 60).every((s) => s === 200));
-    assert.ok(
-      statuses.slice(61).every((s) => s === 429),
-      statuses.join(','),
-    );
+    // 1/s refills the bucket while the calls run: a slow machine may see a 200 among them.
+    assert.ok(statuses.slice(60).filter((s) => s === 429).length >= 8, statuses.join(','));
     assert.match(retryAfter ?? '', /^\d+$/);
   });
 

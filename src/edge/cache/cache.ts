@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { Headers } from '../../lib/http-cache/headers.ts';
 import { expiredAt } from '../../lib/http-cache/freshness.ts';
-import { Invalidations } from './invalidation.ts';
+import { Invalidations, purgeClockMs } from './invalidation.ts';
 import { variantKeyOf } from './key.ts';
 import type { DiskObject, DiskTier, MemoryObject, MemoryTier, ObjectMeta } from './storage.ts';
 
@@ -184,7 +184,7 @@ export class Cache {
   }
 
   /** Removes every variant of a URL from both tiers. */
-  async removeUrl(primaryKey: string, nowMs = Date.now()): Promise<number> {
+  async removeUrl(primaryKey: string, nowMs = purgeClockMs()): Promise<number> {
     this.invalidations.noteUrlPurge(primaryKey, false, nowMs);
     const keys = this.variantKeysOf(primaryKey);
     this.#vary.delete(primaryKey);
@@ -194,7 +194,7 @@ export class Cache {
   }
 
   /** Marks every variant of a URL stale as of `nowMs` (soft purge): the next use revalidates. */
-  async expireUrl(primaryKey: string, nowMs = Date.now()): Promise<number> {
+  async expireUrl(primaryKey: string, nowMs = purgeClockMs()): Promise<number> {
     this.invalidations.noteUrlPurge(primaryKey, true, nowMs);
     let expired = 0;
     for (const key of this.variantKeysOf(primaryKey)) if (await this.expireKey(key, nowMs)) expired++;
@@ -239,11 +239,16 @@ export class Cache {
     this.#tags.delete(tag);
   }
 
-  /** Registers a fetch starting now; returns the ticket to pass to endFill. */
-  beginFill(nowMs = Date.now()): number {
+  /** Registers a fetch starting now (purgeClockMs); returns the ticket to pass to endFill. */
+  beginFill(nowMs = purgeClockMs()): number {
     const ticket = ++this.#nextFill;
     this.#fills.set(ticket, nowMs);
     return ticket;
+  }
+
+  /** When the fetch with this ticket started (purgeClockMs); undefined once ended. */
+  fillStartMs(ticket: number): number | undefined {
+    return this.#fills.get(ticket);
   }
 
   endFill(ticket: number): void {

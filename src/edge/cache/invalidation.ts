@@ -13,6 +13,16 @@
 // leave one out, and an object fetched after that is newer than the purge anyway.
 import type { ObjectMeta } from './storage.ts';
 
+/**
+ * Wall-clock ms with sub-millisecond precision: the clock of purge times and of fetch starts
+ * (ObjectMeta.storedAtMs). A fetch that starts in the same millisecond as a purge, just after it,
+ * must not count as older than the purge (its refill would never be stored); whole milliseconds
+ * cannot order the two, microseconds can.
+ */
+export function purgeClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 export type RuleKind = 'prefix' | 'host' | 'tag' | 'everything';
 
 export interface InvalidationRule {

@@ -127,7 +127,7 @@ async function respond(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promi
   if (spec.stored !== null) Object.assign(headers, validatorsOf(spec.stored.meta));
   const res = await deps.send(spec, headers);
 
-  if (spec.stored !== null && res.status === 304) return revalidated(deps, spec, spec.stored, res);
+  if (spec.stored !== null && res.status === 304) return revalidated(task, deps, spec, spec.stored, res);
   const statusTtl = spec.rules?.statusTtl?.get(res.status);
   if (res.status >= 500 && statusTtl === undefined) return serverError(task, res, spec.background);
 
@@ -169,8 +169,9 @@ function startFill(
     headers: stored,
     varyNames,
     tags: parseTags(res.headers),
-    // The fetch's start, not its end: a purge issued while the body streams must cover this object.
-    storedAtMs: res.requestTimeMs,
+    // The fetch's start (before the request went out), not its end: a purge applied while the
+    // response was awaited or the body streamed must cover this object.
+    storedAtMs: startOf(deps, task, res),
     bodySize: 0,
     freshness: applyRuleLifetimes.freshness(
       freshnessOf(res.status, res.headers, res.requestTimeMs, res.responseTimeMs, spec.policy),
@@ -246,6 +247,7 @@ async function store(
 }
 
 async function revalidated(
+  task: FetchTask,
   deps: FetchDeps,
   spec: FetchSpec,
   stored: CachedObject,
@@ -256,7 +258,7 @@ async function revalidated(
   const meta: ObjectMeta = {
     ...stored.meta,
     headers,
-    storedAtMs: res.requestTimeMs,
+    storedAtMs: startOf(deps, task, res),
     freshness: applyRuleLifetimes.freshness(
       freshnessOf(stored.meta.status, headers, res.requestTimeMs, res.responseTimeMs, spec.policy),
       stored.meta.status,
@@ -299,6 +301,11 @@ function storedHeaders(
   headers: Record<string, string | string[] | undefined>,
 ): Record<string, string | string[]> {
   return endToEndHeaders(headers, NOT_STORED);
+}
+
+/** When the fetch began, on the purge clock (falls back to the upstream request time). */
+function startOf(deps: FetchDeps, task: FetchTask, res: UpstreamResponse): number {
+  return deps.cache.fillStartMs(task.fillTicket) ?? res.requestTimeMs;
 }
 
 function validatorsOf(meta: ObjectMeta): Record<string, string> {

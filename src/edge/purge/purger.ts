@@ -18,6 +18,7 @@ import { normalizePrefix } from '../../common/config/purge.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Cache, CachedObject } from '../cache/cache.ts';
 import type { InvalidationRule } from '../cache/invalidation.ts';
+import { purgeClockMs } from '../cache/invalidation.ts';
 import type { ZoneRuntime } from '../zones/types.ts';
 import { primaryKeysForUrl } from '../zones/zone-table.ts';
 import { loadRules, saveRules } from './rules-file.ts';
@@ -48,7 +49,7 @@ export class Purger {
   constructor(options: PurgerOptions) {
     this.#cache = options.cache;
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? purgeClockMs;
     if (options.stateDir !== null) {
       try {
         for (const rule of loadRules(options.stateDir)) this.#cache.invalidations.addRule(rule);
@@ -153,7 +154,9 @@ export class Purger {
 
   #sweep(): void {
     if (this.#sweeping !== null || this.#closed) return;
-    this.#sweeping = this.#sweepUntilDone()
+    // Started on a later turn: applying a purge never pays for any part of the sweep.
+    this.#sweeping = nextTurn()
+      .then(() => this.#sweepUntilDone())
       .catch((err: unknown) => this.#options.log.warn('purge sweep failed', { err }))
       .finally(() => {
         this.#sweeping = null;
