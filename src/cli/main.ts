@@ -3,6 +3,7 @@ import { ApiCallError } from './api-client.ts';
 import { UsageError } from './args.ts';
 import { runControl } from './commands/control.ts';
 import { runDemo } from './commands/demo.ts';
+import { runDns } from './commands/dns.ts';
 import { runEdge } from './commands/edge.ts';
 import { runPurge } from './commands/purge.ts';
 import { runRules } from './commands/rules.ts';
@@ -18,6 +19,7 @@ Commands:
   demo      a demo origin and an edge node in front of it, on loopback (the quickstart)
   edge      run an edge node (standalone: --origin URL; managed: --control URL)
   control   run the control plane (REST API, state, event log)
+  dns       run the authoritative GeoDNS server for the CDN's zone
   zones     create, list, get, delete zones
   rules     list, add, delete a zone's cache rules
   purge     purge cached content by URL, prefix, host, tag or everything, on every node
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   demo: runDemo,
   edge: runEdge,
   control: runControl,
+  dns: runDns,
   zones: runZones,
   rules: runRules,
   purge: runPurge,

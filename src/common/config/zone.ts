@@ -72,6 +72,8 @@ export const ZoneSettingsSchema = z.object({
   development_mode: z.boolean().default(false),
   /** Strip Cache-Tag / Surrogate-Key before the client (default true). */
   strip_tag_headers: z.boolean().default(true),
+  /** GeoDNS answers this zone's names only from these PoPs (names); absent or null: every edge PoP. */
+  dns_pops: z.array(z.string().min(1).max(64)).min(1).max(100).nullable().optional(),
 });
 
 export const ZoneInputSchema = z.object({
