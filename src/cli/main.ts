@@ -8,6 +8,7 @@ import { runEdge } from './commands/edge.ts';
 import { runPurge } from './commands/purge.ts';
 import { runRules } from './commands/rules.ts';
 import { runTokens } from './commands/tokens.ts';
+import { runUp } from './commands/up.ts';
 import { runZones } from './commands/zones.ts';
 
 const HELP = `meridian — a CDN you run yourself
@@ -16,6 +17,7 @@ Usage:
   meridian <command> [options]
 
 Commands:
+  up        a whole CDN on loopback: control plane, PoPs, shield, DNS, demo origin
   demo      a demo origin and an edge node in front of it, on loopback (the quickstart)
   edge      run an edge node (standalone: --origin URL; managed: --control URL)
   control   run the control plane (REST API, state, event log)
@@ -29,6 +31,7 @@ Run "meridian <command> --help" for a command's options.
 `;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  up: runUp,
   demo: runDemo,
   edge: runEdge,
   control: runControl,

@@ -1,0 +1,321 @@
+// meridian up: a whole CDN on this machine, on loopback and embedded defaults. A control plane on
+// SQLite, edge PoPs of several nodes each, a shield PoP, the demo origin (or --origin) and the
+// GeoDNS server; each node its own process on its own loopback address (all of 127.0.0.0/8 is
+// loopback on Linux) and one shared HTTP port, so that DNS answers and per-PoP addresses mean what
+// they would in production. Prints the URLs, the admin token and example commands; Ctrl-C stops all.
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startDemoOrigin } from '../../demo/origin.ts';
+import type { DemoOrigin } from '../../demo/origin.ts';
+import { UsageError } from '../args.ts';
+import { callApi } from '../api-client.ts';
+import type { ApiTarget } from '../api-client.ts';
+import { Supervisor } from '../supervisor.ts';
+
+export const UP_HELP = `meridian up — a local CDN cluster on loopback (control plane, PoPs, shield, DNS, demo origin)
+
+Usage:
+  meridian up [--pops nyc,fra,sin] [--shield iad] [--nodes 2] [--ports http=8080,control=8700,dns=5353,admin=9180,origin=9080]
+              [--origin URL] [--dir .meridian-up] [--describe FILE]
+
+Options:
+  --pops LIST       edge PoPs (names; known cities get their coordinates)  (default nyc,fra,sin)
+  --shield NAME     the shield PoP ("none": no shield)                   (default iad)
+  --nodes N         nodes per PoP                                          (default 2)
+  --ports LIST      http (every node's client port), admin (every node's metrics/health port),
+                    control, dns, origin                                   (defaults above)
+  --origin URL      put the demo zone in front of this origin instead of the built-in demo origin
+  --dir DIR         state (database, caches, logs); wiped at start         (default .meridian-up)
+  --describe FILE   write the running cluster as JSON once everything answers
+
+Addresses: PoP number i (1, 2, 3 …) uses 127.0.i.1 … 127.0.i.N, the shield 127.0.100.x; the control
+plane, DNS and the demo origin listen on 127.0.0.1.
+`;
+
+/** Coordinates for common PoP names (IATA-style); others get a spot derived from the name. */
+const CITIES: Record<string, { city: string; latitude: number; longitude: number }> = {
+  nyc: { city: 'New York', latitude: 40.71, longitude: -74.01 },
+  iad: { city: 'Ashburn', latitude: 39.04, longitude: -77.49 },
+  sfo: { city: 'San Francisco', latitude: 37.77, longitude: -122.42 },
+  fra: { city: 'Frankfurt', latitude: 50.11, longitude: 8.68 },
+  lon: { city: 'London', latitude: 51.51, longitude: -0.13 },
+  ams: { city: 'Amsterdam', latitude: 52.37, longitude: 4.9 },
+  sin: { city: 'Singapore', latitude: 1.35, longitude: 103.82 },
+  tyo: { city: 'Tokyo', latitude: 35.68, longitude: 139.69 },
+  syd: { city: 'Sydney', latitude: -33.87, longitude: 151.21 },
+  gru: { city: 'São Paulo', latitude: -23.55, longitude: -46.63 },
+};
+
+export interface UpNode {
+  name: string;
+  url: string;
+  admin_url: string;
+}
+
+export interface UpDescription {
+  control: { url: string; token: string };
+  origin: { url: string };
+  zone: { id: string; hostname: string };
+  dns: { address: string; name: string; subnets: Record<string, string> } | null;
+  pops: { name: string; role: 'edge' | 'shield'; nodes: UpNode[] }[];
+}
+
+interface Ports {
+  http: number;
+  admin: number;
+  control: number;
+  dns: number;
+  origin: number;
+}
+
+const DEFAULT_PORTS: Ports = { http: 8080, admin: 9180, control: 8700, dns: 5353, origin: 9080 };
+
+export function parsePorts(value: string | undefined): Ports {
+  const ports = { ...DEFAULT_PORTS };
+  if (value === undefined) return ports;
+  for (const part of value.split(',')) {
+    const [key, port] = part.split('=');
+    if (
+      key === undefined ||
+      !(key in ports) ||
+      port === undefined ||
+      !/^\d{1,5}$/.test(port) ||
+      Number(port) > 65535
+    )
+      throw new UsageError(`--ports: expected e.g. http=8080,control=8700, got "${part}"`);
+    ports[key as keyof Ports] = Number(port);
+  }
+  return ports;
+}
+
+export function parsePops(value: string): string[] {
+  const pops = value.split(',').map((p) => p.trim());
+  if (pops.length === 0 || pops.length > 99 || pops.some((p) => !/^[a-z0-9][a-z0-9-]{0,31}$/.test(p)))
+    throw new UsageError(`--pops: expected lower-case names separated by commas, got "${value}"`);
+  if (new Set(pops).size !== pops.length) throw new UsageError(`--pops: names repeat in "${value}"`);
+  return pops;
+}
+
+function cityOf(name: string): { city: string; latitude: number; longitude: number } {
+  const known = CITIES[name];
+  if (known !== undefined) return known;
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return { city: name, latitude: (h % 120) - 60, longitude: ((h >>> 8) % 360) - 180 };
+}
+
+export async function runUp(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      pops: { type: 'string', default: 'nyc,fra,sin' },
+      shield: { type: 'string', default: 'iad' },
+      nodes: { type: 'string', default: '2' },
+      ports: { type: 'string' },
+      origin: { type: 'string' },
+      dir: { type: 'string', default: '.meridian-up' },
+      describe: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(UP_HELP);
+    return;
+  }
+  const pops = parsePops(values.pops);
+  const shield = values.shield === 'none' ? null : (parsePops(values.shield)[0] ?? null);
+  if (shield !== null && pops.includes(shield))
+    throw new UsageError(`--shield: ${shield} is also an edge PoP`);
+  if (!/^\d+$/.test(values.nodes) || Number(values.nodes) < 1 || Number(values.nodes) > 50)
+    throw new UsageError(`--nodes: expected 1 to 50, got "${values.nodes}"`);
+  const nodesPerPop = Number(values.nodes);
+  const ports = parsePorts(values.ports);
+  if (values.origin !== undefined && !/^https?:\/\/[^/]+/.test(values.origin))
+    throw new UsageError(`--origin: expected an http(s) URL, got "${values.origin}"`);
+
+  const dir = resolve(values.dir);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'logs'), { recursive: true });
+  const supervisor = new Supervisor(join(dir, 'logs'));
+  let origin: DemoOrigin | null = null;
+  const stop = async (): Promise<void> => {
+    await supervisor.stopAll();
+    await origin?.close();
+  };
+  process.once('SIGINT', () => void stop().then(() => process.exit(0)));
+  process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
+
+  try {
+    const description = await startCluster({
+      dir,
+      pops,
+      shield,
+      nodesPerPop,
+      ports,
+      originUrl: values.origin ?? null,
+      supervisor,
+      setOrigin: (o) => (origin = o),
+    });
+    if (values.describe !== undefined)
+      await writeFile(values.describe, `${JSON.stringify(description, null, 2)}\n`);
+    process.stdout.write(summary(description, dir, values.describe ?? null));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+interface ClusterPlan {
+  dir: string;
+  pops: string[];
+  shield: string | null;
+  nodesPerPop: number;
+  ports: Ports;
+  originUrl: string | null;
+  supervisor: Supervisor;
+  setOrigin: (origin: DemoOrigin) => void;
+}
+
+async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
+  const { dir, ports, supervisor } = plan;
+  let originUrl = plan.originUrl;
+  if (originUrl === null) {
+    const origin = await startDemoOrigin('127.0.0.1', ports.origin);
+    plan.setOrigin(origin);
+    originUrl = origin.url;
+  }
+
+  const token = `mrd_up_${randomBytes(24).toString('hex')}`;
+  const controlUrl = `http://127.0.0.1:${ports.control}`;
+  await supervisor.start(
+    'control',
+    [
+      'control',
+      '--listen',
+      `127.0.0.1:${ports.control}`,
+      '--db',
+      `sqlite:${join(dir, 'control', 'meridian.db')}`,
+    ],
+    (line) => line.startsWith('control plane:'),
+    { MERIDIAN_ADMIN_TOKEN: token },
+  );
+  const api: ApiTarget = { api: controlUrl, token };
+
+  const layout: { name: string; role: 'edge' | 'shield'; octet: number }[] = plan.pops.map((name, i) => ({
+    name,
+    role: 'edge',
+    octet: i + 1,
+  }));
+  if (plan.shield !== null) layout.push({ name: plan.shield, role: 'shield', octet: 100 });
+  for (const pop of layout) {
+    await callApi(api, 'PUT', `/client/v4/pops/${pop.name}`, { ...cityOf(pop.name), role: pop.role });
+  }
+  const hostname = 'demo.meridian.test';
+  const zone = await callApi<{ id: string }>(api, 'POST', '/client/v4/zones', {
+    name: 'demo',
+    hostnames: [hostname],
+    origins: [{ url: originUrl }],
+    shield_pop: plan.shield,
+  });
+  const nodeToken = (
+    await callApi<{ value: string }>(api, 'POST', '/client/v4/tokens', { name: 'up-nodes', scopes: ['node'] })
+  ).result.value;
+
+  // Every node at once: each is its own process, and they start independently.
+  const described: UpDescription['pops'] = await Promise.all(
+    layout.map(async (pop) => {
+      const nodes = await Promise.all(
+        Array.from({ length: plan.nodesPerPop }, async (_, i): Promise<UpNode> => {
+          const address = `127.0.${pop.octet}.${i + 1}`;
+          const name = `${pop.name}-${i + 1}`;
+          const url = `http://${address}:${ports.http}`;
+          await supervisor.start(
+            name,
+            [
+              'edge',
+              '--control',
+              controlUrl,
+              '--pop',
+              pop.name,
+              '--node',
+              name,
+              '--token',
+              nodeToken,
+              '--listen',
+              `${address}:${ports.http}`,
+              '--admin-listen',
+              `${address}:${ports.admin}`,
+              '--public-url',
+              url,
+              '--cache-dir',
+              join(dir, 'nodes', name),
+            ],
+            (line) => line.includes('"edge listening"'),
+            {},
+            60_000,
+          );
+          return { name, url, admin_url: `http://${address}:${ports.admin}` };
+        }),
+      );
+      return { name: pop.name, role: pop.role, nodes };
+    }),
+  );
+  return {
+    control: { url: controlUrl, token },
+    origin: { url: originUrl },
+    zone: { id: zone.result.id, hostname },
+    dns: null,
+    pops: described,
+  };
+}
+
+function summary(d: UpDescription, dir: string, describeFile: string | null): string {
+  const lines = [
+    '',
+    'Meridian is up.',
+    `  control plane  ${d.control.url}   (OpenAPI: ${d.control.url}/client/v4/openapi.json)`,
+    `  admin token    ${d.control.token}`,
+    `  origin         ${d.origin.url}`,
+    `  zone           ${d.zone.hostname} (${d.zone.id})`,
+  ];
+  if (d.dns !== null) lines.push(`  DNS            ${d.dns.address}  (${d.dns.name})`);
+  for (const pop of d.pops) {
+    lines.push(
+      `  ${pop.role === 'shield' ? 'shield' : 'PoP   '} ${pop.name.padEnd(7)} ${pop.nodes.map((n) => n.url).join('  ')}`,
+    );
+  }
+  const first = d.pops[0]?.nodes[0]?.url ?? '';
+  const hostPort = first.replace('http://', '');
+  lines.push(
+    '',
+    `State and logs in ${dir}${describeFile === null ? '' : `; cluster description in ${describeFile}`}.`,
+    '',
+    'Try:',
+    `  export MERIDIAN_API=${d.control.url} MERIDIAN_TOKEN=${d.control.token}`,
+  );
+  for (const pop of d.pops.filter((p) => p.role === 'edge')) {
+    lines.push(
+      `  curl -si -H 'Host: ${d.zone.hostname}' ${pop.nodes[0]?.url}/static/app.js | grep -i cache-status   # via ${pop.name}`,
+    );
+  }
+  lines.push(
+    `  curl -si --resolve ${d.zone.hostname}:${hostPort.split(':')[1]}:${hostPort.split(':')[0]} http://${d.zone.hostname}:${hostPort.split(':')[1]}/tagged/news`,
+    `  ./meridian purge --zone demo --tag news --wait`,
+    `  ./meridian purge --zone demo --everything --wait`,
+  );
+  if (d.dns !== null) {
+    const [host, port] = d.dns.address.split(':');
+    lines.push(`  dig @${host} -p ${port} ${d.dns.name} A`);
+    for (const [pop, subnet] of Object.entries(d.dns.subnets))
+      lines.push(`  kdig @${host} -p ${port} +subnet=${subnet} ${d.dns.name} A   # lands on ${pop}`);
+  }
+  lines.push(
+    `  curl -s ${d.origin.url}/__stats   # what reached the origin`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  );
+  return lines.join('\n');
+}
