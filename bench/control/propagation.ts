@@ -5,17 +5,9 @@
 // /p/<i>/x (cached on every node beforehand, so polls cost a memory hit) answers fwd=bypass. Every node is polled in a tight loop (bounded:
 // 5 s per change, 2 ms between polls), so a figure may be up to ~3 ms late.
 import { parseArgs } from 'node:util';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { Agent, request } from 'undici';
-import {
-  api,
-  removeDir,
-  startControlProcess,
-  startEdgeProcess,
-  startTestOrigin,
-} from '../../test/helpers/processes.ts';
 import type { EdgeProc } from '../../test/helpers/processes.ts';
+import { quantile, startCluster } from '../lib/cluster.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,9 +22,6 @@ const CHANGES = Number(values.changes);
 const POLL_MS = Number(process.env.POLL_MS ?? 2);
 const agent = new Agent({ connections: 4 });
 
-const quantile = (sorted: number[], q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-
 async function bypassed(edge: EdgeProc, path: string, host: string): Promise<boolean> {
   const res = await request(`${edge.url}${path}`, { headers: { host }, dispatcher: agent });
   await res.body.dump();
@@ -40,39 +29,14 @@ async function bypassed(edge: EdgeProc, path: string, host: string): Promise<boo
 }
 
 async function run(transport: 'http' | 'nats'): Promise<number[]> {
-  const stream = `BENCH_${process.pid}_${Date.now()}`;
-  const natsArgs = transport === 'nats' ? ['--nats', values.nats, '--nats-stream', stream] : [];
-  const origin = await startTestOrigin();
-  const control = await startControlProcess(
-    transport === 'nats' ? { nats: values.nats, extra: ['--nats-stream', stream] } : {},
-  );
-  const admin = (method: string, path: string, body?: unknown) =>
-    api(control.url, control.adminToken, method, path, body);
-  const nodeToken = (await admin('POST', '/client/v4/tokens', { name: 'nodes', scopes: ['node'] })).body
-    .result.value as string;
-  await admin('PUT', '/client/v4/pops/bench', { city: 'Bench', latitude: 0, longitude: 0 });
-  const host = 'bench.test';
-  const zone = await admin('POST', '/client/v4/zones', {
-    name: 'bench',
-    hostnames: [host],
-    origins: [{ url: origin.url }],
-  });
-  const edges: EdgeProc[] = [];
-  for (let i = 0; i < NODES; i++) {
-    edges.push(
-      await startEdgeProcess(
-        '',
-        ['--control', control.url, '--pop', 'bench', '--node', `n${i}`, '--token', nodeToken, ...natsArgs],
-        { noOrigin: true },
-      ),
-    );
-  }
+  const cluster = await startCluster({ transport, nodes: NODES, pops: 1, natsUrl: values.nats });
+  const { edges, host } = cluster;
   const samples: number[] = [];
   try {
     for (let i = 0; i < CHANGES; i++) {
       // Warm the object on every node: until the rule arrives, each poll is a cheap memory hit.
       await Promise.all(edges.map((edge) => bypassed(edge, `/p/${i}/x?cc=max-age%3D600`, host)));
-      const res = await admin('POST', `/client/v4/zones/${zone.body.result.id}/rules`, {
+      const res = await cluster.admin('POST', `/client/v4/zones/${cluster.zoneId}/rules`, {
         match: { path: `/p/${i}/**` },
         action: { bypass: true },
       });
@@ -91,18 +55,7 @@ async function run(transport: 'http' | 'nats'): Promise<number[]> {
       samples.push(performance.now() - answered);
     }
   } finally {
-    for (const edge of edges) {
-      await edge.stop();
-      await removeDir(edge.cacheDir);
-    }
-    await control.stop();
-    await removeDir(control.dataDir);
-    await origin.stop();
-    if (transport === 'nats') {
-      const nc = await connect({ servers: values.nats });
-      await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
-      await nc.close();
-    }
+    await cluster.stop();
   }
   return samples;
 }
