@@ -19,6 +19,7 @@ export interface Service {
 export class Supervisor {
   readonly #logDir: string;
   readonly #services: Service[] = [];
+  #stopping = false;
 
   constructor(logDir: string) {
     this.#logDir = logDir;
@@ -47,11 +48,21 @@ export class Supervisor {
     });
     child.stdout.pipe(log, { end: false });
     child.stderr.pipe(log, { end: false });
+    let ready = false;
+    let stopping = false;
+    // A part of the cluster that fails after it was ready is said out loud: the rest keeps running
+    // without it. Not before it is ready (start() rejects with the news), and not a clean exit (a
+    // terminal's Ctrl-C reaches every child of the process group, and each stops with 0).
+    child.once('exit', (code, signal) => {
+      if (ready && !stopping && !this.#stopping && code !== 0)
+        process.stderr.write(`meridian up: ${name} exited (${signal ?? code}); see ${logFile}\n`);
+    });
     const service: Service = {
       name,
       child,
       logFile,
       async stop() {
+        stopping = true;
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = once(child, 'exit');
         child.kill('SIGTERM');
@@ -86,11 +97,13 @@ export class Supervisor {
       for (const l of lines) l.on('line', onLine);
       child.once('exit', onExit);
     });
+    ready = true;
     return service;
   }
 
   /** Stops every service, newest first. */
   async stopAll(): Promise<void> {
+    this.#stopping = true;
     for (const service of this.#services.toReversed()) await service.stop();
   }
 }

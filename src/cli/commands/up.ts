@@ -4,15 +4,31 @@
 // loopback on Linux) and one shared HTTP port, so that DNS answers and per-PoP addresses mean what
 // they would in production. Prints the URLs, the admin token and example commands; Ctrl-C stops all.
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDemoOrigin } from '../../demo/origin.ts';
 import type { DemoOrigin } from '../../demo/origin.ts';
+import { cdnLabel } from '../../dns/labels.ts';
 import { UsageError } from '../args.ts';
 import { callApi } from '../api-client.ts';
 import type { ApiTarget } from '../api-client.ts';
 import { Supervisor } from '../supervisor.ts';
+
+/** The CDN zone `meridian dns` serves, and the demo zone's hostname (its label is the DNS name). */
+const DNS_ZONE = 'cdn.meridian.test';
+const DEMO_HOSTNAME = 'demo.meridian.test';
+/**
+ * Client subnets placed at edge PoP 1, 2, 3: the RFC 5737 documentation ranges. PoP i > 3 gets
+ * 100.64.i.0/24 (RFC 6598 shared space; DNS counts it as private, but the --locations file is
+ * consulted before that).
+ */
+const TEST_SUBNETS = ['198.51.100.0/24', '192.0.2.0/24', '203.0.113.0/24'];
+
+/** The test client subnet of edge PoP number i (1-based); see UP_HELP. */
+function testSubnet(i: number): string {
+  return TEST_SUBNETS[i - 1] ?? `100.64.${i}.0/24`;
+}
 
 export const UP_HELP = `meridian up — a local CDN cluster on loopback (control plane, PoPs, shield, DNS, demo origin)
 
@@ -28,10 +44,16 @@ Options:
                     control, dns, origin                                   (defaults above)
   --origin URL      put the demo zone in front of this origin instead of the built-in demo origin
   --dir DIR         state (database, caches, logs); wiped at start         (default .meridian-up)
-  --describe FILE   write the running cluster as JSON once everything answers
+  --describe FILE   write the running cluster as JSON once everything answers (DNS included)
 
 Addresses: PoP number i (1, 2, 3 …) uses 127.0.i.1 … 127.0.i.N, the shield 127.0.100.x; the control
 plane, DNS and the demo origin listen on 127.0.0.1.
+
+DNS: \`meridian dns\` on 127.0.0.1:<dns port> is authoritative for cdn.meridian.test; the demo zone's
+name there is demo-meridian-test.cdn.meridian.test (the label rule: see meridian dns --help). It answers
+with the nodes of the nearest edge PoP, never the shield. Client subnets to try it with (kdig +subnet=)
+sit at the edge PoPs' coordinates: PoP 1 198.51.100.0/24, PoP 2 192.0.2.0/24, PoP 3 203.0.113.0/24,
+PoP i > 3 100.64.i.0/24. Resolvers on loopback (queries without ECS) are at PoP 1.
 `;
 
 /** Coordinates for common PoP names (IATA-style); others get a spot derived from the name. */
@@ -138,6 +160,8 @@ export async function runUp(argv: string[]): Promise<void> {
   const dir = resolve(values.dir);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'logs'), { recursive: true });
+  // A description left by an earlier run must not pass for this cluster's before it is up.
+  if (values.describe !== undefined) await rm(values.describe, { force: true });
   const supervisor = new Supervisor(join(dir, 'logs'));
   let origin: DemoOrigin | null = null;
   const stop = async (): Promise<void> => {
@@ -158,8 +182,12 @@ export async function runUp(argv: string[]): Promise<void> {
       supervisor,
       setOrigin: (o) => (origin = o),
     });
-    if (values.describe !== undefined)
-      await writeFile(values.describe, `${JSON.stringify(description, null, 2)}\n`);
+    if (values.describe !== undefined) {
+      // Written whole and then renamed into place: a program that waits for the file never reads half.
+      const partial = `${values.describe}.${process.pid}.tmp`;
+      await writeFile(partial, `${JSON.stringify(description, null, 2)}\n`);
+      await rename(partial, values.describe);
+    }
     process.stdout.write(summary(description, dir, values.describe ?? null));
   } catch (err) {
     await stop();
@@ -212,7 +240,7 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
   for (const pop of layout) {
     await callApi(api, 'PUT', `/client/v4/pops/${pop.name}`, { ...cityOf(pop.name), role: pop.role });
   }
-  const hostname = 'demo.meridian.test';
+  const hostname = DEMO_HOSTNAME;
   const zone = await callApi<{ id: string }>(api, 'POST', '/client/v4/zones', {
     name: 'demo',
     hostnames: [hostname],
@@ -262,13 +290,75 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
       return { name: pop.name, role: pop.role, nodes };
     }),
   );
+  const dns = await startGeoDns(
+    plan,
+    api,
+    layout.filter((pop) => pop.role === 'edge'),
+    hostname,
+  );
   return {
     control: { url: controlUrl, token },
     origin: { url: originUrl },
     zone: { id: zone.result.id, hostname },
-    dns: null,
+    dns,
     pops: described,
   };
+}
+
+/**
+ * `meridian dns` for DNS_ZONE, started once the nodes are up, so that its first probes find them
+ * healthy and its first answers are right. The --locations file places each edge PoP's test subnet
+ * (testSubnet) at that PoP's coordinates, and --default-location puts resolvers on loopback at the
+ * first PoP: the answers are the same on every machine, whatever GeoIP says.
+ */
+async function startGeoDns(
+  plan: ClusterPlan,
+  api: ApiTarget,
+  edgePops: readonly { name: string; octet: number }[],
+  hostname: string,
+): Promise<NonNullable<UpDescription['dns']>> {
+  const label = cdnLabel(hostname);
+  const first = edgePops[0];
+  if (label === null || first === undefined) throw new Error(`no DNS name for ${hostname}`);
+  const token = (
+    await callApi<{ value: string }>(api, 'POST', '/client/v4/tokens', {
+      name: 'up-dns',
+      scopes: ['zones:read'],
+    })
+  ).result.value;
+  const subnets: Record<string, string> = {};
+  const locations: Record<string, { city: string; latitude: number; longitude: number }> = {};
+  for (const pop of edgePops) {
+    subnets[pop.name] = testSubnet(pop.octet);
+    locations[testSubnet(pop.octet)] = cityOf(pop.name);
+  }
+  const locationsFile = join(plan.dir, 'dns-locations.json');
+  await writeFile(locationsFile, `${JSON.stringify(locations, null, 2)}\n`);
+  const home = cityOf(first.name);
+  const address = `127.0.0.1:${plan.ports.dns}`;
+  await plan.supervisor.start(
+    'dns',
+    [
+      'dns',
+      '--listen',
+      address,
+      '--control',
+      api.api,
+      '--token',
+      token,
+      '--zone',
+      DNS_ZONE,
+      '--locations',
+      locationsFile,
+      '--default-location',
+      `${home.latitude},${home.longitude}`,
+    ],
+    // Logged once UDP and TCP listen, after the first control-plane poll and the first probes.
+    (line) => line.includes('"dns listening"'),
+    {},
+    60_000,
+  );
+  return { address, name: `${label}.${DNS_ZONE}`, subnets };
 }
 
 function summary(d: UpDescription, dir: string, describeFile: string | null): string {
@@ -307,7 +397,8 @@ function summary(d: UpDescription, dir: string, describeFile: string | null): st
   );
   if (d.dns !== null) {
     const [host, port] = d.dns.address.split(':');
-    lines.push(`  dig @${host} -p ${port} ${d.dns.name} A`);
+    const home = d.pops.find((p) => p.role === 'edge')?.name ?? '';
+    lines.push(`  dig @${host} -p ${port} ${d.dns.name} A   # from loopback: lands on ${home}`);
     for (const [pop, subnet] of Object.entries(d.dns.subnets))
       lines.push(`  kdig @${host} -p ${port} +subnet=${subnet} ${d.dns.name} A   # lands on ${pop}`);
   }

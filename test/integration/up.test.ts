@@ -1,0 +1,243 @@
+// Issues 5 and 6: `meridian up` as a person runs it. One real `up` process (in its own process group)
+// on free ports and a temporary folder; once its --describe file appears, the cluster it describes is
+// checked from outside: each PoP's nodes serve the demo zone and answer /healthz, the control API
+// answers with the admin token, and GeoDNS sends each test subnet to its PoP's nodes. Then SIGINT to
+// the `up` process alone (Ctrl-C) must stop every process it started.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { UpDescription } from '../../src/cli/commands/up.ts';
+import { addressesOf, eventually, kdig } from '../helpers/dns.ts';
+import { api, CLI, fetchReply } from '../helpers/processes.ts';
+
+const STARTUP_MS = 90_000;
+
+/** Can something listen on this port (TCP on 127.0.0.1, and UDP too when asked)? */
+async function isFree(port: number, udp: boolean): Promise<boolean> {
+  const server = createServer();
+  try {
+    server.listen({ host: '127.0.0.1', port, exclusive: true });
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e))]);
+  } catch {
+    return false;
+  } finally {
+    server.close();
+  }
+  if (!udp) return true;
+  const socket = createSocket('udp4');
+  try {
+    socket.bind({ address: '127.0.0.1', port, exclusive: true });
+    await Promise.race([once(socket, 'listening'), once(socket, 'error').then(([e]) => Promise.reject(e))]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    socket.close();
+  }
+}
+
+/**
+ * Five free ports below Linux's ephemeral range (32768+), so that no outgoing connection takes one
+ * between this check and `up` binding it; random, so that two runs of the suite side by side differ.
+ */
+async function freePorts(): Promise<{
+  http: number;
+  admin: number;
+  control: number;
+  dns: number;
+  origin: number;
+}> {
+  const picked: number[] = [];
+  while (picked.length < 5) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!picked.includes(port) && (await isFree(port, picked.length === 3))) picked.push(port);
+  }
+  const [http, admin, control, dns, origin] = picked as [number, number, number, number, number];
+  return { http, admin, control, dns, origin };
+}
+
+/** Does host:port accept a TCP connection (within 2 s)? */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2_000 });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+/** Is any process of this process group alive? */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+describe('meridian up', () => {
+  let dir: string;
+  let ports: Awaited<ReturnType<typeof freePorts>>;
+  let up: ChildProcess;
+  let output = '';
+  let cluster: UpDescription;
+  /** Every process `up` started, and `up` itself, are in this group (`up` leads it). */
+  let pgid = 0;
+  let startupMs = 0;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meridian-up-'));
+    ports = await freePorts();
+    const describeFile = join(dir, 'cluster.json');
+    const portList = Object.entries(ports)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    up = spawn(
+      process.execPath,
+      [CLI, 'up', '--ports', portList, '--dir', join(dir, 'state'), '--describe', describeFile],
+      { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    pgid = up.pid ?? 0;
+    const keep = (d: Buffer): void => {
+      output = (output + d.toString()).slice(-20_000);
+    };
+    up.stdout?.on('data', keep);
+    up.stderr?.on('data', keep);
+    let exited: string | null = null;
+    up.once('exit', (code, signal) => (exited = `up exited (${signal ?? code}) before it was up`));
+    // The file appears whole (up renames it into place) once every part answers.
+    const started = Date.now();
+    for (;;) {
+      if (exited !== null) throw new Error(`${exited}\n${output}`);
+      const text = await readFile(describeFile, 'utf8').catch(() => null);
+      if (text !== null) {
+        cluster = JSON.parse(text) as UpDescription;
+        startupMs = Date.now() - started;
+        break;
+      }
+      if (Date.now() - started > STARTUP_MS)
+        throw new Error(`no ${describeFile} within ${STARTUP_MS} ms\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  after(async () => {
+    // Whatever happened: nothing this test started outlives it.
+    if (pgid !== 0 && groupAlive(pgid)) {
+      process.kill(-pgid, 'SIGKILL');
+      await eventually(async () => !groupAlive(pgid), 5_000, 'the process group is gone').catch(() => {});
+    }
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('describes the cluster: control plane, origin, zone, DNS, three edge PoPs and a shield', (t) => {
+    t.diagnostic(`the describe file appeared ${startupMs} ms after up started`);
+    assert.deepEqual(Object.keys(cluster), ['control', 'origin', 'zone', 'dns', 'pops']);
+    assert.equal(cluster.control.url, `http://127.0.0.1:${ports.control}`);
+    assert.match(cluster.control.token, /^mrd_up_[0-9a-f]{48}$/);
+    assert.equal(cluster.origin.url, `http://127.0.0.1:${ports.origin}`);
+    assert.equal(cluster.zone.hostname, 'demo.meridian.test');
+    assert.match(cluster.zone.id, /^[0-9a-f]{32}$/);
+    assert.deepEqual(cluster.dns, {
+      address: `127.0.0.1:${ports.dns}`,
+      name: 'demo-meridian-test.cdn.meridian.test',
+      subnets: { nyc: '198.51.100.0/24', fra: '192.0.2.0/24', sin: '203.0.113.0/24' },
+    });
+    const pop = (name: string, role: 'edge' | 'shield', octet: number): UpDescription['pops'][number] => ({
+      name,
+      role,
+      nodes: [1, 2].map((j) => ({
+        name: `${name}-${j}`,
+        url: `http://127.0.${octet}.${j}:${ports.http}`,
+        admin_url: `http://127.0.${octet}.${j}:${ports.admin}`,
+      })),
+    });
+    assert.deepEqual(cluster.pops, [
+      pop('nyc', 'edge', 1),
+      pop('fra', 'edge', 2),
+      pop('sin', 'edge', 3),
+      pop('iad', 'shield', 100),
+    ]);
+    assert.match(output, /Meridian is up\./);
+  });
+
+  it("serves the demo zone through every PoP, and every node's /healthz answers", async () => {
+    for (const pop of cluster.pops) {
+      const node = pop.nodes[0];
+      assert.ok(node !== undefined);
+      const reply = await fetchReply(`${node.url}/static/app.js`, {
+        headers: { host: cluster.zone.hostname },
+      });
+      assert.equal(reply.status, 200, `${node.name}: ${reply.body.toString()}`);
+      assert.match(String(reply.headers['cache-status']), new RegExp(`^${node.name}; `), node.name);
+      for (const n of pop.nodes) {
+        assert.equal((await fetchReply(`${n.admin_url}/healthz`)).status, 200, `${n.name} /healthz`);
+      }
+    }
+  });
+
+  it('the control API answers with the admin token (and not without one)', async () => {
+    const zones = await api(cluster.control.url, cluster.control.token, 'GET', '/client/v4/zones');
+    assert.equal(zones.status, 200);
+    assert.deepEqual(
+      (zones.body.result as { id: string; hostnames: string[] }[]).map((z) => [z.id, z.hostnames]),
+      [[cluster.zone.id, [cluster.zone.hostname]]],
+    );
+    const nodes = await api(cluster.control.url, cluster.control.token, 'GET', '/client/v4/nodes');
+    assert.equal(nodes.body.result.length, 8, 'every node registered');
+    assert.equal((await api(cluster.control.url, null, 'GET', '/client/v4/zones')).status, 401);
+  });
+
+  it("GeoDNS answers each test subnet with its PoP's nodes, and loopback with the first PoP", async () => {
+    const dns = cluster.dns;
+    assert.ok(dns !== null);
+    const port = Number(dns.address.split(':')[1]);
+    const addressesOfPop = (name: string): string[] =>
+      (cluster.pops.find((p) => p.name === name)?.nodes ?? []).map((n) => new URL(n.url).hostname).sort();
+    for (const [pop, subnet] of Object.entries(dns.subnets)) {
+      const answer = await kdig(port, [`+subnet=${subnet}`, dns.name, 'A']);
+      assert.equal(answer.RCODE, 0, `${subnet}: rcode`);
+      assert.equal(answer.AA, 1, `${subnet}: authoritative`);
+      assert.deepEqual(addressesOf(answer).sort(), addressesOfPop(pop), `${subnet} lands on ${pop}`);
+    }
+    // No ECS: the resolver (loopback) is at --default-location, the first PoP.
+    assert.deepEqual(addressesOf(await kdig(port, [dns.name, 'A'])).sort(), addressesOfPop('nyc'));
+  });
+
+  it('SIGINT to up stops it and every process it started', async (t) => {
+    const exited = once(up, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const started = Date.now();
+    up.kill('SIGINT');
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`up still running 30 s after SIGINT\n${output}`)), 30_000).unref(),
+    );
+    const [code, signal] = await Promise.race([exited, timeout]);
+    assert.equal(signal, null);
+    assert.equal(code, 0, output);
+    await eventually(async () => !groupAlive(pgid), 5_000, 'no process of the group is left');
+    const dns = cluster.dns;
+    assert.ok(dns !== null);
+    const listeners = [
+      new URL(cluster.control.url),
+      new URL(cluster.origin.url),
+      new URL(`http://${dns.address}`),
+      ...cluster.pops.flatMap((p) => p.nodes.flatMap((n) => [new URL(n.url), new URL(n.admin_url)])),
+    ];
+    for (const url of listeners) {
+      assert.equal(await accepts(url.hostname, Number(url.port)), false, `${url.host} still accepts`);
+    }
+    assert.doesNotMatch(output, /meridian up: \S+ exited/, 'no part of the cluster died on its own');
+    t.diagnostic(`up and its processes were gone ${Date.now() - started} ms after SIGINT`);
+  });
+});
