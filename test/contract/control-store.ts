@@ -33,6 +33,18 @@ export function controlStoreTests(name: string, openStore: OpenStore): void {
       await Promise.all(opened.splice(0).map((s) => s.close()));
     });
 
+    describe('cluster keys', () => {
+      test('hopKey is 32 random bytes made once, the same on every call, with no event', async () => {
+        const store = await open();
+        const key = await store.hopKey();
+        assert.match(key, /^[A-Za-z0-9_-]{43}$/);
+        assert.equal(await store.hopKey(), key);
+        assert.equal(await store.lastSeq(), 0);
+        const other = await open();
+        assert.notEqual(await other.hopKey(), key, 'another database has its own key');
+      });
+    });
+
     describe('zones', () => {
       test('createZone stores the zone with a 32-hex id and it reads back by id and by name', async () => {
         const store = await open();

@@ -38,6 +38,11 @@ export interface Snapshot {
    */
   purges?: (Purge & { seq: number })[];
   purges_from?: number;
+  /**
+   * The key nodes sign internal hops with (base64url; edge/cluster/hop.ts). Given to node tokens
+   * only; absent in older saved states, when a node fetches from origins directly.
+   */
+  hop_key?: string;
 }
 
 /** How a node receives the log: from `afterSeq` on, in order, until closed. */

@@ -12,6 +12,8 @@ const RegisterSchema = z.object({
   pop: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a PoP name'),
   url: z.string().url(),
   admin_url: z.string().url().nullable().default(null),
+  /** The role the node was started with; must match its PoP's (a shield node in an edge PoP is a mistake). */
+  role: z.enum(['edge', 'shield']).optional(),
 });
 const HeartbeatSchema = z.object({ applied_seq: z.number().int().min(0) });
 const PurgeAcksSchema = z.object({
@@ -32,9 +34,12 @@ export function internalRoutes(router: Router, store: ControlStore): void {
       body: RegisterSchema,
     },
     async ({ reply, body, actor }) => {
-      const pops = await store.listPops();
-      if (!pops.some((p) => p.name === body.pop)) throw badRequest(`pop: unknown PoP "${body.pop}"`);
-      return ok(reply, await translateConflicts(() => store.registerNode(body, actor)));
+      const pop = (await store.listPops()).find((p) => p.name === body.pop);
+      if (pop === undefined) throw badRequest(`pop: unknown PoP "${body.pop}"`);
+      if (body.role !== undefined && body.role !== pop.role)
+        throw badRequest(`role: PoP "${pop.name}" is a ${pop.role} PoP, the node says ${body.role}`);
+      const { role: _role, ...node } = body;
+      return ok(reply, await translateConflicts(() => store.registerNode(node, actor)));
     },
   );
   router.add(
@@ -74,7 +79,7 @@ export function internalRoutes(router: Router, store: ControlStore): void {
       scope: 'node',
       tag: 'internal',
     },
-    async ({ reply }) => ok(reply, await store.snapshot()),
+    async ({ reply }) => ok(reply, { ...(await store.snapshot()), hop_key: await store.hopKey() }),
   );
   router.add(
     {

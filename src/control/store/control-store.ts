@@ -11,6 +11,7 @@ import { listAudit } from './audit.ts';
 import { CommitNotifier, PgCommitListener, notifyChannel } from './commit-notifier.ts';
 import { connect, parseStoreUrl } from './connect.ts';
 import type { Connection } from './connect.ts';
+import { clusterKey } from './cluster-keys.ts';
 import * as eventLog from './event-log.ts';
 import * as purges from './purges.ts';
 import * as rules from './rules.ts';
@@ -72,6 +73,7 @@ export async function openControlStore(
 }
 
 class KyselyControlStore implements ControlStore {
+  #hopKey: Promise<string> | null = null;
   readonly dialect: 'sqlite' | 'postgres';
   readonly #ctx: StoreContext;
   readonly #connection: Connection;
@@ -220,6 +222,13 @@ class KyselyControlStore implements ControlStore {
   }
   snapshot(): Promise<Snapshot> {
     return eventLog.snapshot(this.#ctx.db, this.#ctx.dialect);
+  }
+  hopKey(): Promise<string> {
+    this.#hopKey ??= clusterKey(this.#ctx.db, 'hop', this.#ctx.now()).catch((err: unknown) => {
+      this.#hopKey = null;
+      throw err;
+    });
+    return this.#hopKey;
   }
   pruneEvents(keep: number): Promise<number> {
     return eventLog.pruneEvents(this.#ctx.db, keep);

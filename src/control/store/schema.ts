@@ -107,6 +107,13 @@ export interface PurgeRow {
   created_at: string;
 }
 
+/** A key every node of the cluster shares (base64url of 32 random bytes). */
+export interface ClusterKeyRow {
+  name: string;
+  value: string;
+  created_at: string;
+}
+
 /** A node applied a purge (the time is the node's clock). */
 export interface PurgeAckRow {
   purge_id: string;
@@ -126,4 +133,5 @@ export interface Tables {
   event_counter: EventCounterRow;
   purges: PurgeRow;
   purge_acks: PurgeAckRow;
+  cluster_keys: ClusterKeyRow;
 }

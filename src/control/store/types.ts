@@ -156,6 +156,8 @@ export interface ControlStore {
   readEventsAfter(afterSeq: number, limit: number): Promise<ControlEvent[]>;
   /** A consistent view of all state and the seq it reflects. */
   snapshot(): Promise<Snapshot>;
+  /** The key nodes sign internal hops with (made on first use, the same for every node). */
+  hopKey(): Promise<string>;
   /** Drops events older than the newest `keep` (retention). */
   pruneEvents(keep: number): Promise<number>;
   /**
