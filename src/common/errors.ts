@@ -46,6 +46,13 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The client did not send its request headers in time.',
   },
+  LOOP_DETECTED: {
+    status: 508,
+    source: 'downstream',
+    retryable: false,
+    summary:
+      'The request already went through this node: an origin that points back at the CDN, or an internal hop path that names the node.',
+  },
   NOT_CACHED: {
     status: 504,
     source: 'downstream',

@@ -17,6 +17,8 @@ export interface ControlLink {
   nats: string | null;
   /** The JetStream stream of the control plane's log. */
   natsStream: string;
+  /** The role the node was started with (checked against its PoP's at registration); null: not said. */
+  role: 'edge' | 'shield' | null;
 }
 
 export interface EdgeConfig {

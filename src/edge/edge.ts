@@ -8,6 +8,7 @@ import { MeridianError } from '../common/errors.ts';
 import { eventSubjectOf } from '../common/events/nats-names.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { Cache } from './cache/cache.ts';
+import { Cluster } from './cluster/cluster.ts';
 import { InFlight } from './cache/collapse.ts';
 import { DiskStore } from './cache/disk/disk-store.ts';
 import { MemoryStore } from './cache/memory/memory-tier.ts';
@@ -83,7 +84,7 @@ export async function startEdge(
   const address = server.address() as AddressInfo;
   const adminAddress = admin === null ? null : (admin.address() as AddressInfo);
   const follower =
-    purger === null ? null : await follow(config, zones, purger, address, adminAddress, logger);
+    purger === null ? null : await follow(runtime, config, zones, purger, address, adminAddress, logger);
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
@@ -152,6 +153,7 @@ function resolverFor(
 }
 
 async function follow(
+  runtime: EdgeRuntime,
   config: EdgeConfig,
   zones: ZoneTable,
   purger: Purger,
@@ -160,6 +162,7 @@ async function follow(
   logger: Logger,
 ): Promise<{ appliedSeq: number | null; close(): Promise<void> }> {
   const link = config.control as NonNullable<EdgeConfig['control']>;
+  const nodeUrl = link.publicUrl ?? `http://${address.address}:${address.port}`;
   const source =
     link.nats === null
       ? new HttpStreamSource({ controlUrl: link.url.href, token: link.token })
@@ -169,22 +172,29 @@ async function follow(
           stream: link.natsStream,
           subject: eventSubjectOf(link.natsStream),
         });
+  const cluster = new Cluster({ self: { name: config.nodeName, pop: link.pop, url: nodeUrl } });
+  runtime.cluster = cluster;
   const follower = startFollower({
     controlUrl: link.url.href,
     token: link.token,
     node: {
       name: config.nodeName,
       pop: link.pop,
-      url: link.publicUrl ?? `http://${address.address}:${address.port}`,
+      url: nodeUrl,
+      ...(link.role === null ? {} : { role: link.role }),
       admin_url: adminAddress === null ? null : `http://${adminAddress.address}:${adminAddress.port}`,
     },
     source,
     stateDir: config.cacheDir,
     apply: {
-      applySnapshot: (snapshot) => zones.applySnapshot(snapshot),
+      applySnapshot(snapshot) {
+        zones.applySnapshot(snapshot);
+        cluster.applySnapshot(snapshot);
+      },
       async applyEvent(event) {
         if (event.type === 'purge') await purger.apply(event.purge);
         zones.applyEvent(event);
+        cluster.applyEvent(event);
       },
       async applyMissedPurges(missed) {
         if (missed === 'unknown') purger.purgeEverything('missed-purges');
@@ -228,9 +238,23 @@ function createRuntime(
     cache,
     inflight: new InFlight<FetchTask>(),
     hitForPassMs: config.hitForPassSec * 1000,
-    // The picked origin, or the next usable ones when it is down or fails before answering.
-    send: (spec: FetchSpec, headers) =>
-      sendWithFailover(health, spec.origin, {
+    // Through the PoP's owner and the shield when the route says so (cluster/cluster.ts); then the
+    // picked origin, or the next usable ones when it is down or fails before answering.
+    send: async (spec: FetchSpec, headers) => {
+      if (spec.route !== null && runtime.cluster !== null) {
+        const viaPeer = await runtime.cluster.sendAlong(spec.route, headers, (peer, hopHeaders) =>
+          sendUpstream(upstream.get(peerUrl(peer.url)), {
+            method: 'GET',
+            path: spec.path,
+            headers: hopHeaders,
+            body: null,
+            headersTimeoutMs: config.timeouts.originHeadersMs,
+            bodyTimeoutMs: config.timeouts.originBodyMs,
+          }),
+        );
+        if (viaPeer !== null) return viaPeer;
+      }
+      return sendWithFailover(health, spec.origin, {
         send: (origin) =>
           sendUpstream(upstream.get(origin.url), {
             method: 'GET',
@@ -241,7 +265,8 @@ function createRuntime(
             bodyTimeoutMs: config.timeouts.originBodyMs,
           }),
         mayFailover: fillFailover,
-      }),
+      });
+    },
     observe: (outcome) => metrics.recordFetch(outcome),
     onStoreError: (err, meta) => logger.warn('object not stored', { url: meta.url, err }),
   };
@@ -255,9 +280,10 @@ function createRuntime(
     }
     return origin;
   };
-  return {
+  const runtime: EdgeRuntime = {
     config,
     cache,
+    cluster: null,
     inflight: fetchDeps.inflight,
     fetchDeps,
     metrics,
@@ -309,9 +335,30 @@ function createRuntime(
         clientHeaders: ctx.req.headers,
         stored: null,
         background: false,
+        route:
+          runtime.cluster?.plan(
+            ctx.zone?.zone.shield_pop ?? null,
+            ctx.primaryKey,
+            ctx.hop,
+            ctx.host,
+            ctx.path,
+          ) ?? null,
       };
     },
   };
+  return runtime;
+}
+
+/** Peer URLs parsed once (the pool is found by URL). */
+const peerUrls = new Map<string, URL>();
+function peerUrl(url: string): URL {
+  let parsed = peerUrls.get(url);
+  if (parsed === undefined) {
+    parsed = new URL(url);
+    if (peerUrls.size > 10_000) peerUrls.clear();
+    peerUrls.set(url, parsed);
+  }
+  return parsed;
 }
 
 async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): Promise<Server> {
@@ -331,7 +378,14 @@ async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): P
     }
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'ok', node: runtime.config.nodeName }));
+      const cluster = runtime.cluster;
+      res.end(
+        JSON.stringify({
+          status: 'ok',
+          node: runtime.config.nodeName,
+          ...(cluster === null ? {} : { pop: cluster.self.pop, seq: cluster.seq }),
+        }),
+      );
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });

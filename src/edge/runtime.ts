@@ -2,6 +2,7 @@
 // table, the zones, upstream access and metrics. Built once by startEdge (edge.ts).
 import type { Cache } from './cache/cache.ts';
 import type { InFlight } from './cache/collapse.ts';
+import type { Cluster } from './cluster/cluster.ts';
 import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
 import type { EdgeMetrics } from './metrics.ts';
@@ -15,6 +16,8 @@ export interface EdgeRuntime {
   readonly inflight: InFlight<FetchTask>;
   readonly fetchDeps: FetchDeps;
   readonly metrics: EdgeMetrics;
+  /** Managed mode: the node's PoP, its peers and shield, the hop key (set once listening). */
+  cluster: Cluster | null;
   /** This node's Via entry ("1.1 <node>"). */
   readonly via: string;
   /** The Host assumed for an HTTP/1.0 request that sends none. */

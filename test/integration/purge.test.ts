@@ -81,15 +81,25 @@ describe('purge', () => {
     }
   }
 
+  /**
+   * Asks every node for `path`. Purged (expectHit false): no node may answer with a copy fetched
+   * before now (the origin numbers its answers in X-Origin-Count); the first request in a PoP
+   * refetches through the key's owner and the others may hit that new copy. Kept (true): every
+   * node answers from a cached copy fetched before now.
+   */
   async function assertEverywhere(
     path: string,
     expectHit: boolean,
     headers: Record<string, string> = {},
     host = HOST,
   ): Promise<void> {
+    const countBefore = await originCount(origin, path.split('?')[0] as string);
     for (const edge of all()) {
       const reply = await get(edge, path, headers, host);
-      assert.equal(isHit(reply), expectHit, `${path} on ${edge.url}: ${cacheStatus(reply)}`);
+      const fetchedAfter = Number(reply.headers['x-origin-count']) > countBefore;
+      const what = `${path} on ${edge.url}: ${cacheStatus(reply)}, X-Origin-Count ${String(reply.headers['x-origin-count'])} (before: ${countBefore})`;
+      if (expectHit) assert.ok(isHit(reply) && !fetchedAfter, `should be the kept copy: ${what}`);
+      else assert.ok(fetchedAfter, `served a copy from before the purge: ${what}`);
     }
   }
 
@@ -147,7 +157,8 @@ describe('purge', () => {
       for (const node of pop.nodes)
         assert.ok(!Number.isNaN(Date.parse(node.applied_at ?? '')), 'applied_at is a time');
     for (const edge of all()) assert.match(cacheStatus(await get(edge, path)), /fwd=uri-miss/);
-    assert.equal(await originCount(origin, '/url-1'), before + 3);
+    // One refetch per PoP: nyc's owner of the key (the other nyc node fetches through it) and fra-1.
+    assert.equal(await originCount(origin, '/url-1'), before + 2);
   });
 
   it('by URL removes every Vary variant; {url, headers} removes only that variant', async () => {
@@ -219,9 +230,23 @@ describe('purge', () => {
   it('soft without stale windows: the next request revalidates (304) instead of refetching', async () => {
     const path = '/soft-pre/x?cc=max-age%3D600&etag=%22v1%22';
     await warm(path);
+    const before = await originCount(origin, '/soft-pre/x');
     await purge({ prefixes: [`${HOST}/soft-pre/`], soft: true });
-    for (const edge of all()) assert.match(cacheStatus(await get(edge, path)), /fwd=stale; fwd-status=304/);
-    await assertEverywhere(path, true);
+    // The first request in each PoP revalidates at the key's owner (304); the rest hit the refreshed copy.
+    const statuses: string[] = [];
+    for (const edge of all()) statuses.push(cacheStatus(await get(edge, path)));
+    for (const status of statuses) assert.match(status, /fwd=stale; fwd-status=304|; hit/);
+    assert.equal(
+      statuses.filter((s) => /fwd=stale; fwd-status=304/.test(s)).length >= 2,
+      true,
+      statuses.join(' | '),
+    );
+    assert.equal(
+      await originCount(origin, '/soft-pre/x'),
+      before + 2,
+      'one revalidation per PoP, no refetch',
+    );
+    for (const edge of all()) assert.ok(isHit(await get(edge, path)), 'fresh again');
   });
 
   it('a fill that started before the purge is served but not stored', async () => {

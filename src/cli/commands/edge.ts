@@ -19,6 +19,8 @@ Options:
   --origin URL              origin every request is fetched from (standalone mode)
   --control URL             control plane to follow (managed mode): zones, rules, purges
   --pop NAME                this node's PoP (managed mode)
+  --role edge|shield        the PoP's role, checked at registration (a shield PoP's nodes fetch from
+                            origins for the edge PoPs of zones that name it)
   --node NAME               this node's name (managed mode; also the name in Via and Cache-Status)
   --token TOKEN             a token with the node scope (or MERIDIAN_NODE_TOKEN)
   --nats URL                follow the event log over NATS JetStream instead of the HTTP stream
@@ -45,6 +47,7 @@ const OPTIONS = {
   origin: { type: 'string' },
   control: { type: 'string' },
   pop: { type: 'string' },
+  role: { type: 'string' },
   node: { type: 'string' },
   token: { type: 'string' },
   nats: { type: 'string' },
@@ -121,6 +124,7 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
 function controlLink(values: {
   control?: string;
   pop?: string;
+  role?: string;
   node?: string;
   token?: string;
   nats?: string;
@@ -132,6 +136,8 @@ function controlLink(values: {
   if (values.node === undefined) throw new UsageError('--node: required with --control');
   if (token === undefined || token === '')
     throw new UsageError('--token: required with --control (or MERIDIAN_NODE_TOKEN)');
+  if (values.role !== undefined && values.role !== 'edge' && values.role !== 'shield')
+    throw new UsageError(`--role: expected edge or shield, got "${values.role}"`);
   if (values.nats !== undefined && !/^(nats|tls):\/\//.test(values.nats))
     throw new UsageError(`--nats: expected nats://HOST:PORT, got "${values.nats}"`);
   return {
@@ -144,6 +150,7 @@ function controlLink(values: {
         : parseHttpUrl('public-url', values['public-url']).href.replace(/\/$/, ''),
     nats: values.nats ?? null,
     natsStream: streamName(values['nats-stream'] ?? DEFAULT_EVENT_STREAM),
+    role: (values.role as 'edge' | 'shield' | undefined) ?? null,
   };
 }
 

@@ -18,6 +18,7 @@ import { variantKeyOf } from '../cache/key.ts';
 import type { ObjectMeta } from '../cache/storage.ts';
 import type { UpstreamResponse } from '../upstream/origin-client.ts';
 import { classify } from '../upstream/origin-client.ts';
+import type { RoutePlan } from '../cluster/cluster.ts';
 import type { OriginChoice, RequestDecision } from '../zones/types.ts';
 import { BodyFill } from './body-fill.ts';
 import { applyRuleLifetimes } from './rule-lifetimes.ts';
@@ -64,6 +65,8 @@ export interface FetchSpec {
   stored: CachedObject | null;
   /** No client waits (stale-while-revalidate refresh): an uncacheable body is drained. */
   background: boolean;
+  /** Managed mode: the PoP owner and shield to fetch through before the origin; null: the origin. */
+  route: RoutePlan | null;
 }
 
 export interface FetchDeps {
@@ -83,6 +86,7 @@ const SHARED_ERROR_BODY_BYTES = 64 * 1024;
 
 export class FetchTask {
   readonly key: string;
+  readonly route: RoutePlan | null;
   readonly outcome: Promise<FetchOutcome>;
   /** The cache's ticket for this fetch (Cache.beginFill), ended when the body is stored or dropped. */
   fillTicket = 0;
@@ -90,6 +94,7 @@ export class FetchTask {
 
   constructor(deps: FetchDeps, spec: FetchSpec) {
     this.key = spec.key;
+    this.route = spec.route;
     this.outcome = run(this, deps, spec);
   }
 
@@ -235,6 +240,13 @@ async function store(
   }
   meta.bodySize = fill.bytes;
   const body = fill.bodyInMemory();
+  const tier = spec.route?.store ?? 'all';
+  if (tier !== 'all') {
+    // Fetched from this PoP's owner, which keeps the PoP's copy; a hot key stays in memory here too.
+    if (tier === 'memory' && body !== null) deps.cache.admit(meta, body);
+    await writer.abort();
+    return;
+  }
   // A body small enough for memory serves hits at once; the disk copy lands right after.
   if (body !== null) {
     deps.cache.admit(meta, body);

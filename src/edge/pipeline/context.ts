@@ -12,6 +12,7 @@ import type { UpstreamResponse } from '../upstream/origin-client.ts';
 import type { EdgeRuntime } from '../runtime.ts';
 import type { RequestDecision, ZoneRuntime } from '../zones/types.ts';
 import { primaryKeyOf } from '../cache/key.ts';
+import type { Hop } from '../cluster/hop.ts';
 
 /** What deliver sends. */
 export type Delivery =
@@ -38,6 +39,10 @@ export class RequestContext {
   primaryKey = '';
   /** route: the request's Host (normalised, without a default port). */
   host = '';
+  /** route: the verified internal hop that brought the request (another Meridian node's fetch). */
+  hop: Hop | null = null;
+  /** route: the hop's sender applied purges this node has not yet (after a wait): the cache is not used. */
+  hopBehind = false;
   /** route: the zone serving the Host. */
   zone: ZoneRuntime | null = null;
   /** route: what the zone's rules say of this request (bypass, key, TTLs). */

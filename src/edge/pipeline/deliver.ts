@@ -22,7 +22,8 @@ export function deliver(ctx: RequestContext): Next<'deliver'> | Promise<Next<'de
     case 'object': {
       const object = delivery.object;
       if (isInMemory(object)) {
-        if (ctx.phase === 'hit' && isPlainRequest(ctx)) return deliverHit(ctx, object.meta, object.body);
+        if (ctx.phase === 'hit' && ctx.hop === null && isPlainRequest(ctx))
+          return deliverHit(ctx, object.meta, object.body);
         return deliverStored(ctx, object.meta, object.meta.bodySize, object.body, null);
       }
       const body = (start: number, end: number): Readable => ctx.edge.cache.read(object, start, end - 1);
@@ -142,7 +143,7 @@ function deliverStored(
   const res = ctx.res;
   const ageSec = currentAgeSec(meta.freshness, Date.now());
   const policy = headPolicyOf(ctx);
-  const isDefault = policy.browserTtlSec === null && !policy.keepTags;
+  const isDefault = policy.browserTtlSec === null && !policy.keepTags && !policy.internal;
   let head = isDefault ? baseHeads.get(meta) : undefined;
   if (head === undefined) {
     head = flatten(meta.headers, ctx.edge.via, true, policy);
@@ -237,14 +238,24 @@ interface HeadPolicy {
   browserTtlSec: number | null;
   /** Zone setting strip_tag_headers = false: Cache-Tag / Surrogate-Key reach the client. */
   keepTags: boolean;
+  /**
+   * An internal hop (another node's fetch): the head goes on as stored, with the fields only caches
+   * read (CDN-Cache-Control, Surrogate-Control, tags) and no browser TTL, so that the next cache
+   * computes the same freshness and indexes the same tags.
+   */
+  internal: boolean;
 }
 
 function headPolicyOf(ctx: RequestContext): HeadPolicy {
+  if (ctx.hop !== null) return INTERNAL_HEAD;
   return {
     browserTtlSec: ctx.decision?.browserTtlSec ?? null,
     keepTags: ctx.zone?.zone.settings.strip_tag_headers === false,
+    internal: false,
   };
 }
+
+const INTERNAL_HEAD: HeadPolicy = { browserTtlSec: null, keepTags: true, internal: true };
 
 const TAG_FIELDS = new Set(['cache-tag', 'surrogate-key']);
 
@@ -260,7 +271,8 @@ function flatten(
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || name === 'cache-status') continue;
-    if (CACHE_ONLY_FIELDS.has(name) && !(policy.keepTags && TAG_FIELDS.has(name))) continue;
+    if (CACHE_ONLY_FIELDS.has(name) && !policy.internal && !(policy.keepTags && TAG_FIELDS.has(name)))
+      continue;
     if (name === 'cache-control' && policy.browserTtlSec !== null) continue;
     if (name === 'via') {
       sawVia = true;

@@ -21,6 +21,11 @@ export function lookup(ctx: RequestContext): Next<'lookup'> {
     ctx.detail = ctx.zone?.zone.settings.development_mode === true ? 'development-mode' : 'rule';
     return 'pass';
   }
+  if (ctx.hopBehind) {
+    ctx.fwd = 'request';
+    ctx.detail = 'behind-sender';
+    return 'miss';
+  }
   const cache = ctx.edge.cache;
   const nowMs = Date.now();
   const found = cache.lookup(ctx.primaryKey, req.headers, decision?.keyExtra ?? '');

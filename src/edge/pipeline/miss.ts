@@ -38,7 +38,7 @@ function settle(ctx: RequestContext, task: FetchTask, created: boolean, outcome:
   switch (outcome.kind) {
     case 'fill':
       ctx.phase = 'miss';
-      ctx.stored = true;
+      ctx.stored = task.route?.store !== 'none';
       ctx.fwdStatus = outcome.meta.status;
       ctx.delivery = { kind: 'fill', meta: outcome.meta, fill: outcome.fill };
       return 'deliver';

@@ -4,6 +4,7 @@
 // and values (see server/client-errors.ts for the status each gets).
 import { MeridianError } from '../../common/errors.ts';
 import { normalizeHost } from '../cache/key.ts';
+import { HOP_HEADER, MAX_HOPS } from '../cluster/hop.ts';
 import type { RequestContext } from './context.ts';
 import type { Next } from './steps.ts';
 
@@ -11,7 +12,7 @@ import type { Next } from './steps.ts';
 const HOST =
   /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
-export function route(ctx: RequestContext): Next<'route'> {
+export function route(ctx: RequestContext): Next<'route'> | Promise<Next<'route'>> {
   const req = ctx.req;
   const target = req.url ?? '';
   if (target.length > ctx.edge.config.limits.maxUriBytes) {
@@ -32,6 +33,57 @@ export function route(ctx: RequestContext): Next<'route'> {
   }
   ctx.host = host;
   ctx.path = path;
+  const cluster = ctx.edge.cluster;
+  if (cluster !== null) {
+    if (isLoop(ctx)) return 'synth';
+    const raw = req.headers[HOP_HEADER];
+    if (typeof raw === 'string') {
+      const hop = cluster.verify(raw, req.method ?? 'GET', host, path);
+      if (hop !== null) {
+        if (hop.path.length >= MAX_HOPS || hop.path.some((s) => s.node === cluster.self.name)) {
+          ctx.fail(
+            new MeridianError('LOOP_DETECTED', `the request already went through ${cluster.self.name}`),
+          );
+          return 'synth';
+        }
+        ctx.hop = hop;
+        // The sender applied every purge up to hop.seq: answer from this cache only once this node has too.
+        if (hop.seq > cluster.seq) {
+          return cluster.waitForSeq(hop.seq, HOP_SEQ_WAIT_MS).then((caughtUp) => {
+            if (!caughtUp) ctx.hopBehind = true;
+            return zoneStep(ctx, host, path);
+          });
+        }
+      }
+    }
+  }
+  return zoneStep(ctx, host, path);
+}
+
+/** How long a hop waits for this node to apply the sender's sequence before bypassing its cache. */
+const HOP_SEQ_WAIT_MS = 2_000;
+
+/**
+ * Managed mode: a request whose Via already names this node came back through an origin that
+ * points at the CDN itself (node names are unique in a cluster); refused with 508 instead of
+ * looping until sockets run out. A client forging such a Via only refuses its own request.
+ */
+function isLoop(ctx: RequestContext): boolean {
+  const via = ctx.req.headers.via;
+  if (via === undefined) return false;
+  const name = ctx.edge.cluster?.self.name;
+  for (const entry of via.split(',')) {
+    const parts = entry.trim().split(/\s+/);
+    if (parts[1] === name) {
+      ctx.fail(new MeridianError('LOOP_DETECTED', `the request already went through ${name} (Via)`));
+      return true;
+    }
+  }
+  return false;
+}
+
+function zoneStep(ctx: RequestContext, host: string, path: string): Next<'route'> {
+  const req = ctx.req;
   const zone = ctx.edge.resolveZone(hostWithoutPort(host));
   if (zone === undefined) {
     ctx.fail(

@@ -11,6 +11,8 @@ export interface NodeRegistration {
   pop: string;
   url: string;
   admin_url: string | null;
+  /** Checked against the PoP's role by the control plane. */
+  role?: 'edge' | 'shield';
 }
 
 export interface ControlClientOptions {

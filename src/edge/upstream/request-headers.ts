@@ -13,9 +13,10 @@ const NOT_FOR_FILLS = new Set([
   'range',
   'expect',
   'host',
+  'meridian-hop',
 ]);
-/** undici manages Expect itself; Host is set below. */
-const NOT_FOR_PASS = new Set(['expect', 'host']);
+/** undici manages Expect itself; Host is set below; the internal-hop header is per hop (cluster/hop.ts). */
+const NOT_FOR_PASS = new Set(['expect', 'host', 'meridian-hop']);
 
 export interface ForwardOptions {
   /** The Host header to send. */
