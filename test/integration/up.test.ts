@@ -180,11 +180,24 @@ describe('meridian up', () => {
         headers: { host: cluster.zone.hostname },
       });
       assert.equal(reply.status, 200, `${node.name}: ${reply.body.toString()}`);
-      assert.match(String(reply.headers['cache-status']), new RegExp(`^${node.name}; `), node.name);
+      // RFC 9211: one entry per cache on the path, the node asked last; an edge PoP's miss went
+      // through the shield (iad) first.
+      const caches = String(reply.headers['cache-status'])
+        .split(', ')
+        .map((e) => e.split(';')[0]);
+      assert.equal(caches.at(-1), node.name, String(reply.headers['cache-status']));
+      if (pop.role === 'edge' && pop === cluster.pops[0])
+        assert.match(caches[0] ?? '', /^iad-/, String(reply.headers['cache-status']));
       for (const n of pop.nodes) {
         assert.equal((await fetchReply(`${n.admin_url}/healthz`)).status, 200, `${n.name} /healthz`);
       }
     }
+    // Every PoP asked, the shield in front: the origin served the file once.
+    const stats = JSON.parse((await fetchReply(`${cluster.origin.url}/__stats`)).body.toString()) as Record<
+      string,
+      number
+    >;
+    assert.equal(stats['/static/app.js'], 1);
   });
 
   it('the control API answers with the admin token (and not without one)', async () => {

@@ -267,6 +267,8 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
               controlUrl,
               '--pop',
               pop.name,
+              '--role',
+              pop.role,
               '--node',
               name,
               '--token',
