@@ -244,6 +244,8 @@ async function store(
   if (tier !== 'all') {
     // Fetched from this PoP's owner, which keeps the PoP's copy; a hot key stays in memory here too.
     if (tier === 'memory' && body !== null) deps.cache.admit(meta, body);
+    // Later requests go to the owner (or this memory copy) rather than join a finished fetch.
+    deps.inflight.leave(spec.key, task);
     await writer.abort();
     return;
   }
