@@ -76,10 +76,11 @@ async function startCluster(layout: Layout): Promise<Cluster> {
     startEdgeProcess('', ['--control', control.url, '--pop', pop, '--node', name, '--token', token], {
       noOrigin: true,
     });
-  const edges = await Promise.all(layout.edgePops.map((pop, i) => start(pop, `edge-${i}`)));
-  const shields = layout.shield
-    ? await Promise.all([start('shield', 'shield-0'), start('shield', 'shield-1')])
-    : [];
+  // One at a time: eight processes starting together on two cores can miss the start timeout.
+  const edges: EdgeProc[] = [];
+  for (const [i, pop] of layout.edgePops.entries()) edges.push(await start(pop, `edge-${i}`));
+  const shields: EdgeProc[] = [];
+  if (layout.shield) for (const i of [0, 1]) shields.push(await start('shield', `shield-${i}`));
   const all = [...edges, ...shields];
   // Let every node hear of the last ones to register.
   await new Promise((r) => setTimeout(r, 1_000));
