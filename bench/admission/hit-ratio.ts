@@ -9,6 +9,7 @@
 import { Lru } from '../../src/lib/admission/lru.ts';
 import { WTinyLfu } from '../../src/lib/admission/tinylfu.ts';
 import type { ByteCache } from '../../src/lib/admission/byte-cache.ts';
+import { makeZipf, seededRandom } from '../lib/zipf.ts';
 
 const DISTINCT_KEYS = 1_000_000;
 const REQUESTS = 2_000_000;
@@ -32,18 +33,6 @@ interface Result {
   requestsPerSec: number;
 }
 
-/** Mulberry32. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** Log-normal sizes (Box–Muller), median 16 KiB, sigma 1.5, clamped to [1 KiB, 1 MiB]. */
 function makeSizes(count: number, random: () => number): Int32Array {
   const sizes = new Int32Array(count);
@@ -54,24 +43,6 @@ function makeSizes(count: number, random: () => number): Int32Array {
     );
   }
   return sizes;
-}
-
-/** Zipf sampler by inverse CDF (binary search over the cumulative weights of ranks 1..n). */
-function makeZipf(n: number, s: number, random: () => number): () => number {
-  const cdf = new Float64Array(n);
-  let total = 0;
-  for (let rank = 0; rank < n; rank++) cdf[rank] = total += 1 / (rank + 1) ** s;
-  return () => {
-    const target = random() * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((cdf[mid] ?? 0) < target) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
 }
 
 function workingSetBytes(ids: Int32Array, sizes: Int32Array): number {

@@ -19,6 +19,7 @@ import {
   startTestOrigin,
 } from '../../test/helpers/processes.ts';
 import type { ControlProc, EdgeProc, Proc } from '../../test/helpers/processes.ts';
+import { makeZipf, seededRandom } from '../lib/zipf.ts';
 
 const { values } = parseArgs({
   options: {
@@ -107,33 +108,6 @@ async function get(edge: EdgeProc, path: string): Promise<number> {
   return res.statusCode;
 }
 
-/** Ranks 0..n-1 drawn with P(k) ∝ 1/(k+1)^s (inverse CDF, binary search). */
-function zipfSampler(n: number, s: number, seed: number): () => number {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let k = 0; k < n; k++) cdf[k] = sum += 1 / (k + 1) ** s;
-  let state = seed >>> 0;
-  const random = (): number => {
-    // mulberry32: a seeded generator, so that every layout sees the same request sequence.
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => {
-    const x = random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((cdf[mid] as number) < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
-
 async function stampede(): Promise<void> {
   const cluster = await startCluster({
     name: 'stampede',
@@ -164,8 +138,10 @@ async function stampede(): Promise<void> {
 async function zipf(layout: Layout): Promise<number> {
   const cluster = await startCluster(layout);
   try {
-    const next = zipfSampler(OBJECTS, ZIPF, 42);
-    const pick = zipfSampler(cluster.edges.length, 0, 7); // uniform over the edge nodes
+    // The same seeds in every layout: each sees the same request sequence.
+    const next = makeZipf(OBJECTS, ZIPF, seededRandom(42));
+    const nodeRandom = seededRandom(7);
+    const pick = (): number => Math.floor(nodeRandom() * cluster.edges.length);
     let sent = 0;
     let bad = 0;
     const started = performance.now();

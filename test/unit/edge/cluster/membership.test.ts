@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Snapshot } from '../../../../src/common/events/types.ts';
+import type { ControlEvent, Snapshot } from '../../../../src/common/events/types.ts';
 import { Membership } from '../../../../src/edge/cluster/membership.ts';
 
 function snapshotOf(nodes: { name: string; pop: string; status?: 'up' | 'down' }[]): Snapshot {
@@ -28,47 +28,36 @@ describe('Membership', () => {
   const self = { name: 'n0', pop: 'p', url: 'http://n0' };
   const eight = Array.from({ length: 8 }, (_, i) => ({ name: `n${i}`, pop: 'p' }));
 
-  it('a node joining takes about 1/N of the keys, each from one owner (measured)', () => {
+  /** Keys whose owner changed when `change` was applied; each must satisfy `check`. */
+  function moved(change: ControlEvent, check: (before: string, after: string) => void): number {
     const m = new Membership({ self });
     m.applySnapshot(snapshotOf(eight));
     const before = owners(m, 'p');
-    m.applyEvent({
-      seq: 2,
-      at: '',
-      type: 'node.upsert',
-      node: { name: 'n8', pop: 'p', url: 'http://n8', status: 'up' },
-    });
+    m.applyEvent(change);
     const after = owners(m, 'p');
-    let moved = 0;
+    let count = 0;
     for (let i = 0; i < KEYS.length; i++) {
-      if (before[i] !== after[i]) {
-        moved++;
-        assert.equal(after[i], 'n8', 'a key only moves to the new node');
-      }
+      if (before[i] === after[i]) continue;
+      count++;
+      check(before[i] as string, after[i] as string);
     }
-    const share = moved / KEYS.length;
+    return count / KEYS.length;
+  }
+  const nodeEvent = (name: string, status: 'up' | 'down'): ControlEvent => ({
+    seq: 2,
+    at: '',
+    type: 'node.upsert',
+    node: { name, pop: 'p', url: `http://${name}`, status },
+  });
+
+  it('a node joining takes about 1/N of the keys, each from one owner (measured)', () => {
+    const share = moved(nodeEvent('n8', 'up'), (_, after) => assert.equal(after, 'n8'));
     assert.ok(Math.abs(share - 1 / 9) < 0.02, `moved ${(share * 100).toFixed(2)}% (ideal 11.1%)`);
   });
 
   it('a node leaving (down) gives away only its own keys', () => {
-    const m = new Membership({ self });
-    m.applySnapshot(snapshotOf(eight));
-    const before = owners(m, 'p');
-    m.applyEvent({
-      seq: 2,
-      at: '',
-      type: 'node.upsert',
-      node: { name: 'n3', pop: 'p', url: 'http://n3', status: 'down' },
-    });
-    const after = owners(m, 'p');
-    let moved = 0;
-    for (let i = 0; i < KEYS.length; i++) {
-      if (before[i] !== after[i]) {
-        moved++;
-        assert.equal(before[i], 'n3');
-      }
-    }
-    assert.ok(Math.abs(moved / KEYS.length - 1 / 8) < 0.02, `moved ${moved}`);
+    const share = moved(nodeEvent('n3', 'down'), (before) => assert.equal(before, 'n3'));
+    assert.ok(Math.abs(share - 1 / 8) < 0.02, `moved ${(share * 100).toFixed(2)}% (ideal 12.5%)`);
   });
 
   it('a suspected node is skipped at once without reshuffling the others, and comes back after the timeout', () => {
