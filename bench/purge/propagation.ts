@@ -1,14 +1,30 @@
 // Purge propagation: from the purge call's answer until every node of a local cluster (20 nodes in
 // 4 PoPs by default) answers a miss for the purged URL, over 200 purges, for both event transports.
 //   node bench/purge/propagation.ts [--nodes 20] [--pops 4] [--purges 200] [--transport http,nats]
-// Before each purge the URL is cached on every node (the previous round's miss refilled it). After
-// the answer, each node is asked for the URL until it answers a miss (bounded: 5 s per purge; a
-// poll that still hits waits POLL_MS, default 1 ms). Also printed: when the last node's receipt
-// says it applied the purge (its own clock; same machine), from the purge's status.
+//                                   [--probe cached|get]
+//
+// Each node is asked for a URL it holds itself. With PoP owners (docs/topology.md) a URL is stored
+// by its owner in each PoP only, and the other nodes fetch it from the owner; so at the start the
+// bench finds, for every node, a URL whose owner it is (/purge-bench/n<i>-<k>, the first k that
+// node i fetches from the origin itself), and each purge names the 20 URLs (one `files` purge).
+// Before each purge every node must answer its URL from its own cache (a hit).
+//
+// After the answer, each node is asked for its URL, one request at a time per node, until it
+// answers a miss (bounded: 5 s per purge; after a hit the next request goes POLL_MS later, default
+// 1 ms). How a node is asked (--probe):
+//   cached  (default) `Cache-Control: only-if-cached`: the node answers from its cache or with a
+//           504 miss at once, without fetching (RFC 9111 §5.2.1.7). The figure is the propagation:
+//           when the node stops serving the purged copy.
+//   get     a plain GET, done when the answer is a copy fetched after the purge (X-Origin-Count,
+//           numbered by the test origin, other than the purged copy's): the propagation plus the miss's
+//           refill from the origin, for 20 nodes at once on the same cores.
+// Also printed: when the last node's receipt says it applied the purge (its own clock; same
+// machine), from the purge's status, and the machine's load average before and after.
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Agent, request } from 'undici';
-import type { EdgeProc } from '../../test/helpers/processes.ts';
 import { quantile, startCluster } from '../lib/cluster.ts';
+import type { Cluster } from '../lib/cluster.ts';
+import { HttpProbe } from './http-probe.ts';
 
 const { values } = parseArgs({
   options: {
@@ -17,19 +33,66 @@ const { values } = parseArgs({
     purges: { type: 'string', default: '200' },
     transport: { type: 'string', default: 'http,nats' },
     nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
+    probe: { type: 'string', default: 'cached' },
   },
 });
 const NODES = Number(values.nodes);
 const POPS = Number(values.pops);
 const PURGES = Number(values.purges);
+const PROBE = values.probe;
+if (PROBE !== 'cached' && PROBE !== 'get') throw new Error(`--probe: cached or get, not ${PROBE}`);
 const POLL_MS = Number(process.env.POLL_MS ?? 1);
-const agent = new Agent({ connections: 2 });
-const PATH = '/purge-bench/object?cc=max-age%3D3600';
 
-async function isHit(edge: EdgeProc, host: string): Promise<boolean> {
-  const res = await request(`${edge.url}${PATH}`, { headers: { host }, dispatcher: agent });
-  await res.body.dump();
-  return /; hit/.test(String(res.headers['cache-status']));
+interface Answer {
+  status: number;
+  /** This node's own Cache-Status entry says hit. */
+  isHit: boolean;
+  /** Cache-Status entries from other nodes (a peer or the shield served it). */
+  peers: number;
+  /** The test origin's number for the copy (X-Origin-Count). */
+  copy: number;
+}
+
+/** One node as the bench asks it: its name, its URL, one keep-alive connection. */
+interface Node {
+  name: string;
+  probe: HttpProbe;
+  path: string;
+}
+
+async function ask(node: Node, host: string, path: string, cached: boolean): Promise<Answer> {
+  const res = await node.probe.get(path, cached ? { host, 'cache-control': 'only-if-cached' } : { host });
+  // Cache-Status lists every cache on the way, nearest the origin first; this node's entry is last.
+  const entries = (res.fields.get('cache-status') ?? '').split(/,\s*/);
+  const own = entries.at(-1) ?? '';
+  return {
+    status: res.status,
+    isHit: own.startsWith(`${node.name};`) && /;\s*hit\b/.test(own),
+    peers: entries.length - 1,
+    copy: Number(res.fields.get('x-origin-count') ?? NaN),
+  };
+}
+
+/** The nodes, each with a URL it owns in its PoP (it fetches it from the origin itself and stores it). */
+async function nodesOf(cluster: Cluster): Promise<Node[]> {
+  const nodes: Node[] = [];
+  for (const [i, edge] of cluster.edges.entries()) {
+    const node = {
+      name: `n${i}`,
+      probe: new HttpProbe(edge.url, ['cache-status', 'x-origin-count']),
+      path: '',
+    };
+    for (let k = 0; node.path === ''; k++) {
+      if (k === 200) throw new Error(`node ${node.name}: no owned URL among 200`);
+      const path = `/purge-bench/n${i}-${k}?cc=max-age%3D3600`;
+      const first = await ask(node, cluster.host, path, false);
+      if (first.status !== 200) throw new Error(`node ${node.name}: ${path} answered ${first.status}`);
+      if (first.peers > 0) continue; // another node of the PoP owns it
+      if ((await ask(node, cluster.host, path, true)).isHit) node.path = path;
+    }
+    nodes.push(node);
+  }
+  return nodes;
 }
 
 async function run(transport: 'http' | 'nats'): Promise<{ miss: number[]; applied: number[] }> {
@@ -40,25 +103,41 @@ async function run(transport: 'http' | 'nats'): Promise<{ miss: number[]; applie
     natsUrl: values.nats,
     controlArgs: ['--purge-rate', '1000', '--purge-burst', '1000'],
   });
-  const { edges, host } = cluster;
+  const { host } = cluster;
   const miss: number[] = [];
   const applied: number[] = [];
+  let nodes: Node[] = [];
   try {
-    await Promise.all(edges.map((edge) => isHit(edge, host)));
+    nodes = await nodesOf(cluster);
+    const files = nodes.map((node) => `http://${host}${node.path}`);
     for (let i = 0; i < PURGES; i++) {
-      const cold = await Promise.all(edges.map(async (edge) => !(await isHit(edge, host))));
-      if (cold.some(Boolean)) throw new Error(`round ${i}: the object was not cached on every node`);
-      const res = await cluster.admin('POST', `/client/v4/zones/${cluster.zoneId}/purge_cache`, {
-        files: [`http://${host}${PATH}`],
-      });
+      // Every node holds its URL (the previous round's miss refilled it; a refill is asked for here).
+      const held = await Promise.all(
+        nodes.map(async (node) => {
+          let answer = await ask(node, host, node.path, true);
+          if (!answer.isHit) {
+            await ask(node, host, node.path, false);
+            answer = await ask(node, host, node.path, true);
+          }
+          if (!answer.isHit) throw new Error(`round ${i}: ${node.name} does not hold ${node.path}`);
+          return answer.copy;
+        }),
+      );
+      const res = await cluster.admin('POST', `/client/v4/zones/${cluster.zoneId}/purge_cache`, { files });
       const answeredAt = performance.now();
       const answeredEpochMs = Date.now();
       if (res.status !== 200) throw new Error(`purge failed: ${JSON.stringify(res.body.errors)}`);
       await Promise.all(
-        edges.map(async (edge) => {
-          while (await isHit(edge, host)) {
+        nodes.map(async (node, n) => {
+          for (;;) {
+            const answer = await ask(node, host, node.path, PROBE === 'cached');
+            const isPurged =
+              PROBE === 'cached'
+                ? answer.status === 504 && !answer.isHit
+                : answer.status === 200 && answer.copy !== held[n];
+            if (isPurged) return;
             if (performance.now() - answeredAt > 5_000)
-              throw new Error(`node ${edge.port}: purge ${i} not applied in 5 s`);
+              throw new Error(`node ${node.name}: purge ${i} not applied in 5 s`);
             await new Promise((resolve) => setTimeout(resolve, POLL_MS));
           }
         }),
@@ -78,21 +157,27 @@ async function run(transport: 'http' | 'nats'): Promise<{ miss: number[]; applie
       }
     }
   } finally {
+    for (const node of nodes) node.probe.close();
     await cluster.stop();
   }
   return { miss, applied };
 }
 
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 const rows: string[] = [];
+const loadBefore = load();
 for (const transport of values.transport.split(',') as ('http' | 'nats')[]) {
   const { miss, applied } = await run(transport);
   miss.sort((a, b) => a - b);
   applied.sort((a, b) => a - b);
   rows.push(
-    `| ${transport} | ${NODES} / ${POPS} | ${miss.length} | ${quantile(miss, 0.5).toFixed(1)} | ${quantile(miss, 0.99).toFixed(1)} | ${(miss.at(-1) as number).toFixed(1)} | ${quantile(applied, 0.5).toFixed(0)} / ${quantile(applied, 0.99).toFixed(0)} |`,
+    `| ${transport} | ${PROBE} | ${NODES} / ${POPS} | ${miss.length} | ${quantile(miss, 0.5).toFixed(1)} | ${quantile(miss, 0.99).toFixed(1)} | ${(miss.at(-1) as number).toFixed(1)} | ${applied.length === 0 ? '-' : quantile(applied, 0.5).toFixed(0)} / ${applied.length === 0 ? '-' : quantile(applied, 0.99).toFixed(0)} |`,
   );
 }
-await agent.close();
 process.stdout.write(
-  `| transport | nodes / PoPs | purges | miss p50 ms | miss p99 ms | miss max ms | last receipt p50 / p99 ms |\n|---|---|---|---|---|---|---|\n${rows.join('\n')}\n`,
+  `| transport | probe | nodes / PoPs | purges | miss p50 ms | miss p99 ms | miss max ms | last receipt p50 / p99 ms |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n` +
+    `load average (1, 5, 15 min) before: ${loadBefore}; after: ${load()}\n`,
 );

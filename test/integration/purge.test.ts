@@ -287,9 +287,14 @@ describe('purge', () => {
     );
     const back = await startNode('fra-1', 'fra', away.cacheDir);
     assert.match(cacheStatus(await get(back, path)), /fwd=uri-miss/, 'the purged object is not served');
-    const after = (await admin('GET', `/client/v4/zones/${zoneId}/purge_cache/${id}`)).body
-      .result as PurgeStatus;
-    assert.equal(after.pops.find((p) => p.name === 'fra')?.nodes[0]?.applied, true);
+    // Its receipt follows (sent 50 ms after the purges it applied at start).
+    let applied: boolean | undefined;
+    for (const deadline = Date.now() + 3_000; applied !== true && Date.now() < deadline; await sleep(50)) {
+      const after = (await admin('GET', `/client/v4/zones/${zoneId}/purge_cache/${id}`)).body
+        .result as PurgeStatus;
+      applied = after.pops.find((p) => p.name === 'fra')?.nodes[0]?.applied;
+    }
+    assert.equal(applied, true);
   });
 
   it('validates input, names the field, scopes tokens, and rate-limits with 429', async () => {

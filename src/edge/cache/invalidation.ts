@@ -2,7 +2,9 @@
 //
 //   urls    primary key → when its URL was last purged (hard or soft). A URL purge removes the
 //           variants at once; the time still matters for fills that started before the purge and
-//           finish after it (their object must not be stored as fresh).
+//           finish after it (their object must not be stored as fresh), and it is what makes every
+//           variant miss at once while the tiers are still removing them.
+//   keys    variant key → the same, for a purge of one variant (`{url, headers}`).
 //   rules   prefix / host / tag / everything purges, recorded with their time instead of walking
 //           the cache (a purge costs the same with ten objects or ten million): an object stored
 //           before a matching rule is gone (hard) or stale (soft). The sweeper (edge/purge) removes
@@ -45,7 +47,7 @@ export interface Invalidated {
   readonly atMs: number;
 }
 
-interface UrlPurge {
+interface PurgeTimes {
   hardAtMs: number;
   softAtMs: number;
 }
@@ -55,7 +57,8 @@ const URL_PURGE_MIN_KEEP_MS = 600_000;
 const URL_PURGE_SOFT_LIMIT = 100_000;
 
 export class Invalidations {
-  readonly #urls = new Map<string, UrlPurge>();
+  readonly #urls = new Map<string, PurgeTimes>();
+  readonly #keys = new Map<string, PurgeTimes>();
   #rules: InvalidationRule[] = [];
   readonly #hostSets = new Map<InvalidationRule, ReadonlySet<string>>();
   /** The newest time of any purge: an object stored after it needs no further check. */
@@ -63,7 +66,7 @@ export class Invalidations {
 
   /** Nothing to check (the common case: one comparison per lookup). */
   get isEmpty(): boolean {
-    return this.#rules.length === 0 && this.#urls.size === 0;
+    return this.#rules.length === 0 && this.#urls.size === 0 && this.#keys.size === 0;
   }
 
   get rules(): readonly InvalidationRule[] {
@@ -82,30 +85,37 @@ export class Invalidations {
     this.#hostSets.delete(rule);
   }
 
+  /** Every variant of the URL (its primary key) stored until `atMs` is purged. */
   noteUrlPurge(primaryKey: string, soft: boolean, atMs: number): void {
-    const entry = this.#urls.get(primaryKey) ?? { hardAtMs: -Infinity, softAtMs: -Infinity };
+    this.#note(this.#urls, primaryKey, soft, atMs);
+  }
+
+  /** The one variant (its variant key) stored until `atMs` is purged. */
+  noteKeyPurge(key: string, soft: boolean, atMs: number): void {
+    this.#note(this.#keys, key, soft, atMs);
+  }
+
+  #note(times: Map<string, PurgeTimes>, key: string, soft: boolean, atMs: number): void {
+    const entry = times.get(key) ?? { hardAtMs: -Infinity, softAtMs: -Infinity };
     if (soft) entry.softAtMs = Math.max(entry.softAtMs, atMs);
     else entry.hardAtMs = Math.max(entry.hardAtMs, atMs);
     // Re-inserted at the end: the map stays in time order, so the oldest are trimmed first.
-    this.#urls.delete(primaryKey);
-    this.#urls.set(primaryKey, entry);
+    times.delete(key);
+    times.set(key, entry);
     this.#newestAtMs = Math.max(this.#newestAtMs, atMs);
-    if (this.#urls.size <= URL_PURGE_SOFT_LIMIT) return;
-    for (const [key, at] of this.#urls) {
+    if (times.size <= URL_PURGE_SOFT_LIMIT) return;
+    for (const [old, at] of times) {
       if (Math.max(at.hardAtMs, at.softAtMs) > atMs - URL_PURGE_MIN_KEEP_MS) break;
-      this.#urls.delete(key);
+      times.delete(old);
     }
   }
 
   /** null: usable as stored. Otherwise hard (gone) wins over soft (stale since atMs). */
   check(meta: ObjectMeta): Invalidated | null {
     if (meta.storedAtMs > this.#newestAtMs) return null;
-    let soft: Invalidated | null = null;
-    const url = this.#urls.get(meta.primaryKey);
-    if (url !== undefined) {
-      if (meta.storedAtMs <= url.hardAtMs) return { soft: false, atMs: url.hardAtMs };
-      if (meta.storedAtMs <= url.softAtMs) soft = { soft: true, atMs: url.softAtMs };
-    }
+    let soft = byTimes(this.#urls.get(meta.primaryKey), meta.storedAtMs, null);
+    if (this.#keys.size > 0) soft = byTimes(this.#keys.get(meta.key), meta.storedAtMs, soft);
+    if (soft?.soft === false) return soft;
     if (this.#rules.length === 0) return soft;
     const target = targetOf(meta.url);
     for (const rule of this.#rules) {
@@ -130,6 +140,19 @@ export class Invalidations {
         return meta.tags.includes(rule.value);
     }
   }
+}
+
+/** What purge times impose on an object stored at `storedAtMs`: a hard purge, or the later soft one. */
+function byTimes(
+  times: PurgeTimes | undefined,
+  storedAtMs: number,
+  soft: Invalidated | null,
+): Invalidated | null {
+  if (times === undefined || soft?.soft === false) return soft;
+  if (storedAtMs <= times.hardAtMs) return { soft: false, atMs: times.hardAtMs };
+  if (storedAtMs <= times.softAtMs && (soft === null || times.softAtMs > soft.atMs))
+    return { soft: true, atMs: times.softAtMs };
+  return soft;
 }
 
 export interface UrlTarget {

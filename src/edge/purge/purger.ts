@@ -12,6 +12,15 @@
 //                than the rule was still running: nothing older than it can remain.
 //
 // Active rules live in stateDir/purge-rules.json, so a restart keeps them until the sweep is done.
+//
+// A purge takes effect in memory within the call to apply(), before it returns: URL and variant
+// purges are noted in cache.invalidations (every variant stored before the purge misses from then
+// on) and leave the memory tier and the disk index; rules are added. Nothing on the way waits for
+// the disk, so a node that received a purge answers misses for it from the same turn of its event
+// loop on. The disk side (unlinks, rewritten heads, purge-rules.json with fsync) finishes in the
+// background; it is registered with edge/sync/state-writes.ts, so last-known-good.json and the purge
+// receipts wait for it: a crash before it lands leaves the node's saved seq before the purge, and
+// the node applies the purge again when it starts.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Purge, PurgeFile } from '../../common/config/purge.ts';
 import { normalizePrefix } from '../../common/config/purge.ts';
@@ -21,6 +30,7 @@ import type { InvalidationRule } from '../cache/invalidation.ts';
 import { purgeClockMs } from '../cache/invalidation.ts';
 import type { ZoneRuntime } from '../zones/types.ts';
 import { primaryKeysForUrl } from '../zones/zone-table.ts';
+import { trackStateWrite } from '../sync/state-writes.ts';
 import { loadRules, saveRules } from './rules-file.ts';
 
 export interface PurgerOptions {
@@ -43,6 +53,11 @@ export class Purger {
   readonly #now: () => number;
   #sweeping: Promise<void> | null = null;
   #closed = false;
+  /** The disk side of applied purges, under way. */
+  readonly #writes = new Set<Promise<void>>();
+  /** purge-rules.json: the write under way, and whether the rules changed since it began. */
+  #rulesWrite: Promise<void> | null = null;
+  #isRulesDirty = false;
   /** Completed sweep passes (tests and metrics). */
   passes = 0;
 
@@ -67,13 +82,17 @@ export class Purger {
     return this.#cache.invalidations.rules;
   }
 
-  /** Applies one purge; resolves once lookups can no longer return what it purged. */
-  async apply(purge: Purge): Promise<void> {
+  /**
+   * Applies one purge. Lookups can no longer return what it purged once this returns (synchronously:
+   * the returned promise is already resolved, so a caller that awaits it resumes before any I/O
+   * callback, e.g. a request, runs). The disk side goes on in the background (see flush()).
+   */
+  apply(purge: Purge): Promise<void> {
     const nowMs = this.#now();
     const zone = this.#options.zoneOf(purge.zone_id);
     if (purge.files !== undefined) {
-      for (const file of purge.files) await this.#purgeFile(zone, file, purge.soft, nowMs);
-      return;
+      for (const file of purge.files) this.#purgeFile(zone, file, purge.soft, nowMs);
+      return Promise.resolve();
     }
     const hosts = zone?.zone.hostnames ?? null;
     const rule = (
@@ -95,6 +114,12 @@ export class Purger {
     purge.tags?.forEach((t, i) => rules.push(rule(i, 'tag', t, true)));
     if (purge.purge_everything === true) rules.push(rule(0, 'everything', '', true));
     this.#addRules(rules);
+    return Promise.resolve();
+  }
+
+  /** Resolves once the disk side of every purge applied so far has landed (or failed, logged). */
+  async flush(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.all([...this.#writes]);
   }
 
   /** Purges every object of every zone (a node that cannot know which purges it missed). */
@@ -102,23 +127,19 @@ export class Purger {
     this.#addRules([everything(`${reason}-${this.#now()}`, this.#now())]);
   }
 
-  /** Stops the sweeper (rules stay on disk; the next start resumes). */
+  /** Stops the sweeper (rules stay on disk; the next start resumes) once the disk side has landed. */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#sweeping;
+    await this.flush();
   }
 
-  async #purgeFile(
-    zone: ZoneRuntime | undefined,
-    file: PurgeFile,
-    soft: boolean,
-    nowMs: number,
-  ): Promise<void> {
+  /** In effect at once: the cache notes the purge time first, then starts removing (or expiring). */
+  #purgeFile(zone: ZoneRuntime | undefined, file: PurgeFile, soft: boolean, nowMs: number): void {
     const cache = this.#cache;
     if (typeof file === 'string') {
       for (const primaryKey of primaryKeysForUrl(zone, file) ?? []) {
-        if (soft) await cache.expireUrl(primaryKey, nowMs);
-        else await cache.removeUrl(primaryKey, nowMs);
+        this.#background(soft ? cache.expireUrl(primaryKey, nowMs) : cache.removeUrl(primaryKey, nowMs));
       }
       return;
     }
@@ -132,8 +153,20 @@ export class Purger {
     const primaryKey = decision?.primaryKey ?? primaryKeysForUrl(undefined, file.url)?.[0];
     if (primaryKey === undefined) return;
     const key = cache.variantKeyFor(primaryKey, headers, decision?.keyExtra ?? '');
-    if (soft) await cache.expireKey(key, nowMs);
-    else await cache.removeKey(key);
+    // Also what refuses a fill of this variant that started before the purge and lands after it.
+    cache.invalidations.noteKeyPurge(key, soft, nowMs);
+    this.#background(soft ? cache.expireKey(key, nowMs) : cache.removeKey(key));
+  }
+
+  /** Tracks the disk side of a purge (flush(), and the node's state writes wait for it). */
+  #background(work: Promise<unknown>): void {
+    const write = work.then(
+      () => undefined,
+      (err: unknown) => this.#options.log.warn('purge: removing from the disk tier failed', { err }),
+    );
+    this.#writes.add(write);
+    void write.then(() => this.#writes.delete(write));
+    if (this.#options.stateDir !== null) trackStateWrite(this.#options.stateDir, write);
   }
 
   #addRules(rules: readonly InvalidationRule[]): void {
@@ -143,19 +176,42 @@ export class Purger {
     this.#sweep();
   }
 
+  /**
+   * Writes purge-rules.json with the current rules, in the background. One write at a time; changes
+   * made while one is under way are written by one more write after it (its promise is tracked).
+   */
   #persist(): void {
-    if (this.#options.stateDir === null) return;
-    try {
-      saveRules(this.#options.stateDir, this.#cache.invalidations.rules);
-    } catch (err) {
-      this.#options.log.warn('cannot write purge-rules.json', { err });
+    const stateDir = this.#options.stateDir;
+    if (stateDir === null) return;
+    if (this.#rulesWrite !== null) {
+      this.#isRulesDirty = true;
+      return;
     }
+    const write = (async () => {
+      do {
+        this.#isRulesDirty = false;
+        try {
+          await saveRules(stateDir, this.#cache.invalidations.rules);
+        } catch (err) {
+          this.#options.log.warn('cannot write purge-rules.json', { err });
+        }
+      } while (this.#isRulesDirty);
+      // Here, not in a .finally(): a change between the last check and a later callback would be lost.
+      this.#rulesWrite = null;
+    })();
+    this.#rulesWrite = write;
+    this.#writes.add(write);
+    void write.then(() => this.#writes.delete(write));
+    trackStateWrite(stateDir, write);
   }
 
   #sweep(): void {
     if (this.#sweeping !== null || this.#closed) return;
-    // Started on a later turn: applying a purge never pays for any part of the sweep.
+    // Started on a later turn, and after purge-rules.json is written: applying a purge never pays
+    // for any part of the sweep, and the sweep does not hold up the write (nor the receipt, which
+    // waits for it).
     this.#sweeping = nextTurn()
+      .then(() => this.#rulesWrite)
       .then(() => this.#sweepUntilDone())
       .catch((err: unknown) => this.#options.log.warn('purge sweep failed', { err }))
       .finally(() => {

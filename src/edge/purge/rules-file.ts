@@ -1,8 +1,9 @@
 // purge-rules.json in the node's state directory: the purge rules still active, so that objects on
 // disk stored before a prefix / host / tag / everything purge stay purged after a restart, also when
-// the sweeper had not reached them yet. Written whole (write, then rename) on every change: a crash
-// leaves the old file or the new one, never half of one.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+// the sweeper had not reached them yet. Written whole (temporary file, fsync, rename, fsync of the
+// directory) on every change: a crash leaves the old file or the new one, never half of one.
+import { readFileSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InvalidationRule, RuleKind } from '../cache/invalidation.ts';
 
@@ -22,11 +23,41 @@ export function loadRules(stateDir: string): InvalidationRule[] {
   return parsed.rules.filter(isRule);
 }
 
-/** Synchronous on purpose: the rule must be on disk before the purge is acknowledged. */
-export function saveRules(stateDir: string, rules: readonly InvalidationRule[]): void {
+/**
+ * Writes the rules durably. Off the event loop: the purger has already put the rules in effect in
+ * memory, and the node records the purge as applied (last-known-good.json, receipts) only once this
+ * write has landed (edge/sync/state-writes.ts).
+ */
+export async function saveRules(stateDir: string, rules: readonly InvalidationRule[]): Promise<void> {
   const path = join(stateDir, FILE);
-  writeFileSync(`${path}.tmp`, JSON.stringify({ rules }));
-  renameSync(`${path}.tmp`, path);
+  const tmp = `${path}.tmp`;
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(JSON.stringify({ rules }));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDirectory(stateDir);
+}
+
+/** The rename is durable once the directory entry is; not every platform can open a directory. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // e.g. Windows (EISDIR/EPERM): the rename is still atomic, just not yet durable.
+  } finally {
+    await handle?.close();
+  }
 }
 
 function isRule(value: unknown): value is InvalidationRule {

@@ -14,8 +14,10 @@
 //              and once more on close.
 //   heartbeat  POST /internal/v1/nodes/<name>/heartbeat {applied_seq} every heartbeatMs once
 //              registered; a 404 (the control plane forgot the node) registers again.
-//   purges     a purge event is applied (awaited) and acknowledged at once with the node's time
-//              (POST /internal/v1/nodes/<name>/purge-acks, batched while one is in flight). A
+//   purges     a purge event is applied (in effect in memory when applyEvent resolves) and
+//              acknowledged with the node's time of application (POST
+//              /internal/v1/nodes/<name>/purge-acks), 50 ms later and once its disk side has landed
+//              (state-writes.ts), batched with the purges applied meanwhile. A
 //              snapshot loaded over older state (restart, gap) carries the purges the log still
 //              holds: those after the node's seq are applied before `ready`, so a node back from
 //              an outage never serves what was purged meanwhile; when its seq is older than the
@@ -30,6 +32,7 @@ import { ControlClient, ControlHttpError } from './control-client.ts';
 import type { NodeRegistration } from './control-client.ts';
 import { loadLastKnownGood, saveLastKnownGood } from './last-known-good.ts';
 import { applyEventToSnapshot } from './snapshot.ts';
+import { stateWritesSettled } from './state-writes.ts';
 
 /** Where the follower hands state to the rest of the node (e.g. ZoneTable). */
 export interface FollowerApply {
@@ -59,6 +62,8 @@ export interface FollowerOptions {
   heartbeatMs?: number;
   /** Least time between two writes of last-known-good.json. Default 1 s (each write is a fsync; it is a fallback copy). */
   persistIntervalMs?: number;
+  /** Wait before sending purge receipts (they carry the time of application, not of sending). Default 50 ms. */
+  purgeAckDelayMs?: number;
   /** Retries of register / snapshot / subscribe. */
   backoff?: BackoffOptions;
   /** Limit of one control-plane call. Default 10 s. */
@@ -312,16 +317,21 @@ class EventFollower implements Follower {
     }
   }
 
-  /** Reports a purge applied now; sent at once, or with the next batch while a report is in flight. */
+  /** Reports a purge applied now; sent purgeAckDelayMs later with those applied meanwhile, or with the next batch while a report is in flight. */
   #ack(purgeId: string): void {
     this.#pendingAcks.push({ purge_id: purgeId, applied_at: new Date().toISOString() });
     if (this.#acking === null) this.#acking = this.#sendAcks().finally(() => (this.#acking = null));
   }
 
   async #sendAcks(): Promise<void> {
+    // Not at once: the purge reaches the other nodes first (each receipt costs the control plane a
+    // request and a write), and purges applied meanwhile share the request.
+    await sleep(this.#options.purgeAckDelayMs ?? 50, this.#closing.signal);
     for (let attempt = 0; this.#pendingAcks.length > 0 && !this.#closing.signal.aborted;) {
       const batch = this.#pendingAcks.splice(0, 1000);
       try {
+        // A receipt means durable: the purges' disk side (unlinks, purge-rules.json) has landed.
+        await stateWritesSettled(this.#options.stateDir);
         await this.#client.purgeAcks(this.#options.node.name, batch, this.#closing.signal);
         attempt = 0;
       } catch (err) {

@@ -5,6 +5,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshot } from '../../common/events/types.ts';
 import { isSnapshot } from './snapshot.ts';
+import { stateWritesSettled } from './state-writes.ts';
 
 export const LAST_KNOWN_GOOD_FILE = 'last-known-good.json';
 const FORMAT = 'meridian-last-known-good/1';
@@ -27,6 +28,8 @@ export async function saveLastKnownGood(
   snapshot: Snapshot,
   now: Date = new Date(),
 ): Promise<void> {
+  // The file says "applied up to snapshot.seq": only once the disk side of what was applied landed.
+  await stateWritesSettled(stateDir);
   await mkdir(stateDir, { recursive: true });
   const file = join(stateDir, LAST_KNOWN_GOOD_FILE);
   const tmp = `${file}.${process.pid}.tmp`;

@@ -14,6 +14,9 @@ import { targetOf } from '../../../../src/edge/cache/invalidation.ts';
 import { MemoryStore } from '../../../../src/edge/cache/memory/memory-tier.ts';
 import type { ObjectMeta } from '../../../../src/edge/cache/storage.ts';
 import { Purger } from '../../../../src/edge/purge/purger.ts';
+import { loadRules } from '../../../../src/edge/purge/rules-file.ts';
+import { saveLastKnownGood } from '../../../../src/edge/sync/last-known-good.ts';
+import { stateWritesSettled } from '../../../../src/edge/sync/state-writes.ts';
 import { DEFAULT_POLICY_OPTIONS, freshnessOf } from '../../../../src/lib/http-cache/freshness.ts';
 import { evaluate } from '../../../../src/lib/http-cache/policy.ts';
 
@@ -154,6 +157,7 @@ describe('Purger', () => {
     const first = new Purger({ cache, zoneOf: () => undefined, stateDir: dir, log, retryMs: 60_000 });
     await first.close();
     await first.apply(purgeOf({ prefixes: ['a.test/2'] }));
+    await first.flush(); // purge-rules.json is written in the background
     await cache.disk.close();
 
     const { cache: reopened } = await openCache(dir);
@@ -168,6 +172,63 @@ describe('Purger', () => {
     assert.deepEqual(reopened.keysTagged('blue'), []);
     await second.close();
     await reopened.disk.close();
+  });
+
+  it('a URL or variant purge is in effect when apply returns; the disk side lands by flush()', async () => {
+    const { cache, dir } = await openCache();
+    const t0 = Date.now() - 10_000;
+    await store(cache, 'http://a.test/url', t0);
+    await store(cache, 'http://a.test/variant', t0);
+    await store(cache, 'http://a.test/soft', t0);
+    cache.memory.delete('http://a.test/soft'); // on disk only: the head rewrite is what expires it there
+    const purger = new Purger({ cache, zoneOf: () => undefined, stateDir: dir, log, retryMs: 5 });
+    const done = purger.apply(purgeOf({ files: ['http://a.test/url'] }));
+    void purger.apply(purgeOf({ files: [{ url: 'http://a.test/variant', headers: {} }] }));
+    void purger.apply(purgeOf({ files: [{ url: 'http://a.test/soft', headers: {} }], soft: true }));
+    // No await yet: nothing on the way may wait for the disk.
+    assert.equal(found(cache, 'http://a.test/url'), null);
+    assert.equal(found(cache, 'http://a.test/variant'), null);
+    const soft = found(cache, 'http://a.test/soft');
+    assert.ok(soft, 'a soft purge keeps the object');
+    assert.equal(evaluate(soft.meta.freshness, {}, Date.now()).kind, 'revalidate', 'stale at once');
+    let isResolved = false;
+    void done.then(() => (isResolved = true));
+    await Promise.resolve();
+    assert.equal(isResolved, true, 'apply resolves without waiting for I/O');
+    await purger.flush();
+    assert.equal(cache.disk.get('http://a.test/url'), undefined);
+    assert.equal(cache.disk.get('http://a.test/variant'), undefined);
+    const head = cache.disk.get('http://a.test/soft');
+    assert.ok(head);
+    assert.equal(evaluate(head.meta.freshness, {}, Date.now()).kind, 'revalidate', 'head rewritten');
+    await purger.close();
+  });
+
+  it('a variant purge refuses a fill of that variant that started before it', async () => {
+    const { cache } = await openCache();
+    const purger = new Purger({ cache, zoneOf: () => undefined, stateDir: null, log, retryMs: 5 });
+    const racing = metaOf('http://a.test/v', Date.now() - 1000);
+    await purger.apply(purgeOf({ files: [{ url: 'http://a.test/v', headers: {} }] }));
+    assert.equal(cache.isInvalidated(racing), true);
+    assert.equal(cache.isInvalidated(metaOf('http://a.test/other', Date.now() - 1000)), false);
+    await purger.close();
+  });
+
+  it('the node records a purge as applied only after its rules file and unlinks landed', async () => {
+    const { cache, dir } = await openCache();
+    await store(cache, 'http://a.test/x', Date.now() - 10_000);
+    const purger = new Purger({ cache, zoneOf: () => undefined, stateDir: dir, log, retryMs: 60_000 });
+    await purger.close(); // no sweep: the rule stays
+    await purger.apply(purgeOf({ prefixes: ['a.test/'] }));
+    await purger.apply(purgeOf({ files: ['http://a.test/x'] }));
+    assert.equal(loadRules(dir).length, 0, 'not written yet: written in the background');
+    await stateWritesSettled(dir);
+    assert.equal(loadRules(dir).length, 1, 'purge-rules.json holds the rule');
+    assert.equal(cache.disk.get('http://a.test/x'), undefined);
+    // last-known-good.json waits the same way.
+    await purger.apply(purgeOf({ hosts: ['b.test'] }));
+    await saveLastKnownGood(dir, { seq: 7, zones: [], pops: [], nodes: [], rules: {} });
+    assert.equal(loadRules(dir).length, 2);
   });
 
   it('targetOf strips scheme and port and keeps path and query', () => {
