@@ -34,7 +34,11 @@ export class DnsMetrics {
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'meridian_dns_' });
+    collectDefaultMetrics({
+      register: this.registry,
+      prefix: 'meridian_dns_',
+      eventLoopMonitoringPrecision: 100,
+    });
     const queries = this.#queries;
     const pops = this.#pops;
     new Counter({

@@ -48,7 +48,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.get('/healthz', async (_req, reply) => reply.send({ status: 'ok' }));
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'meridian_control_' });
+  collectDefaultMetrics({
+    register: registry,
+    prefix: 'meridian_control_',
+    eventLoopMonitoringPrecision: 100,
+  });
   app.get('/metrics', async (req, reply) => {
     const token = await authenticate(store, req);
     requireScope(token, 'node');
