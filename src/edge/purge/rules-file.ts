@@ -3,8 +3,8 @@
 // the sweeper had not reached them yet. Written whole (temporary file, fsync, rename, fsync of the
 // directory) on every change: a crash leaves the old file or the new one, never half of one.
 import { readFileSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurably } from '../../common/fs/durable-write.ts';
 import type { InvalidationRule, RuleKind } from '../cache/invalidation.ts';
 
 const FILE = 'purge-rules.json';
@@ -29,35 +29,7 @@ export function loadRules(stateDir: string): InvalidationRule[] {
  * write has landed (edge/sync/state-writes.ts).
  */
 export async function saveRules(stateDir: string, rules: readonly InvalidationRule[]): Promise<void> {
-  const path = join(stateDir, FILE);
-  const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(JSON.stringify({ rules }));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDirectory(stateDir);
-}
-
-/** The rename is durable once the directory entry is; not every platform can open a directory. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // e.g. Windows (EISDIR/EPERM): the rename is still atomic, just not yet durable.
-  } finally {
-    await handle?.close();
-  }
+  await writeFileDurably(join(stateDir, FILE), JSON.stringify({ rules }));
 }
 
 function isRule(value: unknown): value is InvalidationRule {

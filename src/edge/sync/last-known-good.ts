@@ -1,9 +1,10 @@
 // stateDir/last-known-good.json: the last state the node applied, so that it serves with it when it
 // starts while the control plane is away. Written atomically (temporary file, fsync, rename, fsync
 // of the directory): a crash leaves the old file or the new one, never half of one.
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshot } from '../../common/events/types.ts';
+import { writeFileDurably } from '../../common/fs/durable-write.ts';
 import { isSnapshot } from './snapshot.ts';
 import { stateWritesSettled } from './state-writes.ts';
 
@@ -32,27 +33,13 @@ export async function saveLastKnownGood(
   await stateWritesSettled(stateDir);
   await mkdir(stateDir, { recursive: true });
   const file = join(stateDir, LAST_KNOWN_GOOD_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
   const content: LastKnownGoodFile = {
     format: FORMAT,
     seq: snapshot.seq,
     saved_at: now.toISOString(),
     snapshot,
   };
-  const handle = await open(tmp, 'w', 0o600);
-  try {
-    await handle.writeFile(JSON.stringify(content));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDirectory(stateDir);
+  await writeFileDurably(file, JSON.stringify(content));
 }
 
 export async function loadLastKnownGood(stateDir: string): Promise<LoadResult> {
@@ -73,17 +60,4 @@ export async function loadLastKnownGood(stateDir: string): Promise<LoadResult> {
   if (file?.format !== FORMAT) return { kind: 'invalid', reason: `format is not ${FORMAT}` };
   if (!isSnapshot(file.snapshot)) return { kind: 'invalid', reason: 'snapshot: not a snapshot' };
   return { kind: 'found', snapshot: file.snapshot, savedAt: String(file.saved_at) };
-}
-
-/** The rename is durable only once the directory entry is; not every platform can open a directory. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // e.g. Windows (EISDIR/EPERM): the rename is still atomic, just not yet durable.
-  } finally {
-    await handle?.close();
-  }
 }
