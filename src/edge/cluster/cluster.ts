@@ -28,8 +28,6 @@ export interface RoutePlan {
    * for a fetch from the owner (the owner keeps the PoP's one copy).
    */
   store: 'all' | 'memory' | 'none';
-  /** The node that answered, if a peer did. */
-  servedBy: Peer | null;
 }
 
 export interface ClusterOptions {
@@ -134,7 +132,7 @@ export class Cluster {
         : [];
     if (peers.length === 0 && shield.length === 0) return null;
     const hot = peers.length > 0 && this.#hot.record(primaryKey);
-    return { host, target, peers, shield, path, hot, store: 'all', servedBy: null };
+    return { host, target, peers, shield, path, hot, store: 'all' };
   }
 
   /**
@@ -166,7 +164,6 @@ export class Cluster {
           continue;
         }
         plan.store = tier === plan.peers ? (plan.hot ? 'memory' : 'none') : 'all';
-        plan.servedBy = peer;
         return res;
       }
     }

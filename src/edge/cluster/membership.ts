@@ -1,9 +1,8 @@
-// Which nodes are where, as the control plane says (snapshot, then node and PoP events), and which
+// Which nodes are where, as the control plane says (snapshot, then node events), and which
 // node of a PoP owns a key: weighted rendezvous hashing over the PoP's live nodes, so that a node
 // joining or leaving moves about 1/N of the keys (lib/hashing/rendezvous.ts). A node that fails a
 // hop is suspected for a few seconds and skipped at once by every request, without waiting for the
 // control plane to mark it down; suspicion does not change the ranking of the others.
-import type { Pop } from '../../common/config/topology.ts';
 import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
 import { Rendezvous } from '../../lib/hashing/rendezvous.ts';
 
@@ -32,7 +31,6 @@ export class Membership {
   readonly #suspectMs: number;
   readonly #now: () => number;
   #nodes = new Map<string, NodeEntry>();
-  #pops = new Map<string, Pop>();
   /** Rendezvous sets by PoP, built on first use after a change. */
   #sets = new Map<string, Rendezvous<Peer>>();
   readonly #suspects = new Map<string, number>();
@@ -45,7 +43,6 @@ export class Membership {
 
   applySnapshot(snapshot: Snapshot): void {
     this.#nodes = new Map(snapshot.nodes.map((n) => [n.name, n]));
-    this.#pops = new Map(snapshot.pops.map((p) => [p.name, p]));
     this.#sets.clear();
   }
 
@@ -66,19 +63,9 @@ export class Membership {
         if (before !== undefined) this.#changed(before.pop);
         break;
       }
-      case 'pop.upsert':
-        this.#pops.set(event.pop.name, event.pop);
-        break;
-      case 'pop.delete':
-        this.#pops.delete(event.name);
-        break;
       default:
         break;
     }
-  }
-
-  roleOf(pop: string): 'edge' | 'shield' | undefined {
-    return this.#pops.get(pop)?.role;
   }
 
   /** The PoP's live nodes in preference order for `key` (its owner first), suspects left out. */
