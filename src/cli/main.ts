@@ -1,15 +1,6 @@
 // The meridian command: dispatches to a verb.
 import { ApiCallError } from './api-client.ts';
 import { UsageError } from './args.ts';
-import { runControl } from './commands/control.ts';
-import { runDemo } from './commands/demo.ts';
-import { runDns } from './commands/dns.ts';
-import { runEdge } from './commands/edge.ts';
-import { runPurge } from './commands/purge.ts';
-import { runRules } from './commands/rules.ts';
-import { runTokens } from './commands/tokens.ts';
-import { runUp } from './commands/up.ts';
-import { runZones } from './commands/zones.ts';
 
 const HELP = `meridian — a CDN you run yourself
 
@@ -30,16 +21,19 @@ Commands:
 Run "meridian <command> --help" for a command's options.
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
-  up: runUp,
-  demo: runDemo,
-  edge: runEdge,
-  control: runControl,
-  dns: runDns,
-  zones: runZones,
-  rules: runRules,
-  purge: runPurge,
-  tokens: runTokens,
+// Each verb's module is loaded only when that verb runs: an edge node then never loads the control
+// plane (Fastify, Kysely, SQLite, PostgreSQL) or the DNS server, which would sit in every node's heap
+// and lengthen every one of its garbage collections.
+const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>> = {
+  up: async () => (await import('./commands/up.ts')).runUp,
+  demo: async () => (await import('./commands/demo.ts')).runDemo,
+  edge: async () => (await import('./commands/edge.ts')).runEdge,
+  control: async () => (await import('./commands/control.ts')).runControl,
+  dns: async () => (await import('./commands/dns.ts')).runDns,
+  zones: async () => (await import('./commands/zones.ts')).runZones,
+  rules: async () => (await import('./commands/rules.ts')).runRules,
+  purge: async () => (await import('./commands/purge.ts')).runPurge,
+  tokens: async () => (await import('./commands/tokens.ts')).runTokens,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -48,12 +42,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const run = COMMANDS[command];
-  if (run === undefined) {
+  const load = COMMANDS[command];
+  if (load === undefined) {
     process.stderr.write(`meridian: unknown command "${command}"\n\n${HELP}`);
     return 2;
   }
   try {
+    const run = await load();
     await run(rest);
     return 0;
   } catch (err) {
