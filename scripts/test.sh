@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): type check, lint, format check, then every test.
+# It sets up what it needs first: Node 24, npm dependencies, and the services the tests talk to.
 #   bash scripts/test.sh            everything
 #   bash scripts/test.sh FILE...    only these test files (no lint)
 set -euo pipefail
@@ -7,6 +8,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 . scripts/node24.sh
 . scripts/deps.sh
+. scripts/test-services.sh
 if [ $# -gt 0 ]; then
   exec node --test --test-concurrency=1 "$@"
 fi

@@ -1,0 +1,34 @@
+# Sourced by scripts/test.sh: makes sure what the tests talk to is here, on a fresh machine too.
+# PostgreSQL and NATS JetStream serve the distributed-mode tests, kdig asks the GeoDNS tests'
+# questions. A service that is down is started (or installed from Debian's packages), never skipped.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { for _ in $(seq 1 100); do port_open "$1" && return 0; sleep 0.2; done; return 1; }
+apt_install() {
+  command -v apt-get >/dev/null || return 1
+  [ -n "${APT_UPDATED:-}" ] || { apt-get update -qq && APT_UPDATED=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! port_open 5432; then
+  echo "test: PostgreSQL is not answering on 5432; starting it"
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  wait_port 5432 || { echo "test: PostgreSQL did not start" >&2; exit 1; }
+fi
+psql -h 127.0.0.1 -U postgres -d test -c 'select 1' >/dev/null 2>&1 ||
+  psql -h 127.0.0.1 -U postgres -c 'create database test' >/dev/null
+
+if ! port_open 4222; then
+  echo "test: NATS is not answering on 4222; starting it with JetStream"
+  command -v nats-server >/dev/null || apt_install nats-server
+  mkdir -p /var/lib/nats-server
+  start-stop-daemon --start --oknodo --background --exec "$(command -v nats-server)" -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+  wait_port 4222 || { echo "test: NATS did not start" >&2; exit 1; }
+fi
+
+if ! command -v kdig >/dev/null; then
+  echo "test: installing kdig (knot-dnsutils) for the GeoDNS tests"
+  apt_install knot-dnsutils
+fi
