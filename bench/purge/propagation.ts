@@ -1,8 +1,10 @@
 // Purge propagation: from the purge call's answer until every node of a local cluster (20 nodes in
 // 4 PoPs by default) answers a miss for the purged URL, over 200 purges, for both event transports.
-//   node bench/purge/propagation.ts [--nodes 20] [--pops 4] [--purges 200] [--transport http,nats]
-//                                   [--probe cached|get]
+//   node bench/purge/propagation.ts [--nodes 20] [--pops 4] [--purges 200] [--warmup 5]
+//                                   [--transport http,nats] [--probe cached|get]
 //
+// The first --warmup purges are made and waited for but not counted: they measure each process's
+// first run of the code on that path (JIT warm-up), not propagation.
 // Each node is asked for a URL it holds itself. With PoP owners (docs/topology.md) a URL is stored
 // by its owner in each PoP only, and the other nodes fetch it from the owner; so at the start the
 // bench finds, for every node, a URL whose owner it is (/purge-bench/n<i>-<k>, the first k that
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '20' },
     pops: { type: 'string', default: '4' },
     purges: { type: 'string', default: '200' },
+    warmup: { type: 'string', default: '5' },
     transport: { type: 'string', default: 'http,nats' },
     nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
     probe: { type: 'string', default: 'cached' },
@@ -39,6 +42,7 @@ const { values } = parseArgs({
 const NODES = Number(values.nodes);
 const POPS = Number(values.pops);
 const PURGES = Number(values.purges);
+const WARMUP = Number(values.warmup);
 const PROBE = values.probe;
 if (PROBE !== 'cached' && PROBE !== 'get') throw new Error(`--probe: cached or get, not ${PROBE}`);
 const POLL_MS = Number(process.env.POLL_MS ?? 1);
@@ -110,7 +114,7 @@ async function run(transport: 'http' | 'nats'): Promise<{ miss: number[]; applie
   try {
     nodes = await nodesOf(cluster);
     const files = nodes.map((node) => `http://${host}${node.path}`);
-    for (let i = 0; i < PURGES; i++) {
+    for (let i = 0; i < WARMUP + PURGES; i++) {
       // Every node holds its URL (the previous round's miss refilled it; a refill is asked for here).
       const held = await Promise.all(
         nodes.map(async (node) => {
@@ -142,7 +146,8 @@ async function run(transport: 'http' | 'nats'): Promise<{ miss: number[]; applie
           }
         }),
       );
-      miss.push(performance.now() - answeredAt);
+      const counted = i >= WARMUP;
+      if (counted) miss.push(performance.now() - answeredAt);
       // The receipts (each node's time of application), once all are in.
       for (let tries = 0; tries < 100; tries++) {
         const status = (
@@ -150,7 +155,7 @@ async function run(transport: 'http' | 'nats'): Promise<{ miss: number[]; applie
         ).body.result as { complete: boolean; pops: { nodes: { applied_at: string | null }[] }[] };
         const times = status.pops.flatMap((p) => p.nodes.map((n) => n.applied_at));
         if (times.length === NODES && times.every((t) => t !== null)) {
-          applied.push(Math.max(...times.map((t) => Date.parse(t as string))) - answeredEpochMs);
+          if (counted) applied.push(Math.max(...times.map((t) => Date.parse(t as string))) - answeredEpochMs);
           break;
         }
         await new Promise((resolve) => setTimeout(resolve, 5));
