@@ -27,13 +27,32 @@ Common options: --api URL (or MERIDIAN_API), --token TOKEN (or MERIDIAN_TOKEN).
 
 interface PurgeStatus {
   id: string;
+  created_at: string;
   complete: boolean;
   pops: {
     name: string;
     applied: number;
     total: number;
-    nodes: { name: string; status: string; applied: boolean }[];
+    nodes: { name: string; status: string; applied: boolean; applied_at: string | null }[];
   }[];
+}
+
+/**
+ * When the last node applied the purge, by its receipt: its own clock's time of application, after
+ * the purge was accepted (control plane's clock). Receipts are sent some time after application, so
+ * this is sooner than the moment --wait saw the purge complete. Null when an applied live node sent
+ * no receipt (its heartbeat's seq showed it applied), as then its time is not known.
+ */
+export function lastApplication(status: PurgeStatus): { node: string; afterMs: number } | null {
+  const accepted = Date.parse(status.created_at);
+  let last: { node: string; afterMs: number } | null = null;
+  for (const node of status.pops.flatMap((p) => p.nodes)) {
+    if (!node.applied) continue;
+    if (node.applied_at === null) return null;
+    const afterMs = Date.parse(node.applied_at) - accepted;
+    if (last === null || afterMs > last.afterMs) last = { node: node.name, afterMs };
+  }
+  return last === null || Number.isNaN(last.afterMs) ? null : last;
 }
 
 export async function runPurge(argv: string[]): Promise<void> {
@@ -90,7 +109,12 @@ export async function runPurge(argv: string[]): Promise<void> {
     last = line;
     if (status.complete) {
       if (values.json) printJson(status);
-      process.stdout.write(`complete: every live node applied the purge in ${elapsed} ms\n`);
+      const last = lastApplication(status);
+      const when =
+        last === null
+          ? ''
+          : ` (the last, ${last.node}, applied it ${Math.max(0, last.afterMs)} ms after it was accepted, by its clock)`;
+      process.stdout.write(`complete: every live node applied the purge in ${elapsed} ms${when}\n`);
       return;
     }
     if (performance.now() > deadline) {
