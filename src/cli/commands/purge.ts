@@ -43,7 +43,7 @@ interface PurgeStatus {
  * this is sooner than the moment --wait saw the purge complete. Null when an applied live node sent
  * no receipt (its heartbeat's seq showed it applied), as then its time is not known.
  */
-export function lastApplication(status: PurgeStatus): { node: string; afterMs: number } | null {
+function lastApplication(status: PurgeStatus): { node: string; afterMs: number } | null {
   const accepted = Date.parse(status.created_at);
   let last: { node: string; afterMs: number } | null = null;
   for (const node of status.pops.flatMap((p) => p.nodes)) {
