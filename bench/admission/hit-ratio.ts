@@ -9,7 +9,8 @@
 import { Lru } from '../../src/lib/admission/lru.ts';
 import { WTinyLfu } from '../../src/lib/admission/tinylfu.ts';
 import type { ByteCache } from '../../src/lib/admission/byte-cache.ts';
-import { makeZipf, seededRandom } from '../lib/zipf.ts';
+import { seededRandom } from '../../test/helpers/random.ts';
+import { makeZipf } from '../lib/zipf.ts';
 
 const DISTINCT_KEYS = 1_000_000;
 const REQUESTS = 2_000_000;

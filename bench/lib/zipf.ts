@@ -1,17 +1,5 @@
-// Workload generators shared by the benchmarks: a seeded random source (so every run and every
-// configuration in one run sees the same sequence) and a Zipf sampler.
-
-/** Mulberry32: uniform in [0, 1), the same sequence for the same seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+// The Zipf sampler shared by the benchmarks. Give it seededRandom (test/helpers/random.ts) so every
+// run and every configuration in one run sees the same sequence.
 
 /** Ranks 0..n-1 with P(k) ∝ 1/(k+1)^s, by inverse CDF (binary search over cumulative weights). */
 export function makeZipf(n: number, s: number, random: () => number): () => number {

@@ -19,7 +19,8 @@ import {
   startTestOrigin,
 } from '../../test/helpers/processes.ts';
 import type { ControlProc, EdgeProc, Proc } from '../../test/helpers/processes.ts';
-import { makeZipf, seededRandom } from '../lib/zipf.ts';
+import { seededRandom } from '../../test/helpers/random.ts';
+import { makeZipf } from '../lib/zipf.ts';
 
 const { values } = parseArgs({
   options: {

@@ -2,20 +2,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ByteCache, EvictListener } from '../../../../src/lib/admission/byte-cache.ts';
+import { seededRandom } from '../../../helpers/random.ts';
 
 export type ByteCacheFactory = (maxBytes: number, onEvict?: EvictListener<string>) => ByteCache<string>;
-
-/** Mulberry32: a tiny seeded PRNG, so that random workloads repeat. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 export function byteCacheTests(name: string, create: ByteCacheFactory): void {
   describe(`${name}: ByteCache contract`, () => {

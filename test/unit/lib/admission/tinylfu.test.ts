@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { WTinyLfu } from '../../../../src/lib/admission/tinylfu.ts';
 import { Lru } from '../../../../src/lib/admission/lru.ts';
 import type { ByteCache } from '../../../../src/lib/admission/byte-cache.ts';
-import { byteCacheTests, seededRandom } from './byte-cache-contract.ts';
+import { seededRandom } from '../../../helpers/random.ts';
+import { byteCacheTests } from './byte-cache-contract.ts';
 
 byteCacheTests(
   'WTinyLfu',
