@@ -160,10 +160,16 @@ export class Purger {
 
   /** Tracks the disk side of a purge (flush(), and the node's state writes wait for it). */
   #background(work: Promise<unknown>): void {
-    const write = work.then(
-      () => undefined,
-      (err: unknown) => this.#options.log.warn('purge: removing from the disk tier failed', { err }),
+    this.#track(
+      work.then(
+        () => undefined,
+        (err: unknown) => this.#options.log.warn('purge: removing from the disk tier failed', { err }),
+      ),
     );
+  }
+
+  /** A disk write under way: flush() waits for it, and so do the node's state writes. */
+  #track(write: Promise<void>): void {
     this.#writes.add(write);
     void write.then(() => this.#writes.delete(write));
     if (this.#options.stateDir !== null) trackStateWrite(this.#options.stateDir, write);
@@ -200,9 +206,7 @@ export class Purger {
       this.#rulesWrite = null;
     })();
     this.#rulesWrite = write;
-    this.#writes.add(write);
-    void write.then(() => this.#writes.delete(write));
-    trackStateWrite(stateDir, write);
+    this.#track(write);
   }
 
   #sweep(): void {
