@@ -10,12 +10,12 @@
 //           answer stays a memory hit, so the figure is the propagation alone.
 //   bypass  a bypass rule: the answer says fwd=bypass. The first such answer is an origin fetch, for
 //           all nodes at once on the same cores, so the figure adds that fetch to the propagation.
-// Each node is polled over its own keep-alive connection (bench/purge/http-probe.ts), one request
+// Each node is polled over its own keep-alive connection (bench/lib/http-probe.ts), one request
 // at a time, POLL_MS (default 2) after the previous answer; bounded at 5 s per change. A figure is
 // late by at most one poll. The first --warmup changes are made and waited for but not counted:
 // they measure each process's first run of the code on that path (JIT warm-up), not propagation.
 import { parseArgs } from 'node:util';
-import { HttpProbe } from '../purge/http-probe.ts';
+import { HttpProbe } from '../lib/http-probe.ts';
 import { quantile, startCluster } from '../lib/cluster.ts';
 
 const { values } = parseArgs({

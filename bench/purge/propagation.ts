@@ -26,7 +26,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { quantile, startCluster } from '../lib/cluster.ts';
 import type { Cluster } from '../lib/cluster.ts';
-import { HttpProbe } from './http-probe.ts';
+import { HttpProbe } from '../lib/http-probe.ts';
 
 const { values } = parseArgs({
   options: {
