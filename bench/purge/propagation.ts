@@ -1,10 +1,15 @@
 // Purge propagation: from the purge call's answer until every node of a local cluster (20 nodes in
 // 4 PoPs by default) answers a miss for the purged URL, over 200 purges, for both event transports.
-//   node bench/purge/propagation.ts [--nodes 20] [--pops 4] [--purges 200] [--warmup 5]
+//   node bench/purge/propagation.ts [--nodes 20] [--pops 4] [--purges 200] [--warmup 300]
 //                                   [--transport http,nats] [--probe cached|get]
 //
-// The first --warmup purges are made and waited for but not counted: they measure each process's
-// first run of the code on that path (JIT warm-up), not propagation.
+// The first --warmup purges are made and waited for but counted apart (their p50 / p99 / max are
+// printed too): they hold each process's tier-up of the purge path. V8 compiles a function with
+// TurboFan (a job on a V8 worker thread) once it has run enough; every node runs the same purges,
+// so all 20 compile the same function at the same purge and, on 2 cores, hold up that purge for all
+// (the 168th purge was slow in every run; `perf record -a` over it showed the V8 worker threads of
+// all 20 nodes in OptimizedCompilationJob for about 90 ms). A node does this once in its life and,
+// in production, on cores of its own; the counted purges measure the nodes after it.
 // Each node is asked for a URL it holds itself. With PoP owners (docs/topology.md) a URL is stored
 // by its owner in each PoP only, and the other nodes fetch it from the owner; so at the start the
 // bench finds, for every node, a URL whose owner it is (/purge-bench/n<i>-<k>, the first k that
@@ -33,7 +38,7 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '20' },
     pops: { type: 'string', default: '4' },
     purges: { type: 'string', default: '200' },
-    warmup: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '300' },
     transport: { type: 'string', default: 'http,nats' },
     nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
     probe: { type: 'string', default: 'cached' },
@@ -99,7 +104,9 @@ async function nodesOf(cluster: Cluster): Promise<Node[]> {
   return nodes;
 }
 
-async function run(transport: 'http' | 'nats'): Promise<{ miss: number[]; applied: number[] }> {
+async function run(
+  transport: 'http' | 'nats',
+): Promise<{ miss: number[]; applied: number[]; warmupMiss: number[] }> {
   const cluster = await startCluster({
     transport,
     nodes: NODES,
@@ -110,6 +117,7 @@ async function run(transport: 'http' | 'nats'): Promise<{ miss: number[]; applie
   const { host } = cluster;
   const miss: number[] = [];
   const applied: number[] = [];
+  const warmupMiss: number[] = [];
   let nodes: Node[] = [];
   try {
     nodes = await nodesOf(cluster);
@@ -147,7 +155,7 @@ async function run(transport: 'http' | 'nats'): Promise<{ miss: number[]; applie
         }),
       );
       const counted = i >= WARMUP;
-      if (counted) miss.push(performance.now() - answeredAt);
+      (counted ? miss : warmupMiss).push(performance.now() - answeredAt);
       // The receipts (each node's time of application), once all are in.
       for (let tries = 0; tries < 100; tries++) {
         const status = (
@@ -165,7 +173,7 @@ async function run(transport: 'http' | 'nats'): Promise<{ miss: number[]; applie
     for (const node of nodes) node.probe.close();
     await cluster.stop();
   }
-  return { miss, applied };
+  return { miss, applied, warmupMiss };
 }
 
 const load = (): string =>
@@ -174,15 +182,22 @@ const load = (): string =>
     .join(' ');
 const rows: string[] = [];
 const loadBefore = load();
+/** p50 / p99 / max of a list, in ms ('-' when empty). */
+const spread = (list: number[]): string => {
+  if (list.length === 0) return '- / - / -';
+  const sorted = [...list].sort((a, b) => a - b);
+  return [quantile(sorted, 0.5), quantile(sorted, 0.99), sorted.at(-1) as number]
+    .map((v) => v.toFixed(1))
+    .join(' / ');
+};
 for (const transport of values.transport.split(',') as ('http' | 'nats')[]) {
-  const { miss, applied } = await run(transport);
-  miss.sort((a, b) => a - b);
-  applied.sort((a, b) => a - b);
+  const { miss, applied, warmupMiss } = await run(transport);
+  const receipts = spread(applied).split(' / ').slice(0, 2).join(' / ');
   rows.push(
-    `| ${transport} | ${PROBE} | ${NODES} / ${POPS} | ${miss.length} | ${quantile(miss, 0.5).toFixed(1)} | ${quantile(miss, 0.99).toFixed(1)} | ${(miss.at(-1) as number).toFixed(1)} | ${applied.length === 0 ? '-' : quantile(applied, 0.5).toFixed(0)} / ${applied.length === 0 ? '-' : quantile(applied, 0.99).toFixed(0)} |`,
+    `| ${transport} | ${PROBE} | ${NODES} / ${POPS} | ${miss.length} | ${spread(miss)} | ${receipts} | ${warmupMiss.length} | ${spread(warmupMiss)} |`,
   );
 }
 process.stdout.write(
-  `| transport | probe | nodes / PoPs | purges | miss p50 ms | miss p99 ms | miss max ms | last receipt p50 / p99 ms |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n` +
+  `| transport | probe | nodes / PoPs | purges | miss p50 / p99 / max ms | last receipt p50 / p99 ms | warm-up purges | their miss p50 / p99 / max ms |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n` +
     `load average (1, 5, 15 min) before: ${loadBefore}; after: ${load()}\n`,
 );
