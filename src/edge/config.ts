@@ -21,10 +21,22 @@ export interface ControlLink {
   role: 'edge' | 'shield' | null;
 }
 
+/** The HTTPS listener and where its certificates come from. */
+export interface TlsConfig {
+  /** HTTPS listener (TLS 1.2/1.3, ALPN h2 and http/1.1); null: none. */
+  listen: ListenAddress | null;
+  /** Standalone: the default certificate chain and key (PEM files; reloaded on SIGHUP and change). */
+  certFile: string | null;
+  keyFile: string | null;
+  /** A ClientHello for a name no certificate covers (or without SNI): the default certificate, or an alert. */
+  unknownSni: 'default' | 'reject';
+}
+
 export interface EdgeConfig {
   /** Name used in Via and Cache-Status (RFC 9211 cache identifier). */
   nodeName: string;
   listen: ListenAddress;
+  tls: TlsConfig;
   /** Metrics and health listener; null: none. */
   adminListen: ListenAddress | null;
   /** Standalone mode: the origin every request goes to (null when the node follows a control plane). */

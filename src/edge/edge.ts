@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Zone } from '../common/config/zone.ts';
+import { ZoneSettingsSchema, type Zone } from '../common/config/zone.ts';
 import { MeridianError } from '../common/errors.ts';
 import { eventSubjectOf } from '../common/events/nats-names.ts';
 import { createLogger, type Logger } from '../common/log.ts';
@@ -137,13 +137,8 @@ function resolverFor(
     ],
     shield_pop: null,
     settings: {
+      ...ZoneSettingsSchema.parse({}),
       default_ttl: config.policy.defaultTtlSec,
-      honor_origin_headers: true,
-      stale_while_revalidate: 0,
-      stale_if_error: 0,
-      max_object_size: null,
-      development_mode: false,
-      strip_tag_headers: true,
     },
     created_at: now,
     updated_at: now,

@@ -91,6 +91,7 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
         ? parseToken('node-name', values['node-name'])
         : parseToken('node', values.node),
     listen,
+    tls: { listen: null, certFile: null, keyFile: null, unknownSni: 'default' },
     adminListen:
       values['admin-listen'] === undefined ? null : parseListen('admin-listen', values['admin-listen']),
     origin: values.origin === undefined ? null : parseHttpUrl('origin', values.origin),

@@ -41,9 +41,28 @@ export const CircuitBreakerSchema = z.object({
   cooldown_sec: z.number().int().min(1).max(3600).default(10),
 });
 
+/** PEM text of one or more certificates (a CA bundle). */
+const pemCertificates = z
+  .string()
+  .max(256 * 1024)
+  .regex(/-----BEGIN CERTIFICATE-----/, 'must be PEM certificates');
+
+/** How the edge connects to an https:// origin. The certificate is always verified unless verify is false. */
+export const OriginTlsSchema = z
+  .object({
+    /** CAs to verify the origin's certificate with, instead of the system's (PEM). */
+    ca: pemCertificates.optional(),
+    /** The name sent in SNI and checked against the certificate (default: the URL's host). */
+    servername: hostname.optional(),
+    /** false: accept any certificate (only for testing; logged when used). */
+    verify: z.boolean().default(true),
+  })
+  .strict();
+
 export const OriginSchema = z
   .object({
     url: httpUrl,
+    tls: OriginTlsSchema.optional(),
     weight: z.number().int().min(0).max(1000).default(1),
     host_header: hostname.optional(),
     /** Shorthand for `health_check: { path }` with the defaults. */
@@ -74,6 +93,23 @@ export const ZoneSettingsSchema = z.object({
   strip_tag_headers: z.boolean().default(true),
   /** GeoDNS answers this zone's names only from these PoPs (names); absent or null: every edge PoP. */
   dns_pops: z.array(z.string().min(1).max(64)).min(1).max(100).nullable().optional(),
+  /** Plain-HTTP requests are redirected to https:// with https_redirect_status. */
+  always_use_https: z.boolean().default(false),
+  https_redirect_status: z.union([z.literal(301), z.literal(308)]).default(301),
+  /** Strict-Transport-Security on HTTPS responses (RFC 6797), when enabled. */
+  hsts: z
+    .object({
+      enabled: z.boolean().default(false),
+      max_age: z.number().int().min(0).max(63_072_000).default(31_536_000),
+      include_subdomains: z.boolean().default(false),
+      preload: z.boolean().default(false),
+    })
+    .strict()
+    .default({ enabled: false, max_age: 31_536_000, include_subdomains: false, preload: false }),
+  /** Present the zone's origin_client certificate to https:// origins (authenticated origin pulls). */
+  authenticated_origin_pulls: z.boolean().default(false),
+  /** The control plane issues and renews certificates for the zone's hostnames over ACME. */
+  acme: z.boolean().default(false),
 });
 
 export const ZoneInputSchema = z.object({
@@ -108,6 +144,7 @@ export const ZonePatchSchema = z.object({
 export type ZoneInput = z.infer<typeof ZoneInputSchema>;
 export type ZoneSettings = z.infer<typeof ZoneSettingsSchema>;
 export type Origin = z.infer<typeof OriginSchema>;
+export type OriginTls = z.infer<typeof OriginTlsSchema>;
 
 export interface Zone extends ZoneInput {
   id: string;

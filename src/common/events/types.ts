@@ -1,6 +1,7 @@
 // The ordered event log that carries every change to the nodes. Each event is a full, idempotent
 // statement of new state (upserts carry the whole object; rules carry the zone's whole list), so
 // applying an event twice, or after a snapshot that already includes it, changes nothing.
+import type { AcmeChallenge, CertificateMeta } from '../config/certificate.ts';
 import type { Purge } from '../config/purge.ts';
 import type { Pop } from '../config/topology.ts';
 import type { Rule, Zone } from '../config/zone.ts';
@@ -13,6 +14,11 @@ export type EventBody =
   | { type: 'pop.delete'; name: string }
   | { type: 'node.upsert'; node: { name: string; pop: string; url: string; status: 'up' | 'down' } }
   | { type: 'node.delete'; name: string }
+  /** Metadata only: the node fetches the key material itself (common/config/certificate.ts). */
+  | { type: 'certificate.upsert'; certificate: CertificateMeta }
+  | { type: 'certificate.delete'; id: string; zone_id: string }
+  | { type: 'acme.challenge.upsert'; challenge: AcmeChallenge }
+  | { type: 'acme.challenge.delete'; token: string }
   /** Not a state: a command each node applies once, in order (its cache state is the node's own). */
   | { type: 'purge'; purge: Purge };
 
@@ -43,6 +49,15 @@ export interface Snapshot {
    * only; absent in older saved states, when a node fetches from origins directly.
    */
   hop_key?: string;
+  /** Certificates of the zones (metadata; absent in older saved states: none). */
+  certificates?: CertificateMeta[];
+  /** ACME HTTP-01 challenges in progress (absent: none). */
+  acme_challenges?: AcmeChallenge[];
+  /**
+   * The secret the nodes of a PoP derive their shared, rotating TLS session-ticket keys from
+   * (base64url; edge/server/ticket-keys.ts). Given to node tokens only, like hop_key.
+   */
+  ticket_key?: string;
 }
 
 /** How a node receives the log: from `afterSeq` on, in order, until closed. */

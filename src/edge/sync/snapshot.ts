@@ -32,6 +32,26 @@ export function applyEventToSnapshot(snapshot: Snapshot, event: ControlEvent): S
     case 'node.delete':
       next.nodes = snapshot.nodes.filter((n) => n.name !== event.name);
       break;
+    case 'certificate.upsert':
+      next.certificates = upsertBy(
+        snapshot.certificates ?? [],
+        event.certificate,
+        (c) => c.id === event.certificate.id,
+      );
+      break;
+    case 'certificate.delete':
+      next.certificates = (snapshot.certificates ?? []).filter((c) => c.id !== event.id);
+      break;
+    case 'acme.challenge.upsert':
+      next.acme_challenges = upsertBy(
+        snapshot.acme_challenges ?? [],
+        event.challenge,
+        (c) => c.token === event.challenge.token,
+      );
+      break;
+    case 'acme.challenge.delete':
+      next.acme_challenges = (snapshot.acme_challenges ?? []).filter((c) => c.token !== event.token);
+      break;
     case 'purge':
       break; // applied to the cache, not kept in the state
     default:

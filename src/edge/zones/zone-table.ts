@@ -60,6 +60,10 @@ export class ZoneTable {
       case 'pop.delete':
       case 'node.upsert':
       case 'node.delete':
+      case 'certificate.upsert': // the TLS listener's business (edge/server/cert-store.ts)
+      case 'certificate.delete':
+      case 'acme.challenge.upsert':
+      case 'acme.challenge.delete':
       case 'purge': // the cache's business (edge/purge)
         break;
       default:

@@ -1,7 +1,7 @@
 // The label rule: hostname → <label>.<zone>.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Zone } from '../../../src/common/config/zone.ts';
+import { ZoneSettingsSchema, type Zone } from '../../../src/common/config/zone.ts';
 import { buildLabels, cdnLabel } from '../../../src/dns/labels.ts';
 
 function zone(name: string, hostnames: string[], dnsPops?: string[]): Zone {
@@ -12,13 +12,7 @@ function zone(name: string, hostnames: string[], dnsPops?: string[]): Zone {
     origins: [{ url: 'http://127.0.0.1:9', weight: 1 }],
     shield_pop: null,
     settings: {
-      default_ttl: null,
-      honor_origin_headers: true,
-      stale_while_revalidate: 0,
-      stale_if_error: 0,
-      max_object_size: null,
-      development_mode: false,
-      strip_tag_headers: true,
+      ...ZoneSettingsSchema.parse({}),
       ...(dnsPops === undefined ? {} : { dns_pops: dnsPops }),
     },
     created_at: '',
