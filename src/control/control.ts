@@ -7,7 +7,11 @@ import { hashSecret, newTokenSecret } from './api/auth.ts';
 import type { PurgeRateLimit } from './api/purge.ts';
 import { buildApi } from './api/server.ts';
 import { startNatsPublisher } from './events/nats-publisher.ts';
+import type { AcmeHook } from './api/certificates.ts';
+import { resolveMasterKey } from './secrets/key-source.ts';
+import type { MasterKeySource } from './secrets/key-source.ts';
 import { openControlStore } from './store/control-store.ts';
+import { parseStoreUrl } from './store/connect.ts';
 import type { ControlStore } from './store/types.ts';
 
 /** How long a purge's status stays queryable. */
@@ -30,6 +34,13 @@ export interface ControlConfig {
   /** Purge calls per zone: sustained rate and burst. */
   purgeRate: PurgeRateLimit;
   version: string;
+  /**
+   * The master key that seals secrets at rest (MERIDIAN_MASTER_KEY / --master-key-file); absent or
+   * neither set: the key file beside a SQLite database (made on first start), refused on PostgreSQL.
+   */
+  masterKey?: MasterKeySource;
+  /** Orders ACME certificates; absent: POST {"type": "acme"} answers that ACME is not configured. */
+  acme?: AcmeHook | null;
 }
 
 export interface ControlPlane {
@@ -44,9 +55,20 @@ export async function startControl(
   config: ControlConfig,
   logger: Logger = createLogger('control'),
 ): Promise<ControlPlane> {
-  const store = await openControlStore(config.db);
+  const location = parseStoreUrl(config.db, undefined);
+  const masterKey = resolveMasterKey(
+    location.dialect === 'sqlite' ? location : { dialect: 'postgres' },
+    config.masterKey ?? { value: null, file: null },
+    logger,
+  );
+  const store = await openControlStore(config.db, { masterKey });
   const createdAdminToken = await bootstrapAdminToken(store, config.adminToken);
-  const app = buildApi({ store, version: config.version, purgeRate: config.purgeRate });
+  const app = buildApi({
+    store,
+    version: config.version,
+    purgeRate: config.purgeRate,
+    acme: config.acme ?? null,
+  });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -85,6 +107,7 @@ export async function startControl(
     url,
     db: config.db.replace(/\/\/[^@]*@/, '//***@'),
     nats: config.nats,
+    master_key: masterKey.id,
   });
   return {
     url,
