@@ -418,6 +418,40 @@ async function runCli(
   return { code: code ?? -1, out };
 }
 
+describe('meridian certs', () => {
+  it('upload, list, delete, client-upload, client-list, client-delete, acme', async () => {
+    const dir = control.dataDir;
+    const cert = await ca.issue({ hosts: ['www.shop.test'] });
+    await writeFile(join(dir, 'c.pem'), cert.chainPem);
+    await writeFile(join(dir, 'k.pem'), cert.keyPem, { mode: 0o600 });
+    const cli = (...args: string[]) =>
+      runCli(['certs', ...args, '--zone', 'shop', '--api', control.url, '--token', control.adminToken]);
+    const up = await cli('upload', '--cert', join(dir, 'c.pem'), '--key', join(dir, 'k.pem'));
+    assert.equal(up.code, 0, up.out);
+    const id = /uploaded certificate ([0-9a-f]{32})/.exec(up.out)?.[1] ?? '';
+    assert.match((await cli('list')).out, new RegExp(`${id}  custom  active  .*www\\.shop\\.test`));
+    const listed = await cli('list', '--json');
+    assert.ok((JSON.parse(listed.out) as { id: string }[]).some((c) => c.id === id));
+    assert.equal((await cli('delete', id)).code, 0);
+    assert.ok(!(await cli('list')).out.includes(id));
+    const bad = await cli('upload', '--cert', join(dir, 'k.pem'), '--key', join(dir, 'k.pem'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /certificate: contains a private key/);
+    const acme = await cli('acme');
+    assert.equal(acme.code, 1);
+    assert.match(acme.out, /ACME is not configured/);
+    const client = await ca.issue({ hosts: ['client.internal'], usages: ['client'] });
+    await writeFile(join(dir, 'cc.pem'), client.chainPem);
+    await writeFile(join(dir, 'ck.pem'), client.keyPem, { mode: 0o600 });
+    const cup = await cli('client-upload', '--cert', join(dir, 'cc.pem'), '--key', join(dir, 'ck.pem'));
+    assert.equal(cup.code, 0, cup.out);
+    const cid = /certificate ([0-9a-f]{32})/.exec(cup.out)?.[1] ?? '';
+    assert.ok((await cli('client-list')).out.includes(cid));
+    assert.equal((await cli('client-delete', cid)).code, 0);
+    assert.ok(!(await cli('client-list')).out.includes(cid));
+  });
+});
+
 describe('the master key', () => {
   it('is made beside the SQLite database with mode 0600, and the log says where', async () => {
     const path = join(control.dataDir, 'master.key');
