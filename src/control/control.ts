@@ -8,7 +8,7 @@ import type { PurgeRateLimit } from './api/purge.ts';
 import { buildApi } from './api/server.ts';
 import { startNatsPublisher } from './events/nats-publisher.ts';
 import type { AcmeHook } from './api/certificates.ts';
-import { resolveMasterKey } from './secrets/key-source.ts';
+import { explainMissingKeyFile, resolveMasterKey } from './secrets/key-source.ts';
 import type { MasterKeySource } from './secrets/key-source.ts';
 import { openControlStore } from './store/control-store.ts';
 import { parseStoreUrl } from './store/connect.ts';
@@ -56,12 +56,15 @@ export async function startControl(
   logger: Logger = createLogger('control'),
 ): Promise<ControlPlane> {
   const location = parseStoreUrl(config.db, undefined);
-  const masterKey = resolveMasterKey(
+  const resolved = resolveMasterKey(
     location.dialect === 'sqlite' ? location : { dialect: 'postgres' },
     config.masterKey ?? { value: null, file: null },
     logger,
   );
-  const store = await openControlStore(config.db, { masterKey });
+  const masterKey = resolved.key;
+  const store = await openControlStore(config.db, { masterKey }).catch((err: unknown) => {
+    throw explainMissingKeyFile(resolved, err);
+  });
   const createdAdminToken = await bootstrapAdminToken(store, config.adminToken);
   const app = buildApi({
     store,

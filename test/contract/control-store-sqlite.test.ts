@@ -80,6 +80,23 @@ describe('ControlStore on SQLite', () => {
     assert.doesNotMatch(row.value, /clear-legacy-hop-key/);
   });
 
+  test('a missing master.key beside a store with secrets: refused with what to do, and no new key left behind', async () => {
+    const sub = await mkdtemp(join(dir, 'lost-key-'));
+    const url = `sqlite:${join(sub, 'm.db')}`;
+    const first = await openControlStore(url);
+    await first.hopKey();
+    await first.close();
+    await rm(join(sub, 'master.key'));
+    await assert.rejects(
+      openControlStore(url),
+      /master\.key is missing, but this store's secrets are sealed/,
+    );
+    assert.deepEqual(
+      (await readdir(sub)).filter((f) => f.endsWith('.key')),
+      [],
+    );
+  });
+
   test('sqlite::memory: works and a sqlite:/// URL names an absolute file', async () => {
     const memory = await openControlStore('sqlite::memory:');
     await memory.createZone(zoneInput('a'), ACTOR);

@@ -38,7 +38,7 @@ export async function runRotateMasterKey(argv: string[]): Promise<void> {
   }
   const log = createLogger('control');
   const location = parseStoreUrl(values.db, undefined);
-  const current = resolveMasterKey(
+  const { key: current } = resolveMasterKey(
     location.dialect === 'sqlite' ? location : { dialect: 'postgres' },
     { value: process.env.MERIDIAN_MASTER_KEY || null, file: values['master-key-file'] ?? null },
     log,

@@ -2,7 +2,7 @@
 // embedded (SQLite) control plane keeps a key file beside its database, made on first start; a
 // PostgreSQL one refuses to start, because its replicas must all hold the same key and a key made by
 // one of them would be unknown to the others.
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../common/log.ts';
 import { MasterKey, MasterKeyError, parseMasterKey } from './master-key.ts';
@@ -19,7 +19,36 @@ export type KeyHome = { dialect: 'sqlite'; file: string } | { dialect: 'postgres
 
 export const MASTER_KEY_FILE_NAME = 'master.key';
 
-export function resolveMasterKey(home: KeyHome, source: MasterKeySource, log: Logger): MasterKey {
+export interface ResolvedMasterKey {
+  key: MasterKey;
+  /** The key file made just now beside a SQLite database; null when the key came from elsewhere. */
+  createdFile: string | null;
+}
+
+export function resolveMasterKey(home: KeyHome, source: MasterKeySource, log: Logger): ResolvedMasterKey {
+  let createdFile: string | null = null;
+  const key = findMasterKey(home, source, log, (path) => (createdFile = path));
+  return { key, createdFile };
+}
+
+/**
+ * Opening the store failed with a key file made just now: the file was missing beside a store whose
+ * secrets are sealed. Removes the new file (so restoring the old one is not blocked) and says so.
+ */
+export function explainMissingKeyFile(resolved: ResolvedMasterKey, err: unknown): unknown {
+  if (resolved.createdFile === null || !(err instanceof MasterKeyError)) return err;
+  rmSync(resolved.createdFile, { force: true });
+  return new MasterKeyError(
+    `master key file ${resolved.createdFile} is missing, but this store's secrets are sealed under a master key: restore the file from your backup, or give the key with MERIDIAN_MASTER_KEY or --master-key-file`,
+  );
+}
+
+function findMasterKey(
+  home: KeyHome,
+  source: MasterKeySource,
+  log: Logger,
+  created: (path: string) => void,
+): MasterKey {
   if (source.value !== null && source.file !== null) {
     throw new MasterKeyError('master key: give MERIDIAN_MASTER_KEY or --master-key-file, not both');
   }
@@ -49,6 +78,7 @@ export function resolveMasterKey(home: KeyHome, source: MasterKeySource, log: Lo
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readMasterKeyFile(path, log);
     throw new MasterKeyError(`master key: cannot create ${path}: ${(err as Error).message}`);
   }
+  created(path);
   log.info('created a master key file beside the database (keep it with the database and back it up)', {
     path,
     key_id: key.id,

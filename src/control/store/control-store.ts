@@ -9,7 +9,7 @@ import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.
 import type { PurgeRequest } from '../../common/config/purge.ts';
 import type { CertificateMeta } from '../../common/config/certificate.ts';
 import { createLogger } from '../../common/log.ts';
-import { resolveMasterKey } from '../secrets/key-source.ts';
+import { explainMissingKeyFile, resolveMasterKey } from '../secrets/key-source.ts';
 import type { MasterKey } from '../secrets/master-key.ts';
 import * as certificates from './certificates.ts';
 import type { CertificateWithMaterial } from './certificates.ts';
@@ -59,19 +59,21 @@ export async function openControlStore(
   options: ControlStoreOptions = {},
 ): Promise<ControlStore> {
   const location = parseStoreUrl(url, options.schema);
-  const masterKey =
-    options.masterKey ??
-    resolveMasterKey(
-      location.dialect === 'sqlite' ? location : { dialect: 'postgres' },
-      { value: null, file: null },
-      createLogger('control-store'),
-    );
+  const resolved =
+    options.masterKey !== undefined
+      ? { key: options.masterKey, createdFile: null }
+      : resolveMasterKey(
+          location.dialect === 'sqlite' ? location : { dialect: 'postgres' },
+          { value: null, file: null },
+          createLogger('control-store'),
+        );
+  const masterKey = resolved.key;
   const connection = await connect(location);
   try {
     await prepareSecrets(connection.db, masterKey, (options.now ?? (() => new Date()))());
   } catch (err) {
     await connection.db.destroy();
-    throw err;
+    throw explainMissingKeyFile(resolved, err);
   }
   const notifier = new CommitNotifier();
   const channel = location.dialect === 'postgres' ? notifyChannel(location.schema) : null;

@@ -66,13 +66,13 @@ describe('resolveMasterKey', () => {
     const dir = await mkdtemp(join(tmpdir(), 'meridian-mk-'));
     try {
       const home = { dialect: 'sqlite' as const, file: join(dir, 'm.db') };
-      const first = resolveMasterKey(home, { value: null, file: null }, log);
+      const first = resolveMasterKey(home, { value: null, file: null }, log).key;
       assert.equal((await stat(join(dir, 'master.key'))).mode & 0o777, 0o600);
-      assert.equal(resolveMasterKey(home, { value: null, file: null }, log).id, first.id);
+      assert.equal(resolveMasterKey(home, { value: null, file: null }, log).key.id, first.id);
       const other = MasterKey.generate();
       await writeFile(join(dir, 'o.key'), other.toBase64());
-      assert.equal(resolveMasterKey(home, { value: null, file: join(dir, 'o.key') }, log).id, other.id);
-      assert.equal(resolveMasterKey(home, { value: other.toBase64(), file: null }, log).id, other.id);
+      assert.equal(resolveMasterKey(home, { value: null, file: join(dir, 'o.key') }, log).key.id, other.id);
+      assert.equal(resolveMasterKey(home, { value: other.toBase64(), file: null }, log).key.id, other.id);
       assert.throws(
         () => resolveMasterKey(home, { value: other.toBase64(), file: join(dir, 'o.key') }, log),
         /not both/,
