@@ -460,6 +460,20 @@ describe('the master key', () => {
     assert.ok(control.stderr().includes(path));
   });
 
+  it('on PostgreSQL without a key: refuses to start, saying replicas must share one', async () => {
+    const res = await runCli(
+      ['control', '--listen', '127.0.0.1:0', '--db', 'postgres://postgres@127.0.0.1:5432/test'],
+      {
+        MERIDIAN_MASTER_KEY: '',
+      },
+    );
+    assert.equal(res.code, 1, res.out);
+    assert.match(
+      res.out,
+      /^meridian control: master key: a control plane on PostgreSQL needs MERIDIAN_MASTER_KEY or --master-key-file \(every replica must use the same key/,
+    );
+  });
+
   it('wrong, malformed or unreadable: a one-line error and no control plane; rotation re-seals', async () => {
     const b = await startControlProcess();
     const db = `sqlite:${join(b.dataDir, 'meridian.db')}`;
