@@ -7,7 +7,6 @@ import { hashSecret, newTokenSecret } from './api/auth.ts';
 import type { PurgeRateLimit } from './api/purge.ts';
 import { buildApi } from './api/server.ts';
 import { startNatsPublisher } from './events/nats-publisher.ts';
-import type { AcmeHook } from './api/certificates.ts';
 import { explainMissingKeyFile, resolveMasterKey } from './secrets/key-source.ts';
 import type { MasterKeySource } from './secrets/key-source.ts';
 import { openControlStore } from './store/control-store.ts';
@@ -39,8 +38,6 @@ export interface ControlConfig {
    * neither set: the key file beside a SQLite database (made on first start), refused on PostgreSQL.
    */
   masterKey?: MasterKeySource;
-  /** Orders ACME certificates; absent: POST {"type": "acme"} answers that ACME is not configured. */
-  acme?: AcmeHook | null;
 }
 
 export interface ControlPlane {
@@ -56,22 +53,13 @@ export async function startControl(
   logger: Logger = createLogger('control'),
 ): Promise<ControlPlane> {
   const location = parseStoreUrl(config.db, undefined);
-  const resolved = resolveMasterKey(
-    location.dialect === 'sqlite' ? location : { dialect: 'postgres' },
-    config.masterKey ?? { value: null, file: null },
-    logger,
-  );
+  const resolved = resolveMasterKey(location, config.masterKey ?? { value: null, file: null }, logger);
   const masterKey = resolved.key;
   const store = await openControlStore(config.db, { masterKey }).catch((err: unknown) => {
     throw explainMissingKeyFile(resolved, err);
   });
   const createdAdminToken = await bootstrapAdminToken(store, config.adminToken);
-  const app = buildApi({
-    store,
-    version: config.version,
-    purgeRate: config.purgeRate,
-    acme: config.acme ?? null,
-  });
+  const app = buildApi({ store, version: config.version, purgeRate: config.purgeRate });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

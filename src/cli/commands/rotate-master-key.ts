@@ -39,7 +39,7 @@ export async function runRotateMasterKey(argv: string[]): Promise<void> {
   const log = createLogger('control');
   const location = parseStoreUrl(values.db, undefined);
   const { key: current } = resolveMasterKey(
-    location.dialect === 'sqlite' ? location : { dialect: 'postgres' },
+    location,
     { value: process.env.MERIDIAN_MASTER_KEY || null, file: values['master-key-file'] ?? null },
     log,
   );

@@ -62,11 +62,7 @@ export async function openControlStore(
   const resolved =
     options.masterKey !== undefined
       ? { key: options.masterKey, createdFile: null }
-      : resolveMasterKey(
-          location.dialect === 'sqlite' ? location : { dialect: 'postgres' },
-          { value: null, file: null },
-          createLogger('control-store'),
-        );
+      : resolveMasterKey(location, { value: null, file: null }, createLogger('control-store'));
   const masterKey = resolved.key;
   const connection = await connect(location);
   try {
