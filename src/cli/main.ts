@@ -17,6 +17,7 @@ Commands:
   rules     list, add, delete a zone's cache rules
   purge     purge cached content by URL, prefix, host, tag or everything, on every node
   tokens    create, list, delete API tokens
+  certs     upload, list, delete a zone's TLS certificates (or order them over ACME)
 
 Run "meridian <command> --help" for a command's options.
 `;
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   rules: async () => (await import('./commands/rules.ts')).runRules,
   purge: async () => (await import('./commands/purge.ts')).runPurge,
   tokens: async () => (await import('./commands/tokens.ts')).runTokens,
+  certs: async () => (await import('./commands/certs.ts')).runCerts,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -7,7 +7,10 @@ import { hashSecret, newTokenSecret } from './api/auth.ts';
 import type { PurgeRateLimit } from './api/purge.ts';
 import { buildApi } from './api/server.ts';
 import { startNatsPublisher } from './events/nats-publisher.ts';
+import { explainMissingKeyFile, resolveMasterKey } from './secrets/key-source.ts';
+import type { MasterKeySource } from './secrets/key-source.ts';
 import { openControlStore } from './store/control-store.ts';
+import { parseStoreUrl } from './store/connect.ts';
 import type { ControlStore } from './store/types.ts';
 
 /** How long a purge's status stays queryable. */
@@ -30,6 +33,11 @@ export interface ControlConfig {
   /** Purge calls per zone: sustained rate and burst. */
   purgeRate: PurgeRateLimit;
   version: string;
+  /**
+   * The master key that seals secrets at rest (MERIDIAN_MASTER_KEY / --master-key-file); absent or
+   * neither set: the key file beside a SQLite database (made on first start), refused on PostgreSQL.
+   */
+  masterKey?: MasterKeySource;
 }
 
 export interface ControlPlane {
@@ -44,7 +52,12 @@ export async function startControl(
   config: ControlConfig,
   logger: Logger = createLogger('control'),
 ): Promise<ControlPlane> {
-  const store = await openControlStore(config.db);
+  const location = parseStoreUrl(config.db, undefined);
+  const resolved = resolveMasterKey(location, config.masterKey ?? { value: null, file: null }, logger);
+  const masterKey = resolved.key;
+  const store = await openControlStore(config.db, { masterKey }).catch((err: unknown) => {
+    throw explainMissingKeyFile(resolved, err);
+  });
   const createdAdminToken = await bootstrapAdminToken(store, config.adminToken);
   const app = buildApi({ store, version: config.version, purgeRate: config.purgeRate });
   await app.listen({ host: config.listen.host, port: config.listen.port });
@@ -85,6 +98,7 @@ export async function startControl(
     url,
     db: config.db.replace(/\/\/[^@]*@/, '//***@'),
     nats: config.nats,
+    master_key: masterKey.id,
   });
   return {
     url,

@@ -79,6 +79,7 @@ export function applyEvents(base: Snapshot, events: ControlEvent[]): Snapshot {
   const rules = new Map<string, Rule[]>(Object.entries(base.rules));
   const pops = new Map(base.pops.map((p) => [p.name, p]));
   const nodes = new Map(base.nodes.map((n) => [n.name, n]));
+  const certificates = new Map((base.certificates ?? []).map((c) => [c.id, c]));
   let seq = base.seq;
   for (const event of events) {
     assert.equal(event.seq, seq + 1, 'events must follow the snapshot without a gap');
@@ -91,6 +92,13 @@ export function applyEvents(base: Snapshot, events: ControlEvent[]): Snapshot {
       case 'zone.delete':
         zones.delete(event.zone_id);
         rules.delete(event.zone_id);
+        for (const [id, cert] of certificates) if (cert.zone_id === event.zone_id) certificates.delete(id);
+        break;
+      case 'certificate.upsert':
+        certificates.set(event.certificate.id, event.certificate);
+        break;
+      case 'certificate.delete':
+        certificates.delete(event.id);
         break;
       case 'rules.replace':
         rules.set(event.zone_id, event.rules);
@@ -109,6 +117,7 @@ export function applyEvents(base: Snapshot, events: ControlEvent[]): Snapshot {
         break;
     }
   }
+  const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
   const byName = <T extends { name: string }>(a: T, b: T): number =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
   return {
@@ -117,6 +126,10 @@ export function applyEvents(base: Snapshot, events: ControlEvent[]): Snapshot {
     rules: Object.fromEntries([...rules.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
     pops: [...pops.values()].sort(byName),
     nodes: [...nodes.values()].sort(byName),
+    // As the store orders them: by zone, then upload time, then id.
+    certificates: [...certificates.values()].sort(
+      (a, b) => cmp(a.zone_id, b.zone_id) || cmp(a.uploaded_on, b.uploaded_on) || cmp(a.id, b.id),
+    ),
   };
 }
 
@@ -132,7 +145,14 @@ export function normalised(snapshot: Snapshot): Snapshot {
   };
 }
 
-export const EMPTY_SNAPSHOT: Snapshot = { seq: 0, zones: [], rules: {}, pops: [], nodes: [] };
+export const EMPTY_SNAPSHOT: Snapshot = {
+  seq: 0,
+  zones: [],
+  rules: {},
+  pops: [],
+  nodes: [],
+  certificates: [],
+};
 
 /** Resolves with the first value `subscribe` delivers that passes `accept`; rejects after timeoutMs. */
 export function waitFor<T>(

@@ -8,7 +8,9 @@ import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { openControlStore } from '../../src/control/store/control-store.ts';
 import type { ControlStore } from '../../src/control/store/types.ts';
+import { MasterKey } from '../../src/control/secrets/master-key.ts';
 import { controlStoreTests } from './control-store.ts';
+import { certificateStoreTests } from './control-store-certificates.ts';
 import type { OpenOptions } from './control-store-fixtures.ts';
 import {
   ACTOR,
@@ -29,8 +31,10 @@ const newSchema = (): string => {
   schemas.push(schema);
   return schema;
 };
-const openOn = (schema: string, options?: OpenOptions): Promise<ControlStore> =>
-  openControlStore(URL, { ...options, schema });
+/** PostgreSQL needs a master key (replicas share it): one for every schema of this run. */
+const MASTER_KEY = MasterKey.generate();
+const openOn = (schema: string, options?: OpenOptions & { masterKey?: MasterKey }): Promise<ControlStore> =>
+  openControlStore(URL, { masterKey: MASTER_KEY, ...options, schema });
 
 /** Opens stores concurrently (as replicas starting together do); closes the opened ones if one fails. */
 async function openAll(...opens: Promise<ControlStore>[]): Promise<ControlStore[]> {
@@ -53,6 +57,14 @@ after(async () => {
 });
 
 controlStoreTests('PostgreSQL', (options) => openOn(newSchema(), options));
+certificateStoreTests(
+  'PostgreSQL',
+  (options) => openOn(newSchema(), options),
+  () => {
+    const schema = newSchema();
+    return (options) => openOn(schema, options);
+  },
+);
 
 describe('ControlStore on PostgreSQL', () => {
   test("a second store on the same schema is notified of the first one's commits", async () => {
@@ -125,10 +137,20 @@ describe('ControlStore on PostgreSQL', () => {
   });
 
   test('an unreachable database fails open with an error', async () => {
-    await assert.rejects(openControlStore('postgres://postgres@127.0.0.1:1/test'));
+    await assert.rejects(openControlStore('postgres://postgres@127.0.0.1:1/test', { masterKey: MASTER_KEY }));
+  });
+
+  test('without a master key a PostgreSQL store refuses to open, saying why', async () => {
+    await assert.rejects(
+      openControlStore(URL, { schema: newSchema() }),
+      /every replica must use the same key/,
+    );
   });
 
   test('a schema name that is not a plain identifier is refused', async () => {
-    await assert.rejects(openControlStore(URL, { schema: 'x"; drop table y; --' }), /schema/);
+    await assert.rejects(
+      openControlStore(URL, { masterKey: MASTER_KEY, schema: 'x"; drop table y; --' }),
+      /schema/,
+    );
   });
 });

@@ -5,8 +5,10 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { openControlStore } from '../../src/control/store/control-store.ts';
 import { controlStoreTests } from './control-store.ts';
+import { certificateStoreTests } from './control-store-certificates.ts';
 import { ACTOR, popInput, readWholeLog, ruleInput, sha256, zoneInput } from './control-store-fixtures.ts';
 
 let dir = '';
@@ -21,6 +23,14 @@ after(async () => {
 const nextFile = (): string => join(dir, `store-${++files}.db`);
 
 controlStoreTests('SQLite file', (options) => openControlStore(`sqlite:${nextFile()}`, options ?? {}));
+certificateStoreTests(
+  'SQLite file',
+  (options) => openControlStore(`sqlite:${nextFile()}`, options ?? {}),
+  () => {
+    const file = nextFile();
+    return (options) => openControlStore(`sqlite:${file}`, options ?? {});
+  },
+);
 
 describe('ControlStore on SQLite', () => {
   test('state and the log survive close and reopen', async () => {
@@ -47,6 +57,44 @@ describe('ControlStore on SQLite', () => {
     } finally {
       await second.close();
     }
+  });
+
+  test('a hop key stored in clear by an older version is sealed in place at open, keeping its value', async () => {
+    const file = nextFile();
+    const first = await openControlStore(`sqlite:${file}`);
+    await first.hopKey();
+    await first.close();
+    const raw = new Database(file);
+    raw.prepare("update cluster_keys set value = 'clear-legacy-hop-key' where name = 'hop'").run();
+    raw.close();
+    const second = await openControlStore(`sqlite:${file}`);
+    try {
+      assert.equal(await second.hopKey(), 'clear-legacy-hop-key');
+    } finally {
+      await second.close();
+    }
+    const check = new Database(file, { readonly: true });
+    const row = check.prepare("select value from cluster_keys where name = 'hop'").get() as { value: string };
+    check.close();
+    assert.match(row.value, /^mk1:[0-9a-f]{16}:/);
+    assert.doesNotMatch(row.value, /clear-legacy-hop-key/);
+  });
+
+  test('a missing master.key beside a store with secrets: refused with what to do, and no new key left behind', async () => {
+    const sub = await mkdtemp(join(dir, 'lost-key-'));
+    const url = `sqlite:${join(sub, 'm.db')}`;
+    const first = await openControlStore(url);
+    await first.hopKey();
+    await first.close();
+    await rm(join(sub, 'master.key'));
+    await assert.rejects(
+      openControlStore(url),
+      /master\.key is missing, but this store's secrets are sealed/,
+    );
+    assert.deepEqual(
+      (await readdir(sub)).filter((f) => f.endsWith('.key')),
+      [],
+    );
   });
 
   test('sqlite::memory: works and a sqlite:/// URL names an absolute file', async () => {

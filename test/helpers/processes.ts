@@ -168,6 +168,9 @@ export function statusOf(raw: string): number {
   return match === null ? 0 : Number(match[1]);
 }
 
+/** The master key of test control planes on PostgreSQL (32 bytes, base64). */
+export const TEST_MASTER_KEY = Buffer.from('test-master-key-of-32-bytes-long').toString('base64');
+
 export interface ControlProc extends Proc {
   readonly adminToken: string;
   readonly dataDir: string;
@@ -192,7 +195,15 @@ export async function startControlProcess(
   ];
   if (options.nats !== undefined) args.push('--nats', options.nats);
   args.push(...(options.extra ?? []));
-  const proc = await spawnNodeWithEnv(args, { MERIDIAN_ADMIN_TOKEN: adminToken }, (line) => {
+  const env: Record<string, string> = { MERIDIAN_ADMIN_TOKEN: adminToken };
+  // On PostgreSQL the control plane needs a master key (its replicas share it); SQLite makes its own file.
+  if (
+    args.includes('--db') &&
+    /^postgres/.test(args[args.indexOf('--db') + 1] ?? '') &&
+    !args.includes('--master-key-file')
+  )
+    env.MERIDIAN_MASTER_KEY = TEST_MASTER_KEY;
+  const proc = await spawnNodeWithEnv(args, env, (line) => {
     const match = /^control plane: http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
     return match === null ? null : Number(match[1]);
   });

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { startControl, type ControlConfig } from '../../control/control.ts';
 import { DEFAULT_EVENT_STREAM, isValidStreamName } from '../../common/events/nats-names.ts';
 import { DEFAULT_PURGE_RATE } from '../../control/api/purge.ts';
+import { MasterKeyError } from '../../control/secrets/master-key.ts';
 import { parseDuration, parseListen, UsageError } from '../args.ts';
 
 export function streamName(value: string): string {
@@ -17,6 +18,7 @@ export const CONTROL_HELP = `meridian control — the control plane (REST API, s
 
 Usage:
   meridian control [--listen 127.0.0.1:8700] [--db sqlite:DIR/meridian.db | --db postgres://...] [--nats nats://127.0.0.1:4222]
+  meridian control rotate-master-key --db URL [--master-key-file OLD] --new-master-key-file NEW   (see its --help)
 
 Options:
   --listen HOST:PORT     API listener (default 127.0.0.1:8700)
@@ -27,6 +29,9 @@ Options:
   --event-retention N    events kept in the log (default 100000)
   --purge-rate N         purge calls per second and zone, sustained (default 50)
   --purge-burst N        purge calls a zone may make at once (default 500)
+  --master-key-file FILE the master key (32 bytes, base64) sealing private keys and cluster keys at rest;
+                         or MERIDIAN_MASTER_KEY. Neither: SQLite keeps DIR/master.key (made on first start,
+                         mode 0600); PostgreSQL refuses to start (every replica needs the same key)
   -h, --help             this help
 
 On first start an admin token is created and printed once; set MERIDIAN_ADMIN_TOKEN to choose it instead.
@@ -44,6 +49,7 @@ export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
       'event-retention': { type: 'string', default: '100000' },
       'purge-rate': { type: 'string', default: String(DEFAULT_PURGE_RATE.perSecond) },
       'purge-burst': { type: 'string', default: String(DEFAULT_PURGE_RATE.burst) },
+      'master-key-file': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -68,6 +74,10 @@ export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
       burst: positiveNumber('purge-burst', values['purge-burst']),
     },
     version: '0.1.0',
+    masterKey: {
+      value: process.env.MERIDIAN_MASTER_KEY || null,
+      file: values['master-key-file'] ?? null,
+    },
   };
 }
 
@@ -79,6 +89,10 @@ function positiveNumber(flag: string, value: string): number {
 }
 
 export async function runControl(argv: string[]): Promise<void> {
+  if (argv[0] === 'rotate-master-key') {
+    const { runRotateMasterKey } = await import('./rotate-master-key.ts');
+    return refuseBadKey(() => runRotateMasterKey(argv.slice(1)));
+  }
   const config = parseControlArgs(argv);
   if (config === 'help') {
     process.stdout.write(CONTROL_HELP);
@@ -86,7 +100,7 @@ export async function runControl(argv: string[]): Promise<void> {
   }
   if (config.db.startsWith('sqlite:') && config.db !== 'sqlite::memory:')
     mkdirSync(dirname(config.db.slice('sqlite:'.length)), { recursive: true });
-  const control = await startControl(config);
+  const control = await refuseBadKey(() => startControl(config));
   if (control.createdAdminToken !== null) {
     process.stdout.write(`Admin token (shown once; store it now):\n  ${control.createdAdminToken}\n`);
   }
@@ -98,4 +112,15 @@ export async function runControl(argv: string[]): Promise<void> {
     );
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** A master key that is wrong, malformed or unreadable: one line, and no control plane. */
+async function refuseBadKey<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!(err instanceof MasterKeyError)) throw err;
+    process.stderr.write(`meridian control: ${err.message}\n`);
+    process.exit(1);
+  }
 }

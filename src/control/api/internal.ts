@@ -1,9 +1,10 @@
 // /internal/v1: what edge and DNS nodes call with their `node` token — register, heartbeat, the
 // snapshot and the event stream. A node token grants nothing else.
 import { z } from 'zod';
+import type { Zone } from '../../common/config/zone.ts';
 import type { ControlStore } from '../store/types.ts';
 import { streamEvents } from '../events/http-stream.ts';
-import { badRequest, notFound, ok } from './envelope.ts';
+import { badRequest, forbidden, notFound, ok } from './envelope.ts';
 import type { Router } from './router.ts';
 import { translateConflicts } from './zones.ts';
 
@@ -79,7 +80,37 @@ export function internalRoutes(router: Router, store: ControlStore): void {
       scope: 'node',
       tag: 'internal',
     },
-    async ({ reply }) => ok(reply, { ...(await store.snapshot()), hop_key: await store.hopKey() }),
+    async ({ reply }) =>
+      ok(reply, {
+        ...(await store.snapshot()),
+        hop_key: await store.hopKey(),
+        ticket_key: await store.ticketKey(),
+      }),
+  );
+  router.add(
+    {
+      method: 'GET',
+      path: '/internal/v1/certificates/:cert_id',
+      summary: "A certificate's chain and private key, for a node (?node=NAME) of a PoP that serves its zone",
+      scope: 'node',
+      tag: 'internal',
+      queryParams: ['node'],
+    },
+    async ({ reply, params, query }) => {
+      const nodeName = query.node;
+      if (nodeName === undefined || nodeName === '') throw badRequest('node: required (the node name)');
+      const found = await store.getCertificateMaterial(params.cert_id as string);
+      if (found === undefined) throw notFound('certificate');
+      const node = (await store.listNodes()).find((n) => n.name === nodeName);
+      if (node === undefined) throw forbidden(`node: no registered node named "${nodeName}"`);
+      const zone = await store.getZone(found.meta.zone_id);
+      if (zone === undefined) throw notFound('certificate');
+      if (!popServesZone(node.pop, zone)) {
+        throw forbidden(`node: PoP "${node.pop}" does not serve this certificate's zone`);
+      }
+      if (found.material === null) throw notFound('certificate material (the ACME order is pending)');
+      return ok(reply, found.material);
+    },
   );
   router.add(
     {
@@ -97,4 +128,13 @@ export function internalRoutes(router: Router, store: ControlStore): void {
       await streamEvents(store, req.raw, reply.raw, Number(after));
     },
   );
+}
+
+/**
+ * A PoP serves a zone when the zone's GeoDNS answers may name it (settings.dns_pops absent or null:
+ * every PoP) or when it is the zone's shield. Only such nodes receive the zone's private keys.
+ */
+export function popServesZone(pop: string, zone: Zone): boolean {
+  const pops = zone.settings.dns_pops;
+  return pops === undefined || pops === null || pops.includes(pop) || zone.shield_pop === pop;
 }

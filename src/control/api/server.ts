@@ -4,6 +4,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { ControlStore } from '../store/types.ts';
 import { authenticate, requireScope } from './auth.ts';
 import { auditRoutes } from './audit.ts';
+import { certificateRoutes } from './certificates.ts';
+import type { AcmeHook } from './certificates.ts';
 import { ApiError, API_ERRORS, fail, validationErrors } from './envelope.ts';
 import { internalRoutes } from './internal.ts';
 import { buildOpenApi } from './openapi.ts';
@@ -20,6 +22,8 @@ export interface ApiOptions {
   version: string;
   /** Purge calls per zone (default DEFAULT_PURGE_RATE). */
   purgeRate?: PurgeRateLimit;
+  /** Orders ACME certificates for POST .../custom_certificates {"type": "acme"}; absent: not configured. */
+  acme?: AcmeHook | null;
   /** Extra resources (purge, analytics) register here. */
   extend?: (router: Router) => void;
 }
@@ -40,6 +44,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   tokenRoutes(router, store);
   topologyRoutes(router, store);
   auditRoutes(router, store);
+  certificateRoutes(router, store, { acme: options.acme ?? null });
   internalRoutes(router, store);
   options.extend?.(router);
 

@@ -1,20 +1,33 @@
-// Shared cluster keys (migration 0003). A key is made on first use; when two control planes on one
-// PostgreSQL race, the first insert wins and both read it back.
+// Shared cluster keys (migration 0003), sealed under the master key: `hop` signs internal hops,
+// `ticket` is what a PoP's nodes derive their TLS session-ticket keys from. A key is made on first
+// use; when two control planes on one PostgreSQL race, the first insert wins and both read it back.
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { MasterKey } from '../secrets/master-key.ts';
 import type { Tables } from './schema.ts';
 
-export async function clusterKey(db: Kysely<Tables>, name: string, now: Date): Promise<string> {
+export type ClusterKeyName = 'hop' | 'ticket';
+
+export async function clusterKey(
+  db: Kysely<Tables>,
+  name: ClusterKeyName,
+  now: Date,
+  masterKey: MasterKey,
+): Promise<string> {
   const read = async (): Promise<string | undefined> =>
     (await db.selectFrom('cluster_keys').select('value').where('name', '=', name).executeTakeFirst())?.value;
   const existing = await read();
-  if (existing !== undefined) return existing;
+  if (existing !== undefined) return masterKey.open(existing);
   await db
     .insertInto('cluster_keys')
-    .values({ name, value: randomBytes(32).toString('base64url'), created_at: now.toISOString() })
+    .values({
+      name,
+      value: masterKey.seal(randomBytes(32).toString('base64url')),
+      created_at: now.toISOString(),
+    })
     .onConflict((oc) => oc.column('name').doNothing())
     .execute();
   const value = await read();
   if (value === undefined) throw new Error(`cluster key ${name} could not be created`);
-  return value;
+  return masterKey.open(value);
 }

@@ -7,6 +7,14 @@ import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
 import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
 import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
 import type { PurgeRequest } from '../../common/config/purge.ts';
+import type { CertificateMeta } from '../../common/config/certificate.ts';
+import { createLogger } from '../../common/log.ts';
+import { explainMissingKeyFile, resolveMasterKey } from '../secrets/key-source.ts';
+import type { MasterKey } from '../secrets/master-key.ts';
+import * as certificates from './certificates.ts';
+import type { CertificateWithMaterial } from './certificates.ts';
+import { prepareSecrets, resealAll } from './secrets.ts';
+import type { RotationResult } from './secrets.ts';
 import { listAudit } from './audit.ts';
 import { CommitNotifier, PgCommitListener, notifyChannel } from './commit-notifier.ts';
 import { connect, parseStoreUrl } from './connect.ts';
@@ -20,6 +28,7 @@ import * as topology from './topology.ts';
 import type {
   Actor,
   AuditEntry,
+  CertificateRecordInput,
   ControlStore,
   Page,
   PageOf,
@@ -37,6 +46,11 @@ export interface ControlStoreOptions {
   schema?: string;
   /** The clock for timestamps, heartbeat staleness and token use (tests inject one). */
   now?: () => Date;
+  /**
+   * Seals the secrets at rest. Absent: the default of secrets/key-source.ts without a configured
+   * key (the key file beside a SQLite database, made on first open; PostgreSQL refuses).
+   */
+  masterKey?: MasterKey;
 }
 
 /** Opens the store at `url`, bringing its schema up to date (Kysely migrations) first. */
@@ -45,7 +59,18 @@ export async function openControlStore(
   options: ControlStoreOptions = {},
 ): Promise<ControlStore> {
   const location = parseStoreUrl(url, options.schema);
+  const resolved =
+    options.masterKey !== undefined
+      ? { key: options.masterKey, createdFile: null }
+      : resolveMasterKey(location, { value: null, file: null }, createLogger('control-store'));
+  const masterKey = resolved.key;
   const connection = await connect(location);
+  try {
+    await prepareSecrets(connection.db, masterKey, (options.now ?? (() => new Date()))());
+  } catch (err) {
+    await connection.db.destroy();
+    throw explainMissingKeyFile(resolved, err);
+  }
   const notifier = new CommitNotifier();
   const channel = location.dialect === 'postgres' ? notifyChannel(location.schema) : null;
   const ctx: StoreContext = {
@@ -54,6 +79,7 @@ export async function openControlStore(
     now: options.now ?? (() => new Date()),
     channel,
     committed: (seq) => notifier.publish(seq),
+    masterKey,
   };
   let listener: PgCommitListener | null = null;
   if (channel !== null && connection.pgClientConfig !== null) {
@@ -74,8 +100,9 @@ export async function openControlStore(
 
 class KyselyControlStore implements ControlStore {
   #hopKey: Promise<string> | null = null;
+  #ticketKey: Promise<string> | null = null;
   readonly dialect: 'sqlite' | 'postgres';
-  readonly #ctx: StoreContext;
+  #ctx: StoreContext;
   readonly #connection: Connection;
   readonly #notifier: CommitNotifier;
   readonly #listener: PgCommitListener | null;
@@ -205,6 +232,34 @@ class KyselyControlStore implements ControlStore {
     return purges.prunePurges(this.#ctx.db, beforeIso);
   }
 
+  // certificates
+  createCertificate(
+    zoneId: string,
+    input: CertificateRecordInput,
+    actor: Actor,
+  ): Promise<CertificateMeta | undefined> {
+    return certificates.createCertificate(this.#ctx, zoneId, input, actor);
+  }
+  listCertificates(zoneId: string, usage: CertificateMeta['usage'] | null): Promise<CertificateMeta[]> {
+    return certificates.listCertificates(this.#ctx.db, zoneId, usage);
+  }
+  getCertificate(id: string): Promise<CertificateMeta | undefined> {
+    return certificates.getCertificate(this.#ctx.db, id);
+  }
+  getCertificateMaterial(id: string): Promise<CertificateWithMaterial | undefined> {
+    return certificates.getCertificateMaterial(this.#ctx.db, this.#ctx.masterKey, id);
+  }
+  replaceCertificate(
+    id: string,
+    input: CertificateRecordInput,
+    actor: Actor,
+  ): Promise<CertificateMeta | undefined> {
+    return certificates.replaceCertificate(this.#ctx, id, input, actor);
+  }
+  deleteCertificate(id: string, actor: Actor): Promise<CertificateMeta | undefined> {
+    return certificates.deleteCertificate(this.#ctx, id, actor);
+  }
+
   // audit
   listAudit(page: Page): Promise<PageOf<AuditEntry>> {
     return listAudit(this.#ctx.db, page);
@@ -224,11 +279,27 @@ class KyselyControlStore implements ControlStore {
     return eventLog.snapshot(this.#ctx.db, this.#ctx.dialect);
   }
   hopKey(): Promise<string> {
-    this.#hopKey ??= clusterKey(this.#ctx.db, 'hop', this.#ctx.now()).catch((err: unknown) => {
-      this.#hopKey = null;
-      throw err;
-    });
+    this.#hopKey ??= clusterKey(this.#ctx.db, 'hop', this.#ctx.now(), this.#ctx.masterKey).catch(
+      (err: unknown) => {
+        this.#hopKey = null;
+        throw err;
+      },
+    );
     return this.#hopKey;
+  }
+  ticketKey(): Promise<string> {
+    this.#ticketKey ??= clusterKey(this.#ctx.db, 'ticket', this.#ctx.now(), this.#ctx.masterKey).catch(
+      (err: unknown) => {
+        this.#ticketKey = null;
+        throw err;
+      },
+    );
+    return this.#ticketKey;
+  }
+  async rotateMasterKey(next: MasterKey, actor: Actor): Promise<RotationResult> {
+    const result = await resealAll(this.#ctx, this.#ctx.masterKey, next, actor);
+    this.#ctx = { ...this.#ctx, masterKey: next };
+    return result;
   }
   pruneEvents(keep: number): Promise<number> {
     return eventLog.pruneEvents(this.#ctx.db, keep);

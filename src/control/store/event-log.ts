@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { ControlEvent, EventBody, Snapshot } from '../../common/events/types.ts';
+import { allCertificates } from './certificates.ts';
 import type { StoreDialect } from './connect.ts';
 import { purgesSince } from './purges.ts';
 import { nodeSummary } from './rows.ts';
@@ -62,7 +63,8 @@ export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect): Promi
     // The purges the log still holds: a node behind the snapshot applies those after its own seq.
     const purgesFrom = await firstSeq(trx);
     const purges = await purgesSince(trx, purgesFrom);
-    return { seq, zones, rules, pops, nodes, purges, purges_from: purgesFrom };
+    const certificates = await allCertificates(trx);
+    return { seq, zones, rules, pops, nodes, certificates, purges, purges_from: purgesFrom };
   };
   const builder = db.transaction();
   return dialect === 'postgres'

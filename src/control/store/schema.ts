@@ -107,7 +107,7 @@ export interface PurgeRow {
   created_at: string;
 }
 
-/** A key every node of the cluster shares (base64url of 32 random bytes). */
+/** A key every node of the cluster shares (base64url of 32 random bytes), sealed under the master key. */
 export interface ClusterKeyRow {
   name: string;
   value: string;
@@ -119,6 +119,29 @@ export interface PurgeAckRow {
   purge_id: string;
   node: string;
   applied_at: string;
+}
+
+/** A zone's certificate: the chain (public) in clear, the private key sealed under the master key. */
+export interface CertificateRow {
+  id: string;
+  zone_id: string;
+  usage: string;
+  type: string;
+  status: string;
+  /** JSON: string[]. */
+  hosts: string;
+  issuer: string;
+  signature: string;
+  serial_number: string;
+  fingerprint_sha256: string;
+  not_before: string;
+  expires_on: string;
+  /** PEM chain, leaf first; null while an ACME order is pending. */
+  certificate: string | null;
+  /** The PEM key sealed (secrets/master-key.ts); null while an ACME order is pending. */
+  private_key: string | null;
+  uploaded_on: string;
+  modified_on: string;
 }
 
 export interface Tables {
@@ -134,4 +157,5 @@ export interface Tables {
   purges: PurgeRow;
   purge_acks: PurgeAckRow;
   cluster_keys: ClusterKeyRow;
+  certificates: CertificateRow;
 }

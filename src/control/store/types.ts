@@ -10,6 +10,10 @@ import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
 import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
 import type { z } from 'zod';
 import type { ZonePatchSchema } from '../../common/config/zone.ts';
+import type { CertificateMeta } from '../../common/config/certificate.ts';
+import type { CertificateWithMaterial } from './certificates.ts';
+import type { MasterKey } from '../secrets/master-key.ts';
+import type { RotationResult } from './secrets.ts';
 
 export type Scope =
   | 'zones:read'
@@ -81,6 +85,19 @@ export interface PurgeAck {
   applied_at: string;
 }
 
+/**
+ * A certificate as the store writes it: the metadata (read from the leaf by the API), the PEM chain
+ * and the private key in clear, which the store seals. Chain and key are null while an ACME order is
+ * pending.
+ */
+export type CertificateRecordInput = Omit<
+  CertificateMeta,
+  'id' | 'zone_id' | 'uploaded_on' | 'modified_on'
+> & {
+  certificate: string | null;
+  private_key: string | null;
+};
+
 export interface ControlStore {
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
@@ -144,6 +161,26 @@ export interface ControlStore {
   /** Forgets purges created before the given time (ISO). */
   prunePurges(beforeIso: string): Promise<number>;
 
+  // certificates (events: certificate.upsert with metadata only / certificate.delete)
+  /** undefined when the zone does not exist. */
+  createCertificate(
+    zoneId: string,
+    input: CertificateRecordInput,
+    actor: Actor,
+  ): Promise<CertificateMeta | undefined>;
+  /** usage null: both usages. */
+  listCertificates(zoneId: string, usage: CertificateMeta['usage'] | null): Promise<CertificateMeta[]>;
+  getCertificate(id: string): Promise<CertificateMeta | undefined>;
+  /** The metadata and the decrypted chain and key (nodes of the zone only: the API checks). */
+  getCertificateMaterial(id: string): Promise<CertificateWithMaterial | undefined>;
+  /** Replaces chain, key and metadata; usage and zone stay. */
+  replaceCertificate(
+    id: string,
+    input: CertificateRecordInput,
+    actor: Actor,
+  ): Promise<CertificateMeta | undefined>;
+  deleteCertificate(id: string, actor: Actor): Promise<CertificateMeta | undefined>;
+
   // audit
   listAudit(page: Page): Promise<PageOf<AuditEntry>>;
 
@@ -158,6 +195,13 @@ export interface ControlStore {
   snapshot(): Promise<Snapshot>;
   /** The key nodes sign internal hops with (made on first use, the same for every node). */
   hopKey(): Promise<string>;
+  /** The secret a PoP's nodes derive TLS session-ticket keys from (made on first use, sealed). */
+  ticketKey(): Promise<string>;
+  /**
+   * Re-seals every secret under `next` in one transaction; the store then uses `next`. Stop every
+   * other replica first: they still hold the old key.
+   */
+  rotateMasterKey(next: MasterKey, actor: Actor): Promise<RotationResult>;
   /** Drops events older than the newest `keep` (retention). */
   pruneEvents(keep: number): Promise<number>;
   /**

@@ -12,6 +12,7 @@
 import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
 import type { EventBody } from '../../common/events/types.ts';
+import type { MasterKey } from '../secrets/master-key.ts';
 import { insertAudit } from './audit.ts';
 import type { StoreDialect } from './connect.ts';
 import type { Tables } from './schema.ts';
@@ -26,6 +27,8 @@ export interface StoreContext {
   readonly channel: string | null;
   /** Called after a commit that appended events, with the last seq it appended. */
   readonly committed: (lastSeq: number) => void;
+  /** Seals and opens the secrets kept at rest (certificate keys, cluster keys). */
+  readonly masterKey: MasterKey;
 }
 
 /** What a writing function gets: the open transaction, its timestamp, and the log and audit. */

@@ -2,6 +2,7 @@
 // the database itself guarantees that two zones never claim one hostname.
 import type { Kysely } from 'kysely';
 import type { Zone, ZoneInput } from '../../common/config/zone.ts';
+import { deleteZoneCertificates } from './certificates.ts';
 import { newId, pageOffset, zoneFromRow, zoneToRow } from './rows.ts';
 import type { Tables, ZoneRow } from './schema.ts';
 import type { Actor, Page, PageOf, ZonePatch } from './types.ts';
@@ -92,12 +93,16 @@ export function patchZone(
   });
 }
 
-/** Removes the zone with its rules and hostnames; nodes drop both on zone.delete. */
+/**
+ * Removes the zone with its rules, hostnames and certificates; nodes drop rules and hostnames on
+ * zone.delete, and each certificate on its own certificate.delete (appended first).
+ */
 export function deleteZone(ctx: StoreContext, id: string, actor: Actor): Promise<boolean> {
   return write(ctx, async (tx) => {
     const row = await tx.trx.selectFrom('zones').select('name').where('id', '=', id).executeTakeFirst();
     if (row === undefined) return false;
     await tx.trx.deleteFrom('rules').where('zone_id', '=', id).execute();
+    await deleteZoneCertificates(tx, id);
     await tx.trx.deleteFrom('zone_hostnames').where('zone_id', '=', id).execute();
     await tx.trx.deleteFrom('zones').where('id', '=', id).execute();
     await tx.append({ type: 'zone.delete', zone_id: id });
