@@ -1,8 +1,11 @@
 // Assembles `meridian control`: the store, the API server, the first admin token, the NATS
 // publisher (distributed mode) and the housekeeping timers.
 import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../common/log.ts';
 import { eventSubjectOf } from '../common/events/nats-names.ts';
+import { AcmeManager } from './acme/acme-manager.ts';
+import { storeAcmeDeps, type AcmeCertificateStore } from './acme/store-challenges.ts';
 import { hashSecret, newTokenSecret } from './api/auth.ts';
 import type { PurgeRateLimit } from './api/purge.ts';
 import { buildApi } from './api/server.ts';
@@ -30,6 +33,16 @@ export interface ControlConfig {
   /** Purge calls per zone: sustained rate and burst. */
   purgeRate: PurgeRateLimit;
   version: string;
+  /** Managed certificates over ACME (--acme-directory); absent or null: off. */
+  acme?: AcmeSettings | null;
+}
+
+export interface AcmeSettings {
+  /** The CA's directory URL (RFC 8555 §7.1.1). */
+  directoryUrl: string;
+  /** PEM root for the directory's HTTPS when it is not publicly trusted (--acme-ca; pebble). */
+  directoryCa: string | null;
+  email: string | null;
 }
 
 export interface ControlPlane {
@@ -37,16 +50,26 @@ export interface ControlPlane {
   readonly store: ControlStore;
   /** The admin token created on first start (null when it existed or came from the environment). */
   readonly createdAdminToken: string | null;
+  /** The ACME engine (null unless config.acme). */
+  readonly acme: AcmeManager | null;
   close(): Promise<void>;
 }
 
 export async function startControl(
   config: ControlConfig,
   logger: Logger = createLogger('control'),
+  extras: { acmeCertificates?: AcmeCertificateStore } = {},
 ): Promise<ControlPlane> {
+  const acmeSettings = config.acme ?? null;
+  if (acmeSettings !== null && extras.acmeCertificates === undefined) {
+    // The engine keeps its account key and certificates in the certificate store; without one it
+    // would issue certificates nobody keeps. Refuse rather than run half of it.
+    throw new Error('ACME needs the certificate store, which this build does not have');
+  }
   const store = await openControlStore(config.db);
   const createdAdminToken = await bootstrapAdminToken(store, config.adminToken);
-  const app = buildApi({ store, version: config.version, purgeRate: config.purgeRate });
+  const registry = new Registry();
+  const app = buildApi({ store, version: config.version, purgeRate: config.purgeRate, registry });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -81,6 +104,21 @@ export async function startControl(
       3_600_000,
     ),
   ];
+  const acme =
+    acmeSettings === null || extras.acmeCertificates === undefined
+      ? null
+      : new AcmeManager(
+          {
+            directoryUrl: acmeSettings.directoryUrl,
+            ...(acmeSettings.directoryCa === null ? {} : { directoryCa: acmeSettings.directoryCa }),
+            ...(acmeSettings.email === null ? {} : { email: acmeSettings.email }),
+            deps: storeAcmeDeps(store, extras.acmeCertificates),
+          },
+          registry,
+          logger,
+        );
+  // Not awaited: a CA that is down must not keep the API from starting (the engine retries).
+  void acme?.start().catch((err: unknown) => logger.warn('acme start failed', { err }));
   logger.info('control plane listening', {
     url,
     db: config.db.replace(/\/\/[^@]*@/, '//***@'),
@@ -90,8 +128,10 @@ export async function startControl(
     url,
     store,
     createdAdminToken,
+    acme,
     async close() {
       for (const timer of timers) clearInterval(timer);
+      await acme?.stop();
       await publisher?.close();
       await app.close();
       await store.close();

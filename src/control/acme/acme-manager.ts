@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import type { CertificateMeta } from '../../common/config/certificate.ts';
 import type { Zone } from '../../common/config/zone.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
-import { trustDirectoryCa, untrustDirectoryCa } from './ca-trust.ts';
+import { trustDirectoryCa } from './ca-trust.ts';
 import { AcmeMetrics } from './metrics.ts';
 import { runOrder } from './order.ts';
 import { dueFor, orderableHosts, retryDelay } from './schedule.ts';
@@ -43,6 +43,7 @@ export class AcmeManager {
   #timer: NodeJS.Timeout | null = null;
   #rescanning: Promise<void> | null = null;
   #stopped = false;
+  readonly #releaseCa: () => void;
 
   constructor(options: AcmeManagerOptions, registry: Registry | null = null, log?: Logger) {
     this.#options = {
@@ -56,7 +57,10 @@ export class AcmeManager {
     this.#deps = options.deps;
     this.#log = log ?? createLogger('acme');
     this.#metrics = registry === null ? null : new AcmeMetrics(registry);
-    if (options.directoryCa !== undefined) trustDirectoryCa(options.directoryUrl, options.directoryCa);
+    this.#releaseCa =
+      options.directoryCa === undefined
+        ? () => undefined
+        : trustDirectoryCa(options.directoryUrl, options.directoryCa);
   }
 
   /** Reads the managed zones and arms the timer; orders that are due run now. */
@@ -69,7 +73,7 @@ export class AcmeManager {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     await Promise.allSettled([...this.#running.values()]);
-    if (this.#options.directoryCa !== undefined) untrustDirectoryCa(this.#options.directoryUrl);
+    this.#releaseCa();
   }
 
   /**
@@ -96,7 +100,13 @@ export class AcmeManager {
 
   /** Re-reads the managed zones, recomputes each one's due time, runs what is due, re-arms the timer. */
   async rescan(): Promise<void> {
-    await this.#rescanOnce();
+    try {
+      await this.#rescanOnce();
+    } catch (err) {
+      // The store is away: keep the last known zones and try again at the next rescan.
+      this.#arm();
+      throw err;
+    }
     if (this.#stopped) return;
     const now = this.#deps.now();
     for (const entry of this.#zones.values()) {

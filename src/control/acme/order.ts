@@ -50,7 +50,7 @@ export async function runOrder(
     if (published.length > 0) await waitVisible(deps, published, timings);
     for (const { challenge } of pending) await client.completeChallenge(challenge as never);
     // The authorization, not the challenge, says whether the name is proven (§7.1.6).
-    for (const { authz } of pending) await client.waitForValidStatus(authz);
+    for (const { authz } of pending) await client.waitForValidStatus(authz).catch(rethrowProblem);
     const privateKey = await acme.crypto.createPrivateEcdsaKey('P-256');
     const [, csr] = await acme.crypto.createCsr(
       { commonName: hosts[0] ?? '', altNames: [...hosts] },
@@ -64,6 +64,31 @@ export async function runOrder(
       await deps.withdrawChallenge(challenge.token).catch(() => undefined);
     }
   }
+}
+
+/**
+ * acme-client reports an invalid authorization as its whole JSON; the CA's problem document
+ * (RFC 8555 §6.7, RFC 7807) in the failed challenge says what went wrong in one line, which is what
+ * the API and the log show.
+ */
+function rethrowProblem(err: unknown): never {
+  if (!(err instanceof Error)) throw err;
+  let authz: unknown;
+  try {
+    authz = JSON.parse(err.message);
+  } catch {
+    throw err;
+  }
+  const a = authz as {
+    identifier?: { value?: string };
+    challenges?: { error?: { type?: string; detail?: string } }[];
+  };
+  const problem = a.challenges?.find((c) => c.error !== undefined)?.error;
+  if (problem === undefined) throw err;
+  const type = (problem.type ?? '').replace('urn:ietf:params:acme:error:', '');
+  throw new Error(`${a.identifier?.value ?? '?'}: ${type}: ${problem.detail ?? 'validation failed'}`, {
+    cause: err,
+  });
 }
 
 /** Polls deps.challengesVisible until the nodes answer, or fails after the propagation timeout. */

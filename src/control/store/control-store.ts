@@ -7,6 +7,8 @@ import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
 import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
 import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
 import type { PurgeRequest } from '../../common/config/purge.ts';
+import type { AcmeChallenge } from '../../common/config/certificate.ts';
+import * as acmeChallenges from './acme-challenges.ts';
 import { listAudit } from './audit.ts';
 import { CommitNotifier, PgCommitListener, notifyChannel } from './commit-notifier.ts';
 import { connect, parseStoreUrl } from './connect.ts';
@@ -221,7 +223,7 @@ class KyselyControlStore implements ControlStore {
     return eventLog.readEventsAfter(this.#ctx.db, afterSeq, limit);
   }
   snapshot(): Promise<Snapshot> {
-    return eventLog.snapshot(this.#ctx.db, this.#ctx.dialect);
+    return eventLog.snapshot(this.#ctx.db, this.#ctx.dialect, this.#ctx.now());
   }
   hopKey(): Promise<string> {
     this.#hopKey ??= clusterKey(this.#ctx.db, 'hop', this.#ctx.now()).catch((err: unknown) => {
@@ -229,6 +231,12 @@ class KyselyControlStore implements ControlStore {
       throw err;
     });
     return this.#hopKey;
+  }
+  putAcmeChallenge(challenge: AcmeChallenge): Promise<number> {
+    return acmeChallenges.putAcmeChallenge(this.#ctx, challenge);
+  }
+  deleteAcmeChallenge(token: string): Promise<number | null> {
+    return acmeChallenges.deleteAcmeChallenge(this.#ctx, token);
   }
   pruneEvents(keep: number): Promise<number> {
     return eventLog.pruneEvents(this.#ctx.db, keep);

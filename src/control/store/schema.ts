@@ -121,6 +121,14 @@ export interface PurgeAckRow {
   applied_at: string;
 }
 
+/** An ACME HTTP-01 challenge in progress (control/acme/). */
+export interface AcmeChallengeRow {
+  token: string;
+  key_authorization: string;
+  expires_at: string;
+  created_at: string;
+}
+
 export interface Tables {
   tokens: TokenRow;
   zones: ZoneRow;
@@ -134,4 +142,5 @@ export interface Tables {
   purges: PurgeRow;
   purge_acks: PurgeAckRow;
   cluster_keys: ClusterKeyRow;
+  acme_challenges: AcmeChallengeRow;
 }

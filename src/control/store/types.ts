@@ -5,6 +5,7 @@
 // Every mutating call runs in ONE transaction that also appends its event(s) to the log and writes
 // an audit entry, so a change and its event are committed together or not at all.
 import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
+import type { AcmeChallenge } from '../../common/config/certificate.ts';
 import type { Purge, PurgeRequest } from '../../common/config/purge.ts';
 import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
 import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
@@ -158,6 +159,12 @@ export interface ControlStore {
   snapshot(): Promise<Snapshot>;
   /** The key nodes sign internal hops with (made on first use, the same for every node). */
   hopKey(): Promise<string>;
+  // ACME HTTP-01 challenges (events acme.challenge.upsert / delete; the snapshot's acme_challenges)
+  /** Publishes a challenge for every node to answer; returns the seq of its event. */
+  putAcmeChallenge(challenge: AcmeChallenge): Promise<number>;
+  /** Withdraws it; returns the seq of its event, or null when it was not there. */
+  deleteAcmeChallenge(token: string): Promise<number | null>;
+
   /** Drops events older than the newest `keep` (retention). */
   pruneEvents(keep: number): Promise<number>;
   /**

@@ -5,12 +5,14 @@ import type { StoreDialect } from '../connect.ts';
 import { initialMigration } from './0001-initial.ts';
 import { purgesMigration } from './0002-purges.ts';
 import { clusterKeysMigration } from './0003-cluster-keys.ts';
+import { acmeChallengesMigration } from './0004-acme-challenges.ts';
 
 export function migrationProvider(dialect: StoreDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001-initial': initialMigration(dialect),
     '0002-purges': purgesMigration(dialect),
     '0003-cluster-keys': clusterKeysMigration(),
+    '0004-acme-challenges': acmeChallengesMigration(),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
