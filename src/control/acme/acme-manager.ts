@@ -203,7 +203,7 @@ export class AcmeManager {
         hosts,
         certificate: result.certificate,
         privateKey: result.privateKey,
-        replaces: current?.status === 'active' ? current.id : null,
+        replaces: current?.id ?? null,
       });
       this.#failures.delete(zone.id);
       this.#issued.set(zone.id, meta);

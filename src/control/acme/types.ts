@@ -22,7 +22,10 @@ export interface IssuedCertificate {
   certificate: string;
   /** PEM (PKCS#8), ECDSA P-256. */
   privateKey: string;
-  /** The certificate this one renews (the store replaces it), or null for a first issue. */
+  /**
+   * The id of the zone's `current` certificate as managed() gave it (the one renewed, or a pending
+   * or failed placeholder): the store replaces it. Null for a first issue.
+   */
   replaces: string | null;
 }
 
@@ -46,10 +49,18 @@ export interface AcmeDeps {
 
   /** Stores an issued certificate (certificate.upsert; the old one, when replaced, goes). */
   saveCertificate(issued: IssuedCertificate): Promise<CertificateMeta>;
-  /** Records that the zone's order failed (the API shows status error and this message). */
+  /**
+   * Records that the zone's order failed (the API shows status error and this message). A
+   * certificate that is still valid keeps serving and stays `current` with status active: the
+   * engine renews it (replaces = its id) when a retry succeeds.
+   */
   markFailed(zoneId: string, message: string): Promise<void>;
 
-  /** Every zone the engine keeps a certificate for, with its current ACME certificate. */
+  /**
+   * Every zone the engine keeps a certificate for (settings.acme, or an acme order through the
+   * API), with its current ACME certificate: the newest active one, else a pending or error
+   * placeholder, else null. A saved certificate must show here on the next call.
+   */
   managed(): Promise<ManagedZone[]>;
 
   now(): Date;
