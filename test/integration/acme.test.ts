@@ -390,6 +390,36 @@ describe('ACME against pebble, HTTP-01 answered by managed edge nodes', () => {
     }
   });
 
+  it('two control-plane replicas on one store: one order, the other waits for it', async () => {
+    const twin = await createZone('twin', ['twin.acme.test']);
+    const shared = new MemoryAcmeDeps({ zones: [twin] });
+    const replicas = [0, 1].map(
+      () =>
+        new AcmeManager(
+          {
+            directoryUrl: pebble.directoryUrl,
+            directoryCa: pebble.tlsCaPem,
+            deps: storeAcmeDeps(control.store, shared),
+            pollMs: 200,
+          },
+          null,
+          createLogger('acme', 'error'),
+        ),
+    );
+    try {
+      const results = await Promise.allSettled(replicas.map((r) => r.orderNow(twin.id)));
+      assert.equal(shared.certificates.length, 1, 'one certificate ordered');
+      const id = shared.certificates[0]?.meta.id;
+      for (const result of results) {
+        if (result.status === 'fulfilled') assert.equal(result.value.id, id);
+        else assert.match(String(result.reason), /another control plane is ordering/);
+      }
+      assert.ok(results.some((r) => r.status === 'fulfilled'));
+    } finally {
+      for (const r of replicas) await r.stop();
+    }
+  });
+
   it('renews at two thirds of the lifetime and replaces the certificate', async () => {
     const renewAt = renewalTime(first).getTime();
     const state = (control.acme as AcmeManager).states().find((s) => s.zoneId === zone.id);

@@ -34,6 +34,8 @@ export class AcmeManager {
   /** Failures in a row and when the retry is due, by zone id (kept across rescans). */
   readonly #failures = new Map<string, { count: number; retryAt: Date; delayMs: number; error: string }>();
   readonly #running = new Map<string, Promise<CertificateMeta>>();
+  /** Zones another replica is ordering for: looked at again at this time. */
+  readonly #busyUntil = new Map<string, Date>();
   /**
    * The last certificate issued per zone: used when deps.managed() does not list it yet (a store
    * that lags, a replica), so a success is never ordered again at once (CAs rate-limit duplicates).
@@ -85,7 +87,11 @@ export class AcmeManager {
     void this.rescan().catch((err: unknown) => this.#log.warn('acme rescan failed', { err }));
   }
 
-  /** Runs (or joins) the zone's order now, for tests and the CLI; rejects when it fails. */
+  /**
+   * Runs (or joins) the zone's order now, for tests and the CLI; rejects when it fails. A zone whose
+   * certificate is not due yet (valid, covering its names) is not ordered again: its current one
+   * is the answer (CAs rate-limit duplicate certificates).
+   */
   async orderNow(zoneId: string): Promise<CertificateMeta> {
     await this.#rescanOnce();
     const entry = this.#zones.get(zoneId);
@@ -160,11 +166,16 @@ export class AcmeManager {
     const failed = this.#failures.get(m.zone.id);
     // A failure's retry wins over "due now"; a renewal due later than the retry keeps its time.
     const retrying = failed !== undefined && failed.retryAt > now && due.at <= failed.retryAt;
+    let next = retrying ? failed.retryAt : due.at;
+    let reason: ZoneAcmeState['reason'] = retrying ? 'retry' : due.reason;
+    const busy = this.#busyUntil.get(m.zone.id);
+    if (busy !== undefined && busy <= now) this.#busyUntil.delete(m.zone.id);
+    else if (busy !== undefined && next < busy) [next, reason] = [busy, 'busy-elsewhere'];
     return {
       zoneId: m.zone.id,
       zoneName: m.zone.name,
-      nextAttemptAt: (retrying ? failed.retryAt : due.at).toISOString(),
-      reason: retrying ? 'retry' : due.reason,
+      nextAttemptAt: next.toISOString(),
+      reason,
       failures: failed?.count ?? 0,
       retryDelayMs: retrying ? failed.delayMs : 0,
       lastError: failed?.error ?? null,
@@ -189,7 +200,38 @@ export class AcmeManager {
     return running;
   }
 
+  /** The order under the zone's lock (deps.lockZone), when another replica does not hold it. */
   async #issue(entry: ZoneEntry): Promise<CertificateMeta> {
+    const zone = entry.managed.zone;
+    let release: (() => Promise<void>) | null;
+    try {
+      release = this.#deps.lockZone === undefined ? async () => {} : await this.#deps.lockZone(zone.id);
+    } catch (err) {
+      await this.#failed(entry, err);
+      throw err;
+    }
+    if (release === null) {
+      // Not a failure: the other replica's certificate shows up in managed() by then.
+      this.#busyUntil.set(zone.id, new Date(this.#deps.now().getTime() + this.#options.rescanMs));
+      throw new Error(`zone ${zone.name}: another control plane is ordering its certificate`);
+    }
+    try {
+      // Under the lock, look again: another replica may have just stored the zone's certificate.
+      const fresh = (await this.#deps.managed()).find((m) => m.zone.id === zone.id);
+      if (fresh === undefined) throw new Error(`zone ${zone.name} is no longer managed by ACME`);
+      const current = this.#withIssued(fresh);
+      const hosts = orderableHosts(current.zone);
+      const now = this.#deps.now();
+      if (current.current !== null && dueFor(current.current, hosts, now).at > now) return current.current;
+      return await this.#order({ ...entry, managed: current, hosts });
+    } finally {
+      await release().catch((err: unknown) =>
+        this.#log.warn('acme: releasing the zone lock failed', { err }),
+      );
+    }
+  }
+
+  async #order(entry: ZoneEntry): Promise<CertificateMeta> {
     const { zone, current } = entry.managed;
     const hosts = entry.hosts;
     const started = Date.now();

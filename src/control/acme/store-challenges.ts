@@ -3,6 +3,7 @@
 // and they are visible once every node that is up has applied the upsert's seq, which each node
 // reports in its heartbeat (applied_seq, every 2 s by default). No node up: not visible (the CA
 // would find nobody to answer), so the attempt fails and retries later instead of burning an order.
+import { randomUUID } from 'node:crypto';
 import type { AcmeChallenge } from '../../common/config/certificate.ts';
 import type { ControlStore } from '../store/types.ts';
 import type { ChallengeSink } from './memory-deps.ts';
@@ -34,13 +35,23 @@ export type AcmeCertificateStore = Pick<
   'loadAccountKey' | 'saveAccountKey' | 'saveCertificate' | 'markFailed' | 'managed'
 >;
 
-/** AcmeDeps over the control store: challenges by the event log, the rest by the certificate store. */
+/**
+ * How long a replica's order lease lasts: longer than any order (propagation wait, CA polling),
+ * short enough that a replica that died mid-order delays the zone's next attempt only this much.
+ */
+const LEASE_MS = 15 * 60_000;
+
+/**
+ * AcmeDeps over the control store: challenges by the event log, the order lock by a lease row,
+ * the rest by the certificate store.
+ */
 export function storeAcmeDeps(
   store: ControlStore,
   certificates: AcmeCertificateStore,
   now: () => Date = () => new Date(),
 ): AcmeDeps {
   const challenges = storeChallenges(store);
+  const holder = randomUUID();
   return {
     loadAccountKey: () => certificates.loadAccountKey(),
     saveAccountKey: (pem) => certificates.saveAccountKey(pem),
@@ -50,6 +61,10 @@ export function storeAcmeDeps(
     publishChallenge: (c) => challenges.publish(c),
     withdrawChallenge: (token) => challenges.withdraw(token),
     challengesVisible: (cs) => challenges.visible(cs),
+    async lockZone(zoneId) {
+      if (!(await store.acquireAcmeLease(zoneId, holder, LEASE_MS))) return null;
+      return () => store.releaseAcmeLease(zoneId, holder);
+    },
     now,
   };
 }

@@ -63,6 +63,14 @@ export interface AcmeDeps {
    */
   managed(): Promise<ManagedZone[]>;
 
+  /**
+   * Optional: the zone's order lock across control-plane replicas (several on one PostgreSQL).
+   * Resolves with its release, or null when another replica is ordering for the zone (this one
+   * then looks again at the next rescan, when it will usually find the new certificate). Without
+   * it, orders are one at a time per zone within this process only.
+   */
+  lockZone?(zoneId: string): Promise<(() => Promise<void>) | null>;
+
   now(): Date;
 }
 
@@ -93,7 +101,7 @@ export interface ZoneAcmeState {
   /** When the next order runs (ISO): the renewal time, a retry, or now. */
   nextAttemptAt: string;
   /** Why it runs then. */
-  reason: 'issue' | 'renew' | 'retry' | 'hosts-changed';
+  reason: 'issue' | 'renew' | 'retry' | 'hosts-changed' | 'busy-elsewhere';
   /** Failures in a row since the last success (reset by an issue). */
   failures: number;
   /** The delay before the current retry (ms; 0 when not retrying). */

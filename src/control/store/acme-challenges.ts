@@ -37,6 +37,47 @@ export function deleteAcmeChallenge(ctx: StoreContext, token: string): Promise<n
   });
 }
 
+/**
+ * Takes the zone's order lease for `holder` (one control-plane replica) for `ttlMs`: true when it
+ * holds it now (it was free, expired, or already its own). One statement, so two replicas racing
+ * cannot both win: the insert conflicts, and the update's WHERE lets only a free lease change hands.
+ */
+export async function acquireAcmeLease(
+  ctx: StoreContext,
+  zoneId: string,
+  holder: string,
+  ttlMs: number,
+): Promise<boolean> {
+  const now = ctx.now();
+  const expiresAt = new Date(now.getTime() + ttlMs).toISOString();
+  await ctx.db
+    .insertInto('acme_leases')
+    .values({ zone_id: zoneId, holder, expires_at: expiresAt })
+    .onConflict((oc) =>
+      oc
+        .column('zone_id')
+        .doUpdateSet({ holder, expires_at: expiresAt })
+        .where((eb) =>
+          eb.or([
+            eb('acme_leases.expires_at', '<=', now.toISOString()),
+            eb('acme_leases.holder', '=', holder),
+          ]),
+        ),
+    )
+    .execute();
+  const row = await ctx.db
+    .selectFrom('acme_leases')
+    .select('holder')
+    .where('zone_id', '=', zoneId)
+    .executeTakeFirst();
+  return row?.holder === holder;
+}
+
+/** Gives the lease back (only the holder's own). */
+export async function releaseAcmeLease(ctx: StoreContext, zoneId: string, holder: string): Promise<void> {
+  await ctx.db.deleteFrom('acme_leases').where('zone_id', '=', zoneId).where('holder', '=', holder).execute();
+}
+
 /** The challenges in progress (unexpired; expired rows are left for the next delete). */
 export async function listAcmeChallenges(db: Kysely<Tables>, nowIso: string): Promise<AcmeChallenge[]> {
   return db

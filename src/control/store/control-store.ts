@@ -238,6 +238,12 @@ class KyselyControlStore implements ControlStore {
   deleteAcmeChallenge(token: string): Promise<number | null> {
     return acmeChallenges.deleteAcmeChallenge(this.#ctx, token);
   }
+  acquireAcmeLease(zoneId: string, holder: string, ttlMs: number): Promise<boolean> {
+    return acmeChallenges.acquireAcmeLease(this.#ctx, zoneId, holder, ttlMs);
+  }
+  releaseAcmeLease(zoneId: string, holder: string): Promise<void> {
+    return acmeChallenges.releaseAcmeLease(this.#ctx, zoneId, holder);
+  }
   pruneEvents(keep: number): Promise<number> {
     return eventLog.pruneEvents(this.#ctx.db, keep);
   }

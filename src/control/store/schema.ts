@@ -129,6 +129,13 @@ export interface AcmeChallengeRow {
   created_at: string;
 }
 
+/** Which control-plane replica orders a zone's ACME certificate, until when. */
+export interface AcmeLeaseRow {
+  zone_id: string;
+  holder: string;
+  expires_at: string;
+}
+
 export interface Tables {
   tokens: TokenRow;
   zones: ZoneRow;
@@ -143,4 +150,5 @@ export interface Tables {
   purge_acks: PurgeAckRow;
   cluster_keys: ClusterKeyRow;
   acme_challenges: AcmeChallengeRow;
+  acme_leases: AcmeLeaseRow;
 }

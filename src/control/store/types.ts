@@ -164,6 +164,12 @@ export interface ControlStore {
   putAcmeChallenge(challenge: AcmeChallenge): Promise<number>;
   /** Withdraws it; returns the seq of its event, or null when it was not there. */
   deleteAcmeChallenge(token: string): Promise<number | null>;
+  /**
+   * One control-plane replica orders a zone's certificate at a time: true when `holder` holds the
+   * zone's lease now (free, expired, or its own), for `ttlMs`.
+   */
+  acquireAcmeLease(zoneId: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseAcmeLease(zoneId: string, holder: string): Promise<void>;
 
   /** Drops events older than the newest `keep` (retention). */
   pruneEvents(keep: number): Promise<number>;
