@@ -1,8 +1,14 @@
 // Assembles `meridian control`: the store, the API server, the first admin token, the NATS
 // publisher (distributed mode) and the housekeeping timers.
 import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../common/log.ts';
 import { eventSubjectOf } from '../common/events/nats-names.ts';
+import { AcmeManager } from './acme/acme-manager.ts';
+import { orderAcme, storeAcmeCertificates } from './acme/store-certificates.ts';
+import { storeAcmeDeps, type AcmeCertificateStore } from './acme/store-challenges.ts';
+import type { Zone } from '../common/config/zone.ts';
+import type { Actor } from './store/types.ts';
 import { hashSecret, newTokenSecret } from './api/auth.ts';
 import type { PurgeRateLimit } from './api/purge.ts';
 import { buildApi } from './api/server.ts';
@@ -38,6 +44,16 @@ export interface ControlConfig {
    * neither set: the key file beside a SQLite database (made on first start), refused on PostgreSQL.
    */
   masterKey?: MasterKeySource;
+  /** Managed certificates over ACME (--acme-directory); absent or null: off. */
+  acme?: AcmeSettings | null;
+}
+
+export interface AcmeSettings {
+  /** The CA's directory URL (RFC 8555 §7.1.1). */
+  directoryUrl: string;
+  /** PEM root for the directory's HTTPS when it is not publicly trusted (--acme-ca; pebble). */
+  directoryCa: string | null;
+  email: string | null;
 }
 
 export interface ControlPlane {
@@ -45,12 +61,15 @@ export interface ControlPlane {
   readonly store: ControlStore;
   /** The admin token created on first start (null when it existed or came from the environment). */
   readonly createdAdminToken: string | null;
+  /** The ACME engine (null unless config.acme). */
+  readonly acme: AcmeManager | null;
   close(): Promise<void>;
 }
 
 export async function startControl(
   config: ControlConfig,
   logger: Logger = createLogger('control'),
+  extras: { acmeCertificates?: AcmeCertificateStore } = {},
 ): Promise<ControlPlane> {
   const location = parseStoreUrl(config.db, undefined);
   const resolved = resolveMasterKey(location, config.masterKey ?? { value: null, file: null }, logger);
@@ -58,8 +77,22 @@ export async function startControl(
   const store = await openControlStore(config.db, { masterKey }).catch((err: unknown) => {
     throw explainMissingKeyFile(resolved, err);
   });
+  const acmeSettings = config.acme ?? null;
   const createdAdminToken = await bootstrapAdminToken(store, config.adminToken);
-  const app = buildApi({ store, version: config.version, purgeRate: config.purgeRate });
+  const registry = new Registry();
+  // Bound late: the engine starts after the API listens (a CA that is down must not hold the API).
+  let acme: AcmeManager | null = null;
+  const acmeHook =
+    acmeSettings === null
+      ? null
+      : { order: (zone: Zone, actor: Actor) => orderAcme(store, zone, actor, (z) => acme?.order(z)) };
+  const app = buildApi({
+    store,
+    version: config.version,
+    purgeRate: config.purgeRate,
+    registry,
+    acme: acmeHook,
+  });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -94,6 +127,21 @@ export async function startControl(
       3_600_000,
     ),
   ];
+  acme =
+    acmeSettings === null
+      ? null
+      : new AcmeManager(
+          {
+            directoryUrl: acmeSettings.directoryUrl,
+            ...(acmeSettings.directoryCa === null ? {} : { directoryCa: acmeSettings.directoryCa }),
+            ...(acmeSettings.email === null ? {} : { email: acmeSettings.email }),
+            deps: storeAcmeDeps(store, extras.acmeCertificates ?? storeAcmeCertificates(store, logger)),
+          },
+          registry,
+          logger,
+        );
+  // Not awaited: a CA that is down must not keep the API from starting (the engine retries).
+  void acme?.start().catch((err: unknown) => logger.warn('acme start failed', { err }));
   logger.info('control plane listening', {
     url,
     db: config.db.replace(/\/\/[^@]*@/, '//***@'),
@@ -104,8 +152,10 @@ export async function startControl(
     url,
     store,
     createdAdminToken,
+    acme,
     async close() {
       for (const timer of timers) clearInterval(timer);
+      await acme?.stop();
       await publisher?.close();
       await app.close();
       await store.close();

@@ -7,6 +7,7 @@ import { ZoneSettingsSchema, type Zone } from '../common/config/zone.ts';
 import { MeridianError } from '../common/errors.ts';
 import { eventSubjectOf } from '../common/events/nats-names.ts';
 import { createLogger, type Logger } from '../common/log.ts';
+import { ChallengeTable } from './acme/challenges.ts';
 import { Cache } from './cache/cache.ts';
 import { Cluster } from './cluster/cluster.ts';
 import { InFlight } from './cache/collapse.ts';
@@ -185,11 +186,13 @@ async function follow(
       applySnapshot(snapshot) {
         zones.applySnapshot(snapshot);
         cluster.applySnapshot(snapshot);
+        runtime.acmeChallenges.applySnapshot(snapshot);
       },
       async applyEvent(event) {
         if (event.type === 'purge') await purger.apply(event.purge);
         zones.applyEvent(event);
         cluster.applyEvent(event);
+        runtime.acmeChallenges.applyEvent(event);
       },
       async applyMissedPurges(missed) {
         if (missed === 'unknown') purger.purgeEverything('missed-purges');
@@ -282,6 +285,7 @@ function createRuntime(
     inflight: fetchDeps.inflight,
     fetchDeps,
     metrics,
+    acmeChallenges: new ChallengeTable(),
     via,
     defaultHost: config.origin?.host ?? 'localhost',
     resolveZone,

@@ -1,5 +1,6 @@
 // Everything a request's steps share on one edge node: settings, the cache, the in-flight fetch
 // table, the zones, upstream access and metrics. Built once by startEdge (edge.ts).
+import type { ChallengeTable } from './acme/challenges.ts';
 import type { Cache } from './cache/cache.ts';
 import type { InFlight } from './cache/collapse.ts';
 import type { Cluster } from './cluster/cluster.ts';
@@ -16,6 +17,8 @@ export interface EdgeRuntime {
   readonly inflight: InFlight<FetchTask>;
   readonly fetchDeps: FetchDeps;
   readonly metrics: EdgeMetrics;
+  /** Managed mode: the ACME HTTP-01 challenges this node answers (from the event log). */
+  readonly acmeChallenges: ChallengeTable;
   /** Managed mode: the node's PoP, its peers and shield, the hop key (set once listening). */
   cluster: Cluster | null;
   /** This node's Via entry ("1.1 <node>"). */

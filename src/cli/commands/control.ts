@@ -1,8 +1,8 @@
 // meridian control: the control plane (REST API, durable state, the event log).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startControl, type ControlConfig } from '../../control/control.ts';
+import { startControl, type AcmeSettings, type ControlConfig } from '../../control/control.ts';
 import { DEFAULT_EVENT_STREAM, isValidStreamName } from '../../common/events/nats-names.ts';
 import { DEFAULT_PURGE_RATE } from '../../control/api/purge.ts';
 import { MasterKeyError } from '../../control/secrets/master-key.ts';
@@ -32,6 +32,10 @@ Options:
   --master-key-file FILE the master key (32 bytes, base64) sealing private keys and cluster keys at rest;
                          or MERIDIAN_MASTER_KEY. Neither: SQLite keeps DIR/master.key (made on first start,
                          mode 0600); PostgreSQL refuses to start (every replica needs the same key)
+  --acme-directory URL   issue and renew managed certificates with this ACME CA (its directory URL;
+                         e.g. a local pebble for tests; see docs/tls.md "ACME")
+  --acme-email ADDRESS   contact for the ACME account
+  --acme-ca FILE         PEM root that signs the ACME directory's HTTPS (a private CA such as pebble's)
   -h, --help             this help
 
 On first start an admin token is created and printed once; set MERIDIAN_ADMIN_TOKEN to choose it instead.
@@ -50,6 +54,9 @@ export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
       'purge-rate': { type: 'string', default: String(DEFAULT_PURGE_RATE.perSecond) },
       'purge-burst': { type: 'string', default: String(DEFAULT_PURGE_RATE.burst) },
       'master-key-file': { type: 'string' },
+      'acme-directory': { type: 'string' },
+      'acme-email': { type: 'string' },
+      'acme-ca': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -78,7 +85,36 @@ export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
       value: process.env.MERIDIAN_MASTER_KEY || null,
       file: values['master-key-file'] ?? null,
     },
+    acme: acmeSettingsOf(values['acme-directory'], values['acme-email'], values['acme-ca']),
   };
+}
+
+function acmeSettingsOf(
+  directory: string | undefined,
+  email: string | undefined,
+  caFile: string | undefined,
+): AcmeSettings | null {
+  if (directory === undefined) {
+    if (email !== undefined || caFile !== undefined)
+      throw new UsageError('--acme-email and --acme-ca need --acme-directory');
+    return null;
+  }
+  const url = URL.parse(directory);
+  if (url === null || url.protocol !== 'https:')
+    throw new UsageError(`--acme-directory: expected an https:// URL, got "${directory}"`);
+  if (email !== undefined && !/^[^\s@]+@[^\s@]+$/.test(email))
+    throw new UsageError(`--acme-email: expected an e-mail address, got "${email}"`);
+  let directoryCa: string | null = null;
+  if (caFile !== undefined) {
+    try {
+      directoryCa = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--acme-ca: cannot read ${caFile}: ${(err as Error).message}`);
+    }
+    if (!directoryCa.includes('-----BEGIN CERTIFICATE-----'))
+      throw new UsageError(`--acme-ca: ${caFile} holds no PEM certificate`);
+  }
+  return { directoryUrl: url.href, directoryCa, email: email ?? null };
 }
 
 function positiveNumber(flag: string, value: string): number {

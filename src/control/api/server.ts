@@ -24,6 +24,8 @@ export interface ApiOptions {
   purgeRate?: PurgeRateLimit;
   /** Orders ACME certificates for POST .../custom_certificates {"type": "acme"}; absent: not configured. */
   acme?: AcmeHook | null;
+  /** The registry /metrics serves (default: a new one); the ACME engine adds its metrics to it. */
+  registry?: Registry;
   /** Extra resources (purge, analytics) register here. */
   extend?: (router: Router) => void;
 }
@@ -52,7 +54,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.get('/client/v4/openapi.json', async (_req, reply) => reply.send(openapi));
   app.get('/healthz', async (_req, reply) => reply.send({ status: 'ok' }));
 
-  const registry = new Registry();
+  const registry = options.registry ?? new Registry();
   collectDefaultMetrics({
     register: registry,
     prefix: 'meridian_control_',

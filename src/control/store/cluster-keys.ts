@@ -8,6 +8,40 @@ import type { Tables } from './schema.ts';
 
 export type ClusterKeyName = 'hop' | 'ticket';
 
+/** Sealed values the control plane keeps beside the cluster keys (acme_account: the ACME account key). */
+export type SecretName = 'acme_account';
+
+/** The sealed value called `name`, opened; null when there is none. */
+export async function readSecret(
+  db: Kysely<Tables>,
+  name: SecretName,
+  masterKey: MasterKey,
+): Promise<string | null> {
+  const row = await db.selectFrom('cluster_keys').select('value').where('name', '=', name).executeTakeFirst();
+  return row === undefined ? null : masterKey.open(row.value);
+}
+
+/**
+ * Keeps `value` sealed as `name` unless a value is there already (two replicas racing: the first
+ * wins); answers the value kept.
+ */
+export async function keepSecret(
+  db: Kysely<Tables>,
+  name: SecretName,
+  value: string,
+  now: Date,
+  masterKey: MasterKey,
+): Promise<string> {
+  await db
+    .insertInto('cluster_keys')
+    .values({ name, value: masterKey.seal(value), created_at: now.toISOString() })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
+  const kept = await readSecret(db, name, masterKey);
+  if (kept === null) throw new Error(`secret ${name} could not be kept`);
+  return kept;
+}
+
 export async function clusterKey(
   db: Kysely<Tables>,
   name: ClusterKeyName,

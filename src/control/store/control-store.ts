@@ -15,11 +15,13 @@ import * as certificates from './certificates.ts';
 import type { CertificateWithMaterial } from './certificates.ts';
 import { prepareSecrets, resealAll } from './secrets.ts';
 import type { RotationResult } from './secrets.ts';
+import type { AcmeChallenge } from '../../common/config/certificate.ts';
+import * as acmeChallenges from './acme-challenges.ts';
 import { listAudit } from './audit.ts';
 import { CommitNotifier, PgCommitListener, notifyChannel } from './commit-notifier.ts';
 import { connect, parseStoreUrl } from './connect.ts';
 import type { Connection } from './connect.ts';
-import { clusterKey } from './cluster-keys.ts';
+import { clusterKey, keepSecret, readSecret, type SecretName } from './cluster-keys.ts';
 import * as eventLog from './event-log.ts';
 import * as purges from './purges.ts';
 import * as rules from './rules.ts';
@@ -276,7 +278,7 @@ class KyselyControlStore implements ControlStore {
     return eventLog.readEventsAfter(this.#ctx.db, afterSeq, limit);
   }
   snapshot(): Promise<Snapshot> {
-    return eventLog.snapshot(this.#ctx.db, this.#ctx.dialect);
+    return eventLog.snapshot(this.#ctx.db, this.#ctx.dialect, this.#ctx.now());
   }
   hopKey(): Promise<string> {
     this.#hopKey ??= clusterKey(this.#ctx.db, 'hop', this.#ctx.now(), this.#ctx.masterKey).catch(
@@ -296,10 +298,28 @@ class KyselyControlStore implements ControlStore {
     );
     return this.#ticketKey;
   }
+  readSecret(name: SecretName): Promise<string | null> {
+    return readSecret(this.#ctx.db, name, this.#ctx.masterKey);
+  }
+  keepSecret(name: SecretName, value: string): Promise<string> {
+    return keepSecret(this.#ctx.db, name, value, this.#ctx.now(), this.#ctx.masterKey);
+  }
   async rotateMasterKey(next: MasterKey, actor: Actor): Promise<RotationResult> {
     const result = await resealAll(this.#ctx, this.#ctx.masterKey, next, actor);
     this.#ctx = { ...this.#ctx, masterKey: next };
     return result;
+  }
+  putAcmeChallenge(challenge: AcmeChallenge): Promise<number> {
+    return acmeChallenges.putAcmeChallenge(this.#ctx, challenge);
+  }
+  deleteAcmeChallenge(token: string): Promise<number | null> {
+    return acmeChallenges.deleteAcmeChallenge(this.#ctx, token);
+  }
+  acquireAcmeLease(zoneId: string, holder: string, ttlMs: number): Promise<boolean> {
+    return acmeChallenges.acquireAcmeLease(this.#ctx, zoneId, holder, ttlMs);
+  }
+  releaseAcmeLease(zoneId: string, holder: string): Promise<void> {
+    return acmeChallenges.releaseAcmeLease(this.#ctx, zoneId, holder);
   }
   pruneEvents(keep: number): Promise<number> {
     return eventLog.pruneEvents(this.#ctx.db, keep);

@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { ControlEvent, EventBody, Snapshot } from '../../common/events/types.ts';
+import { listAcmeChallenges } from './acme-challenges.ts';
 import { allCertificates } from './certificates.ts';
 import type { StoreDialect } from './connect.ts';
 import { purgesSince } from './purges.ts';
@@ -51,7 +52,7 @@ export async function readEventsAfter(
  * All state and the seq it reflects, read in one transaction (REPEATABLE READ on PostgreSQL, so
  * every table is read at one point in time; SQLite transactions are serializable).
  */
-export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect): Promise<Snapshot> {
+export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect, now: Date): Promise<Snapshot> {
   const read = async (trx: Kysely<Tables>): Promise<Snapshot> => {
     const seq = await lastSeq(trx);
     const zones = await allZones(trx);
@@ -64,7 +65,19 @@ export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect): Promi
     const purgesFrom = await firstSeq(trx);
     const purges = await purgesSince(trx, purgesFrom);
     const certificates = await allCertificates(trx);
-    return { seq, zones, rules, pops, nodes, certificates, purges, purges_from: purgesFrom };
+    // ACME challenges in progress; absent when none (the field is optional, older nodes ignore it).
+    const challenges = await listAcmeChallenges(trx, now.toISOString());
+    return {
+      seq,
+      zones,
+      rules,
+      pops,
+      nodes,
+      certificates,
+      purges,
+      purges_from: purgesFrom,
+      ...(challenges.length === 0 ? {} : { acme_challenges: challenges }),
+    };
   };
   const builder = db.transaction();
   return dialect === 'postgres'

@@ -144,6 +144,21 @@ export interface CertificateRow {
   modified_on: string;
 }
 
+/** An ACME HTTP-01 challenge in progress (control/acme/). */
+export interface AcmeChallengeRow {
+  token: string;
+  key_authorization: string;
+  expires_at: string;
+  created_at: string;
+}
+
+/** Which control-plane replica orders a zone's ACME certificate, until when. */
+export interface AcmeLeaseRow {
+  zone_id: string;
+  holder: string;
+  expires_at: string;
+}
+
 export interface Tables {
   tokens: TokenRow;
   zones: ZoneRow;
@@ -158,4 +173,6 @@ export interface Tables {
   purge_acks: PurgeAckRow;
   cluster_keys: ClusterKeyRow;
   certificates: CertificateRow;
+  acme_challenges: AcmeChallengeRow;
+  acme_leases: AcmeLeaseRow;
 }

@@ -5,6 +5,7 @@
 // Every mutating call runs in ONE transaction that also appends its event(s) to the log and writes
 // an audit entry, so a change and its event are committed together or not at all.
 import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
+import type { AcmeChallenge } from '../../common/config/certificate.ts';
 import type { Purge, PurgeRequest } from '../../common/config/purge.ts';
 import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
 import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
@@ -12,6 +13,7 @@ import type { z } from 'zod';
 import type { ZonePatchSchema } from '../../common/config/zone.ts';
 import type { CertificateMeta } from '../../common/config/certificate.ts';
 import type { CertificateWithMaterial } from './certificates.ts';
+import type { SecretName } from './cluster-keys.ts';
 import type { MasterKey } from '../secrets/master-key.ts';
 import type { RotationResult } from './secrets.ts';
 
@@ -197,11 +199,27 @@ export interface ControlStore {
   hopKey(): Promise<string>;
   /** The secret a PoP's nodes derive TLS session-ticket keys from (made on first use, sealed). */
   ticketKey(): Promise<string>;
+  /** A sealed value kept beside the cluster keys (opened), or null when there is none. */
+  readSecret(name: SecretName): Promise<string | null>;
+  /** Keeps `value` sealed as `name` unless one is there already; answers the value kept. */
+  keepSecret(name: SecretName, value: string): Promise<string>;
   /**
    * Re-seals every secret under `next` in one transaction; the store then uses `next`. Stop every
    * other replica first: they still hold the old key.
    */
   rotateMasterKey(next: MasterKey, actor: Actor): Promise<RotationResult>;
+  // ACME HTTP-01 challenges (events acme.challenge.upsert / delete; the snapshot's acme_challenges)
+  /** Publishes a challenge for every node to answer; returns the seq of its event. */
+  putAcmeChallenge(challenge: AcmeChallenge): Promise<number>;
+  /** Withdraws it; returns the seq of its event, or null when it was not there. */
+  deleteAcmeChallenge(token: string): Promise<number | null>;
+  /**
+   * One control-plane replica orders a zone's certificate at a time: true when `holder` holds the
+   * zone's lease now (free, expired, or its own), for `ttlMs`.
+   */
+  acquireAcmeLease(zoneId: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseAcmeLease(zoneId: string, holder: string): Promise<void>;
+
   /** Drops events older than the newest `keep` (retention). */
   pruneEvents(keep: number): Promise<number>;
   /**

@@ -3,6 +3,7 @@
 // Transfer-Encoding, bad or duplicate Content-Length, obsolete line folding, invalid field names
 // and values (see server/client-errors.ts for the status each gets).
 import { MeridianError } from '../../common/errors.ts';
+import { answerAcmeChallenge } from '../acme/answer.ts';
 import { normalizeHost } from '../cache/key.ts';
 import { HOP_HEADER, MAX_HOPS } from '../cluster/hop.ts';
 import type { RequestContext } from './context.ts';
@@ -33,6 +34,8 @@ export function route(ctx: RequestContext): Next<'route'> | Promise<Next<'route'
   }
   ctx.host = host;
   ctx.path = path;
+  // Before the zone, its cache and its HTTPS redirect: the CA must get the answer itself (§8.3).
+  if (path.charCodeAt(1) === 46 /* '.' */ && answerAcmeChallenge(ctx)) return 'log';
   const cluster = ctx.edge.cluster;
   if (cluster !== null) {
     if (isLoop(ctx)) return 'synth';

@@ -1,8 +1,11 @@
 // Every legal transition of a client request; nothing else moves a request (cf. Varnish's
 // REQ_STEPS). docs/pipeline.md is generated from this table and a test fails when they drift.
 export const NEXT = {
-  /** Zone by Host, strict request checks; an unknown host or a bad target → synth. */
-  route: ['filter', 'synth'],
+  /**
+   * Zone by Host, strict request checks; an unknown host or a bad target → synth. A known ACME
+   * HTTP-01 challenge is answered here, for any Host (edge/acme/answer.ts) → log.
+   */
+  route: ['filter', 'synth', 'log'],
   /** Access rules, rate limits, WAF (none in standalone mode). */
   filter: ['compute', 'synth'],
   /** The zone's edge worker may answer itself (none in standalone mode). */

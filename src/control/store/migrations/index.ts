@@ -6,6 +6,7 @@ import { initialMigration } from './0001-initial.ts';
 import { purgesMigration } from './0002-purges.ts';
 import { clusterKeysMigration } from './0003-cluster-keys.ts';
 import { certificatesMigration } from './0004-certificates.ts';
+import { acmeChallengesMigration } from './0005-acme-challenges.ts';
 
 export function migrationProvider(dialect: StoreDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -13,6 +14,7 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
     '0002-purges': purgesMigration(dialect),
     '0003-cluster-keys': clusterKeysMigration(),
     '0004-certificates': certificatesMigration(),
+    '0005-acme-challenges': acmeChallengesMigration(),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
