@@ -108,6 +108,11 @@ describe('edge: TLS to origins', () => {
     await zone('sni', { url: origin.tlsUrl, tls: { ca: originCa.certPem, servername: 'origin.test' } });
     await zone('byname', { url: `https://localhost:${origin.tlsPort}`, tls: { ca: originCa.certPem } });
     await zone('wrong', { url: origin.tlsUrl, tls: { ca: otherCa.certPem } });
+    await zone('breaker', {
+      url: origin.tlsUrl,
+      tls: { ca: otherCa.certPem },
+      circuit_breaker: { failures: 2, cooldown_sec: 60 },
+    });
     await zone('insecure', { url: origin.tlsUrl, tls: { verify: false } });
     await zone('nopull', { url: mtls.tlsUrl, tls: { ca: originCa.certPem } });
     await zone(
@@ -172,6 +177,15 @@ describe('edge: TLS to origins', () => {
     assert.match(line, /"reason":"(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)"/);
   });
 
+  it('a verification failure counts against the origin: the circuit opens', async () => {
+    const statuses: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const reply = await get('breaker.test', `/tls/breaker/${i}`);
+      statuses.push(`${reply.status} ${/detail="([^"]+)"/.exec(cacheStatus(reply))?.[1]}`);
+    }
+    assert.deepEqual(statuses, ['502 origin-tls-failed', '502 origin-tls-failed', '503 origin-all-down']);
+  });
+
   it('verify:false accepts the certificate and warns once', async () => {
     assert.equal((await get('insecure.test', '/tls/insecure/1')).status, 200);
     assert.equal((await get('insecure.test', '/tls/insecure/2')).status, 200);
@@ -212,6 +226,16 @@ describe('edge: TLS to origins', () => {
     const refused = await fetchReply(`${without.url}/tls/pull-refused`);
     assert.equal(refused.status, 502);
     assert.equal(await originCount(mtls, '/tls/pull-refused'), 0);
+  });
+
+  it('standalone --origin-insecure accepts an unverifiable certificate and warns; without it, 502', async () => {
+    const insecure = await startStandalone(origin.tlsUrl, ['--origin-insecure']);
+    assert.equal((await fetchReply(`${insecure.url}/tls/standalone-insecure`)).status, 200);
+    assert.match(insecure.stderr(), /origin certificate not verified/);
+    const strict = await startStandalone(origin.tlsUrl, []);
+    const refused = await fetchReply(`${strict.url}/tls/standalone-strict`);
+    assert.equal(refused.status, 502);
+    assert.match(cacheStatus(refused), /detail="origin-tls-failed"/);
   });
 
   it('nginx with ssl_verify_client on: accepts the node with the client certificate, refuses it without', async () => {

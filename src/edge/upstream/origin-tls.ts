@@ -3,7 +3,7 @@
 // presented for authenticated origin pulls. Computed once per origin when a zone is compiled; the
 // client certificate itself is looked up per connection pool (it follows the node's certificate
 // store, so a renewed certificate takes effect without recompiling the zone).
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { OriginTls } from '../../common/config/zone.ts';
 
@@ -80,16 +80,6 @@ export function clientCertIdOf(cert: ClientCertificate): string {
     certIds.set(cert, id);
   }
   return id;
-}
-
-/** The leaf's subject and fingerprint, for log lines (never the key). */
-export function describeCert(pem: string): string {
-  try {
-    const leaf = new X509Certificate(pem);
-    return `${leaf.subject.replaceAll('\n', ', ')} (sha256 ${leaf.fingerprint256})`;
-  } catch {
-    return 'unparseable certificate';
-  }
 }
 
 function sha256(text: string): string {
