@@ -77,6 +77,13 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The origin sent a response the node cannot forward.',
   },
+  ORIGIN_TLS_FAILED: {
+    status: 502,
+    source: 'upstream',
+    retryable: false,
+    summary:
+      "The TLS handshake with the origin failed: its certificate did not verify (unknown CA, wrong name, expired) or it refused the node's client certificate (authenticated origin pulls).",
+  },
   ORIGIN_ALL_DOWN: {
     status: 503,
     source: 'upstream',

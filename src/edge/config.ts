@@ -1,4 +1,5 @@
 // The edge node's settings, validated once at the boundary (cli/commands/edge.ts) and trusted inside.
+import type { OriginTls } from '../common/config/zone.ts';
 import type { PolicyOptions } from '../lib/http-cache/policy.ts';
 
 export interface ListenAddress {
@@ -32,6 +33,16 @@ export interface TlsConfig {
   unknownSni: 'default' | 'reject';
 }
 
+/** TLS to upstreams: the standalone origin, and peer nodes on internal hops. */
+export interface UpstreamTlsConfig {
+  /** Standalone: how to connect to an https:// --origin (a zone origin's `tls`); null: the defaults. */
+  origin: OriginTls | null;
+  /** Standalone: the client certificate (chain and key, PEM) presented to the origin (mTLS). */
+  originClientCert: { cert: string; key: string } | null;
+  /** PEM CAs that issued the cluster's node certificates (peers at https:// URLs); null: the system's. */
+  peerCa: string | null;
+}
+
 export interface EdgeConfig {
   /** Name used in Via and Cache-Status (RFC 9211 cache identifier). */
   nodeName: string;
@@ -43,6 +54,7 @@ export interface EdgeConfig {
   origin: URL | null;
   /** Standalone mode: 'preserve' forwards the client's Host; 'origin' sends the origin's host. */
   hostHeader: 'preserve' | 'origin';
+  upstreamTls: UpstreamTlsConfig;
   /** Managed mode: the control plane this node follows (null: standalone). */
   control: ControlLink | null;
   cacheDir: string;

@@ -20,13 +20,14 @@ import { Purger } from './purge/purger.ts';
 import { RequestContext } from './pipeline/context.ts';
 import { runRequest } from './pipeline/run.ts';
 import type { EdgeRuntime } from './runtime.ts';
+import type { CertStore } from './server/cert-store.ts';
 import { answerClientError } from './server/client-errors.ts';
 import { startFollower } from './sync/follower.ts';
 import { HttpStreamSource } from './sync/http-stream-source.ts';
 import { NatsSource } from './sync/nats-source.ts';
 import { failoverRuleFor, sendWithFailover, withHostFor } from './upstream/failover.ts';
 import { upstreamPathOf } from './upstream/health-settings.ts';
-import { sendUpstream } from './upstream/origin-client.ts';
+import type { ClientCertSource } from './upstream/origin-tls.ts';
 import { UpstreamPools } from './upstream/pools.ts';
 import { forwardHeaders } from './upstream/request-headers.ts';
 import type { ZoneRuntime } from './zones/types.ts';
@@ -53,7 +54,14 @@ export async function startEdge(
   );
   await cache.open();
   const zones = new ZoneTable();
-  const upstream = new UpstreamPools({ connectTimeoutMs: config.timeouts.connectMs, connections: 256 });
+  const upstream = new UpstreamPools({
+    connectTimeoutMs: config.timeouts.connectMs,
+    connections: 256,
+    // Managed: the node's certificate store, once it keeps origin_client certificates (null: none yet).
+    clientCertFor: clientCertsFor(config, null),
+    peerCa: config.upstreamTls.peerCa,
+    log: logger,
+  });
   const readiness = { ready: config.control === null };
   const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones, readiness), logger);
   runtime.isReady = () => readiness.ready;
@@ -117,6 +125,21 @@ export async function startEdge(
   };
 }
 
+/**
+ * The client certificates for authenticated origin pulls: standalone, --origin-client-cert for its one
+ * zone; managed, the zone's origin_client certificate from the node's certificate store.
+ */
+function clientCertsFor(
+  config: EdgeConfig,
+  store: Pick<CertStore, 'clientCertificateFor'> | null,
+): ClientCertSource {
+  if (config.origin !== null) {
+    const standalone = config.upstreamTls.originClientCert;
+    return () => standalone;
+  }
+  return (zoneId) => store?.clientCertificateFor(zoneId) ?? null;
+}
+
 /** Standalone: every Host is served by one zone made from --origin. Managed: the control plane's zones. */
 function resolverFor(
   config: EdgeConfig,
@@ -134,12 +157,14 @@ function resolverFor(
         url: config.origin.href,
         weight: 1,
         ...(config.hostHeader === 'origin' ? { host_header: config.origin.host } : {}),
+        ...(config.upstreamTls.origin === null ? {} : { tls: config.upstreamTls.origin }),
       },
     ],
     shield_pop: null,
     settings: {
       ...ZoneSettingsSchema.parse({}),
       default_ttl: config.policy.defaultTtlSec,
+      authenticated_origin_pulls: config.upstreamTls.originClientCert !== null,
     },
     created_at: now,
     updated_at: now,
@@ -240,28 +265,38 @@ function createRuntime(
     // picked origin, or the next usable ones when it is down or fails before answering.
     send: async (spec: FetchSpec, headers) => {
       if (spec.route !== null && runtime.cluster !== null) {
+        // A peer at an https:// URL is reached over TLS, verified against the cluster CA (--peer-ca);
+        // a peer that fails the handshake is skipped like one that refuses the connection.
         const viaPeer = await runtime.cluster.sendAlong(spec.route, headers, (peer, hopHeaders) =>
-          sendUpstream(upstream.get(peerUrl(peer.url)), {
-            method: 'GET',
-            path: spec.path,
-            headers: hopHeaders,
-            body: null,
-            headersTimeoutMs: config.timeouts.originHeadersMs,
-            bodyTimeoutMs: config.timeouts.originBodyMs,
-          }),
+          upstream.send(
+            upstream.peer(peer.url),
+            {
+              method: 'GET',
+              path: spec.path,
+              headers: hopHeaders,
+              body: null,
+              headersTimeoutMs: config.timeouts.originHeadersMs,
+              bodyTimeoutMs: config.timeouts.originBodyMs,
+            },
+            'peer',
+          ),
         );
         if (viaPeer !== null) return viaPeer;
       }
       return sendWithFailover(health, spec.origin, {
         send: (origin) =>
-          sendUpstream(upstream.get(origin.url), {
-            method: 'GET',
-            path: upstreamPathOf(origin.url, spec.path),
-            headers: origin === spec.origin ? headers : withHostFor(origin, spec.origin, headers, spec.url),
-            body: null,
-            headersTimeoutMs: config.timeouts.originHeadersMs,
-            bodyTimeoutMs: config.timeouts.originBodyMs,
-          }),
+          upstream.send(
+            origin,
+            {
+              method: 'GET',
+              path: upstreamPathOf(origin.url, spec.path),
+              headers: origin === spec.origin ? headers : withHostFor(origin, spec.origin, headers, spec.url),
+              body: null,
+              headersTimeoutMs: config.timeouts.originHeadersMs,
+              bodyTimeoutMs: config.timeouts.originBodyMs,
+            },
+            'origin',
+          ),
         mayFailover: fillFailover,
       });
     },
@@ -297,19 +332,23 @@ function createRuntime(
         req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
       return sendWithFailover(health, originOf(ctx), {
         send: (origin) =>
-          sendUpstream(upstream.get(origin.url), {
-            method,
-            path: upstreamPathOf(origin.url, ctx.path),
-            headers: forwardHeaders(req, {
-              host: origin.hostHeader ?? ctx.host,
-              via,
-              proto: 'http',
-              forFill: false,
-            }),
-            body: hasBody ? req : null,
-            headersTimeoutMs: config.timeouts.originHeadersMs,
-            bodyTimeoutMs: config.timeouts.originBodyMs,
-          }),
+          upstream.send(
+            origin,
+            {
+              method,
+              path: upstreamPathOf(origin.url, ctx.path),
+              headers: forwardHeaders(req, {
+                host: origin.hostHeader ?? ctx.host,
+                via,
+                proto: 'http',
+                forFill: false,
+              }),
+              body: hasBody ? req : null,
+              headersTimeoutMs: config.timeouts.originHeadersMs,
+              bodyTimeoutMs: config.timeouts.originBodyMs,
+            },
+            'origin',
+          ),
         mayFailover: failoverRuleFor(method, hasBody),
       });
     },
@@ -346,18 +385,6 @@ function createRuntime(
     },
   };
   return runtime;
-}
-
-/** Peer URLs parsed once (the pool is found by URL). */
-const peerUrls = new Map<string, URL>();
-function peerUrl(url: string): URL {
-  let parsed = peerUrls.get(url);
-  if (parsed === undefined) {
-    parsed = new URL(url);
-    if (peerUrls.size > 10_000) peerUrls.clear();
-    peerUrls.set(url, parsed);
-  }
-  return parsed;
 }
 
 async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): Promise<Server> {

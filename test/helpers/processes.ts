@@ -21,7 +21,7 @@ export interface Proc {
 }
 
 /** Spawns node with args; `ready` parses a line of output and returns the port once listening. */
-async function spawnNode(
+export async function spawnNode(
   args: string[],
   ready: (line: string) => number | null,
   timeoutMs = 15_000,

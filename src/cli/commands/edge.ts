@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
 import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
 import { streamName } from './control.ts';
+import { parseUpstreamTls, UPSTREAM_TLS_HELP, UPSTREAM_TLS_OPTIONS } from './edge-upstream-tls.ts';
 import { startEdge } from '../../edge/edge.ts';
 import { DEFAULT_POLICY_OPTIONS } from '../../lib/http-cache/policy.ts';
 import { parseDuration, parseHttpUrl, parseListen, parseSize, parseToken, UsageError } from '../args.ts';
@@ -41,7 +42,8 @@ Options:
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
   -h, --help                this help
-`;
+
+${UPSTREAM_TLS_HELP}`;
 
 const OPTIONS = {
   origin: { type: 'string' },
@@ -68,6 +70,7 @@ const OPTIONS = {
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  ...UPSTREAM_TLS_OPTIONS,
 } as const;
 
 export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
@@ -85,6 +88,7 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
     throw new UsageError(`--host-header: expected preserve or origin, got "${hostHeader}"`);
   }
   const defaultTtl = values['default-ttl'];
+  const origin = values.origin === undefined ? null : parseHttpUrl('origin', values.origin);
   return {
     nodeName:
       values.node === undefined
@@ -94,7 +98,8 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
     tls: { listen: null, certFile: null, keyFile: null, unknownSni: 'default' },
     adminListen:
       values['admin-listen'] === undefined ? null : parseListen('admin-listen', values['admin-listen']),
-    origin: values.origin === undefined ? null : parseHttpUrl('origin', values.origin),
+    origin,
+    upstreamTls: parseUpstreamTls(values, origin),
     control,
     hostHeader,
     cacheDir: values['cache-dir'] ?? join(tmpdir(), `meridian-cache-${values.node ?? listen.port}`),

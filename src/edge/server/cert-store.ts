@@ -45,6 +45,15 @@ export class CertStore {
     this.#byId.delete(id);
   }
 
+  /**
+   * The zone's origin_client certificate (authenticated origin pulls), chain and key PEM; null when
+   * it has none. Skeleton: none yet. The upstream pools key their connections by the returned
+   * object's content (remembered per object), so return the same object until the certificate changes.
+   */
+  clientCertificateFor(_zoneId: string): { cert: string; key: string } | null {
+    return null;
+  }
+
   /** For tls.createServer's SNICallback. */
   readonly sniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
     const name = servername.toLowerCase();

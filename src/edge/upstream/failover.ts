@@ -11,12 +11,15 @@ import { MeridianError } from '../../common/errors.ts';
 import type { OriginChoice } from '../zones/types.ts';
 import type { OriginHealthRegistry } from './health.ts';
 import type { UpstreamResponse } from './origin-client.ts';
-import { IDEMPOTENT_METHODS, classify } from './origin-client.ts';
+import { CERT_VERIFY_CODES, IDEMPOTENT_METHODS, classify } from './origin-client.ts';
 
 /** May a request whose attempt failed with this error be sent to another origin? */
 export type MayFailover = (error: MeridianError) => boolean;
 
-/** Failures that happen before the request left: no origin saw it, so any request may go elsewhere. */
+/**
+ * Failures that happen before the request left: no origin saw it, so any request may go elsewhere
+ * (a certificate the node refused too: CERT_VERIFY_CODES).
+ */
 const NOT_SENT_CODES = new Set([
   'ECONNREFUSED',
   'UND_ERR_CONNECT_TIMEOUT',
@@ -27,7 +30,8 @@ const NOT_SENT_CODES = new Set([
 ]);
 
 function wasNotSent(error: MeridianError): boolean {
-  return NOT_SENT_CODES.has((error.cause as { code?: string } | undefined)?.code ?? '');
+  const code = (error.cause as { code?: string } | undefined)?.code ?? '';
+  return NOT_SENT_CODES.has(code) || CERT_VERIFY_CODES.has(code);
 }
 
 const anyFailure: MayFailover = (error) => error.source === 'upstream';

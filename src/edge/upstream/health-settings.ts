@@ -17,7 +17,8 @@ export interface HealthCheckSettings {
 export interface OriginHealthSettings {
   /**
    * Identity of the health record. Origins with equal keys share one record on a node, whichever
-   * zones list them: the same server (scheme, host, port), the same Host header, the same settings.
+   * zones list them: the same server (scheme, host, port), the same Host header, the same TLS
+   * settings (another CA or client certificate may fail where this one succeeds), the same settings.
    */
   readonly key: string;
   /** Active checks; null: passive health only. */
@@ -27,7 +28,12 @@ export interface OriginHealthSettings {
 
 const DEFAULT_BREAKER = CircuitBreakerSchema.parse({});
 
-export function healthSettingsOf(origin: Origin, url: URL): OriginHealthSettings {
+/** `tlsId`: the origin's TLS settings' identity (origin-tls.ts), null for http://. */
+export function healthSettingsOf(
+  origin: Origin,
+  url: URL,
+  tlsId: string | null = null,
+): OriginHealthSettings {
   const checkInput =
     origin.health_check ??
     (origin.health_check_path === undefined
@@ -54,7 +60,7 @@ export function healthSettingsOf(origin: Origin, url: URL): OriginHealthSettings
     check === null
       ? '-'
       : `${upstreamPathOf(url, check.path)} ${check.intervalMs} ${check.timeoutMs} ${check.healthyThreshold} ${check.unhealthyThreshold}`;
-  const key = `${url.origin} ${origin.host_header ?? '-'} ${checkId} ${breaker.failures} ${breaker.cooldownMs}`;
+  const key = `${url.origin} ${tlsId ?? '-'} ${origin.host_header ?? '-'} ${checkId} ${breaker.failures} ${breaker.cooldownMs}`;
   return Object.freeze({
     key,
     check: check === null ? null : Object.freeze(check),

@@ -116,8 +116,8 @@ export class OriginHealth {
 }
 
 export interface HealthRegistryOptions {
-  /** The connection pool for an origin (checks share it with requests). */
-  poolOf(url: URL): Dispatcher;
+  /** The connection pool for an origin, TLS settings included (checks share it with requests). */
+  poolOf(origin: OriginChoice): Dispatcher;
   /** Records unused for a whole period are dropped (ms). Default 5 minutes. */
   sweepMs?: number;
   now?: () => number;
@@ -126,7 +126,7 @@ export interface HealthRegistryOptions {
 export class OriginHealthRegistry {
   readonly #states = new Map<string, OriginHealth>();
   readonly #checks = new Map<OriginHealth, ActiveCheck>();
-  readonly #poolOf: (url: URL) => Dispatcher;
+  readonly #poolOf: (origin: OriginChoice) => Dispatcher;
   readonly #now: () => number;
   readonly #sweep: NodeJS.Timeout;
   #listeners: ((event: HealthEvent) => void)[] = [];
@@ -192,7 +192,8 @@ export class OriginHealthRegistry {
     const state = new OriginHealth(choice, this.#now, (s, transition) => this.#emit(s, transition));
     this.#states.set(choice.health.key, state);
     const check = choice.health.check;
-    if (check !== null) this.#checks.set(state, new ActiveCheck(state, check, this.#poolOf(choice.url)));
+    // The pool is asked for on every check: a renewed client certificate gets a new one.
+    if (check !== null) this.#checks.set(state, new ActiveCheck(state, check, () => this.#poolOf(choice)));
     return state;
   }
 
@@ -206,14 +207,14 @@ export class OriginHealthRegistry {
 class ActiveCheck {
   readonly #state: OriginHealth;
   readonly #check: HealthCheckSettings;
-  readonly #pool: Dispatcher;
+  readonly #poolOf: () => Dispatcher;
   #timer: NodeJS.Timeout | null = null;
   #isStopped = false;
 
-  constructor(state: OriginHealth, check: HealthCheckSettings, pool: Dispatcher) {
+  constructor(state: OriginHealth, check: HealthCheckSettings, poolOf: () => Dispatcher) {
     this.#state = state;
     this.#check = check;
-    this.#pool = pool;
+    this.#poolOf = poolOf;
     this.#schedule(0);
   }
 
@@ -230,7 +231,7 @@ class ActiveCheck {
 
   async #run(): Promise<void> {
     this.#timer = null;
-    const isSuccess = await probe(this.#pool, this.#state, this.#check);
+    const isSuccess = await probe(this.#poolOf(), this.#state, this.#check);
     if (this.#isStopped) return;
     this.#state.onCheck(isSuccess);
     this.#schedule(this.#check.intervalMs);

@@ -72,10 +72,52 @@ async function attempt(pool: Dispatcher, req: UpstreamRequest): Promise<Upstream
   };
 }
 
+/**
+ * OpenSSL's certificate verification results as Node reports them (X509_V_ERR_* without the prefix),
+ * and Node's own name check: the node refused the upstream's certificate, so no request was sent.
+ */
+export const CERT_VERIFY_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * A failed TLS handshake: the upstream's certificate did not verify, or an alert from the upstream
+ * (ERR_SSL_*: it refused the node's client certificate, or speaks no TLS at all).
+ */
+export function isTlsFailure(code: string): boolean {
+  return CERT_VERIFY_CODES.has(code) || code.startsWith('ERR_SSL_');
+}
+
 /** Maps an undici/socket failure to a MeridianError with the status a client should see. */
 export function classify(err: unknown): MeridianError {
   if (err instanceof MeridianError) return err;
   const code = (err as { code?: string }).code ?? '';
+  if (isTlsFailure(code)) {
+    const reason = (err as Error).message ?? code;
+    return new MeridianError('ORIGIN_TLS_FAILED', `origin TLS handshake failed (${code}: ${reason})`, {
+      cause: err,
+    });
+  }
   if (
     err instanceof undiciErrors.ConnectTimeoutError ||
     err instanceof undiciErrors.HeadersTimeoutError ||

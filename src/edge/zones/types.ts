@@ -3,6 +3,7 @@
 import type { Zone } from '../../common/config/zone.ts';
 import type { PolicyOptions } from '../../lib/http-cache/policy.ts';
 import type { OriginHealthSettings } from '../upstream/health-settings.ts';
+import type { UpstreamTls } from '../upstream/origin-tls.ts';
 
 /** The request facts rules read. Header names are lower-case (Node's shape). */
 export interface RuleRequest {
@@ -43,6 +44,8 @@ export interface OriginChoice {
   readonly url: URL;
   /** Host header to send instead of the client's, null to keep the client's. */
   readonly hostHeader: string | null;
+  /** https:// origins: verification, SNI and the client certificate to present; null for http://. */
+  readonly tls: UpstreamTls | null;
   /** Health checks and circuit breaker settings, and the key of the node's health record for it. */
   readonly health: OriginHealthSettings;
   /** The zone's origins this one was picked from: failover picks the next one here. */

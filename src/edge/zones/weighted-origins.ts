@@ -9,6 +9,7 @@
 // chosen (standby off).
 import type { Origin } from '../../common/config/zone.ts';
 import { healthSettingsOf } from '../upstream/health-settings.ts';
+import { upstreamTlsOf } from '../upstream/origin-tls.ts';
 import type { OriginChoice, OriginGroup, OriginUsable } from './types.ts';
 
 export class WeightedOrigins implements OriginGroup {
@@ -17,18 +18,24 @@ export class WeightedOrigins implements OriginGroup {
   readonly #weights: readonly number[];
   readonly #current: Float64Array;
 
-  constructor(origins: readonly Origin[]) {
+  /**
+   * `clientCertZone`: the zone whose origin_client certificate its https:// origins are given
+   * (authenticated origin pulls), null when it has that setting off.
+   */
+  constructor(origins: readonly Origin[], clientCertZone: string | null = null) {
     const choices: OriginChoice[] = [];
     const weights: number[] = [];
     origins.forEach((o, index) => {
       if (o.weight <= 0) return;
       const url = new URL(o.url);
+      const tls = upstreamTlsOf(url, o.tls, clientCertZone);
       choices.push(
         Object.freeze({
           index,
           url,
           hostHeader: o.host_header ?? null,
-          health: healthSettingsOf(o, url),
+          tls,
+          health: healthSettingsOf(o, url, tls?.id ?? null),
           group: this,
         }),
       );

@@ -36,7 +36,10 @@ export class CompiledZone implements ZoneRuntime {
       defaultStaleIfErrorSec: zone.settings.stale_if_error,
     });
     this.#isDevelopmentMode = zone.settings.development_mode;
-    this.#origins = new WeightedOrigins(zone.origins);
+    this.#origins = new WeightedOrigins(
+      zone.origins,
+      zone.settings.authenticated_origin_pulls ? zone.id : null,
+    );
   }
 
   pickOrigin(exclude?: ReadonlySet<number>, isUsable?: OriginUsable): OriginChoice | undefined {
