@@ -40,6 +40,11 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
+  --tls-cert FILE           default TLS certificate: a PEM chain, leaf first (reloaded on SIGHUP
+                            and when the file changes; a bad new pair keeps the old one)
+  --tls-key FILE            its private key (PEM); required with --tls-cert
+  --tls-unknown-sni MODE    default (the --tls-cert certificate) or reject (handshake alert) for a
+                            ClientHello naming no certificate's host, or without SNI (default: default)
   -h, --help                this help
 `;
 
@@ -67,6 +72,9 @@ const OPTIONS = {
   'body-timeout': { type: 'string', default: '30s' },
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-unknown-sni': { type: 'string', default: 'default' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -91,7 +99,7 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
         ? parseToken('node-name', values['node-name'])
         : parseToken('node', values.node),
     listen,
-    tls: { listen: null, certFile: null, keyFile: null, unknownSni: 'default' },
+    tls: tlsConfig(values),
     adminListen:
       values['admin-listen'] === undefined ? null : parseListen('admin-listen', values['admin-listen']),
     origin: values.origin === undefined ? null : parseHttpUrl('origin', values.origin),
@@ -120,6 +128,21 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
     },
     hitForPassSec: 120,
   };
+}
+
+function tlsConfig(values: {
+  'tls-cert'?: string;
+  'tls-key'?: string;
+  'tls-unknown-sni'?: string;
+}): EdgeConfig['tls'] {
+  const certFile = values['tls-cert'] ?? null;
+  const keyFile = values['tls-key'] ?? null;
+  if ((certFile === null) !== (keyFile === null))
+    throw new UsageError('--tls-cert and --tls-key: give both (a PEM chain and its private key) or neither');
+  const unknownSni = values['tls-unknown-sni'] ?? 'default';
+  if (unknownSni !== 'default' && unknownSni !== 'reject')
+    throw new UsageError(`--tls-unknown-sni: expected default or reject, got "${unknownSni}"`);
+  return { listen: null, certFile, keyFile, unknownSni };
 }
 
 function controlLink(values: {
@@ -170,4 +193,6 @@ export async function runEdge(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // SIGHUP reloads the TLS certificate (--tls-cert/--tls-key) instead of ending the process.
+  process.on('SIGHUP', () => void node.tls.reload('SIGHUP'));
 }
