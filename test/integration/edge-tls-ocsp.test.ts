@@ -1,0 +1,171 @@
+// OCSP stapling against a real responder (openssl ocsp, started here on a free port): the staple is
+// present (openssl s_client -status, node:tls requestOCSP) once fetched; a dead or hanging responder
+// gives no staple and a working handshake, never a delayed or failed one.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../../src/common/log.ts';
+import { createCertificateAuthority, type CertificateAuthority } from '../../src/common/tls/local-ca.ts';
+import { EdgeTls } from '../../src/edge/tls/edge-tls.ts';
+import {
+  fingerprintOf,
+  handshake,
+  opensslClient,
+  startTlsTestServer,
+  type TlsTestServer,
+} from '../helpers/tls.ts';
+
+const log = createLogger('test', 'error');
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as AddressInfo;
+  s.close();
+  await once(s, 'close');
+  return port;
+}
+
+/** openssl's index.txt line for a valid certificate (serial: upper-case hex, even length). */
+function indexLine(certPem: string): string {
+  const x = new X509Certificate(certPem);
+  const expiry = x.validToDate.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
+  const serial = x.serialNumber.toUpperCase();
+  return `V\t${expiry}\t\t${serial.length % 2 === 0 ? serial : `0${serial}`}\tunknown\t/CN=x\n`;
+}
+
+async function startResponder(
+  dir: string,
+  ca: CertificateAuthority,
+  port: number,
+  certs: string[],
+): Promise<ChildProcess> {
+  await writeFile(join(dir, 'ca.pem'), ca.certPem);
+  await writeFile(join(dir, 'ca.key'), ca.keyPem);
+  await writeFile(join(dir, 'index.txt'), certs.map(indexLine).join(''));
+  const child = spawn(
+    'openssl',
+    [
+      'ocsp',
+      '-index',
+      join(dir, 'index.txt'),
+      '-port',
+      String(port),
+      '-rsigner',
+      join(dir, 'ca.pem'),
+      '-rkey',
+      join(dir, 'ca.key'),
+      '-CA',
+      join(dir, 'ca.pem'),
+      '-nmin',
+      '10',
+      '-ignore_err',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => /ACCEPT/.test(String(d)) && resolve());
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => (err += String(d)));
+    child.once('exit', (code) => reject(new Error(`openssl ocsp exited with ${code}: ${err}`)));
+  });
+  return child;
+}
+
+describe('edge TLS: OCSP stapling', () => {
+  let dir = '';
+  let ca: CertificateAuthority;
+  let responder: ChildProcess;
+  let responderPort = 0;
+  let tls: EdgeTls;
+  let server: TlsTestServer;
+  const hanging = new Set<Socket>();
+  const hangServer = createServer((socket) => hanging.add(socket));
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meridian-ocsp-'));
+    ca = await createCertificateAuthority('OCSP CA');
+    responderPort = await freePort();
+    tls = new EdgeTls({
+      config: {
+        nodeName: 't',
+        cacheDir: dir,
+        control: null,
+        tls: { listen: null, certFile: null, keyFile: null, unknownSni: 'reject' },
+      },
+      log,
+      ocsp: { timeoutMs: 4_000 },
+    });
+    server = await startTlsTestServer(tls);
+    hangServer.listen(0, '127.0.0.1');
+    await once(hangServer, 'listening');
+  });
+
+  after(async () => {
+    responder?.kill();
+    for (const s of hanging) s.destroy();
+    hangServer.close();
+    await server.close();
+    tls.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('staples a good response from the responder the certificate names', async () => {
+    const leaf = await ca.issue({ hosts: ['ocsp.test'], ocspUrl: `http://127.0.0.1:${responderPort}/` });
+    responder = await startResponder(dir, ca, responderPort, [leaf.certPem]);
+    tls.store.putPem({ id: 'ocsp', usage: 'server' }, leaf.chainPem, leaf.keyPem);
+    await tls.ocsp.settled(new X509Certificate(leaf.certPem));
+    assert.equal(tls.ocsp.counts.fetchGood, 1);
+    const out = await opensslClient(server.port, ['-servername', 'ocsp.test', '-status']);
+    assert.match(out, /OCSP Response Status: successful/, out);
+    assert.match(out, /Cert Status: good/);
+    // node:tls sees the same staple.
+    const socket = connect({
+      host: '127.0.0.1',
+      port: server.port,
+      servername: 'ocsp.test',
+      requestOCSP: true,
+      rejectUnauthorized: false,
+    });
+    const [staple] = (await once(socket, 'OCSPResponse')) as [Buffer];
+    await once(socket, 'secureConnect').catch(() => {});
+    socket.destroy();
+    assert.ok(staple.length > 100);
+    assert.ok(tls.ocsp.counts.stapled >= 2);
+  });
+
+  it('a dead responder: no staple, and the handshake works', async () => {
+    const deadPort = await freePort();
+    const leaf = await ca.issue({ hosts: ['dead.test'], ocspUrl: `http://127.0.0.1:${deadPort}/` });
+    const failedBefore = tls.ocsp.counts.fetchFailed;
+    tls.store.putPem({ id: 'dead', usage: 'server' }, leaf.chainPem, leaf.keyPem);
+    await tls.ocsp.settled(new X509Certificate(leaf.certPem));
+    assert.equal(tls.ocsp.counts.fetchFailed, failedBefore + 1);
+    const out = await opensslClient(server.port, ['-servername', 'dead.test', '-status']);
+    assert.match(out, /OCSP response: no response sent/, out);
+    assert.match(out, /subject=CN = dead.test/);
+    const got = await handshake(server.port, 'dead.test');
+    assert.equal(got.fingerprint256, fingerprintOf(leaf.certPem));
+  });
+
+  it('a hanging responder does not delay the handshake', async () => {
+    const { port } = hangServer.address() as AddressInfo;
+    const leaf = await ca.issue({ hosts: ['slow.test'], ocspUrl: `http://127.0.0.1:${port}/` });
+    const failedBefore = tls.ocsp.counts.fetchFailed;
+    tls.store.putPem({ id: 'slow', usage: 'server' }, leaf.chainPem, leaf.keyPem);
+    // The fetch is under way (the responder accepted and says nothing); handshakes go on without it.
+    const out = await opensslClient(server.port, ['-servername', 'slow.test', '-status']);
+    assert.match(out, /OCSP response: no response sent/, out);
+    assert.equal(tls.ocsp.counts.fetchFailed, failedBefore, 'the fetch had not yet given up');
+    await tls.ocsp.settled(new X509Certificate(leaf.certPem));
+    assert.equal(tls.ocsp.counts.fetchFailed, failedBefore + 1);
+  });
+});
