@@ -53,6 +53,9 @@ export class ManagedSource {
   readonly #refused = new Map<string, string>();
   readonly #queue = new Set<string>();
   readonly #running = new Set<string>();
+  /** Writes and removals in the state folder under way. */
+  readonly #disk = new Set<Promise<void>>();
+  readonly #diskById = new Map<string, Promise<void>>();
   #idleWaiters: (() => void)[] = [];
   fetches = 0;
   fetchFailures = 0;
@@ -96,10 +99,10 @@ export class ManagedSource {
     }
   }
 
-  /** Resolves when no fetch is queued, running or waiting for a retry (tests). */
-  whenIdle(): Promise<void> {
-    if (this.#isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  /** Resolves when no fetch is queued, running or waiting for a retry, and the state folder is written (tests). */
+  async whenIdle(): Promise<void> {
+    if (!this.#isIdle()) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    await Promise.all([...this.#disk]);
   }
 
   close(): void {
@@ -131,7 +134,7 @@ export class ManagedSource {
         this.#o.store.delete(id);
         this.#o.log.info('tls certificate removed', { id });
       }
-      if (meta === undefined) void this.#o.cache.remove(id).catch(() => {});
+      if (meta === undefined) this.#onDisk(id, () => this.#o.cache.remove(id));
       this.#notifyIdle();
       return;
     }
@@ -186,11 +189,7 @@ export class ManagedSource {
       this.#queue.add(id); // changed while fetching: fetch the newer one
       return;
     }
-    if (this.#install(meta, material, 'control plane')) {
-      this.#o.cache
-        .save(material)
-        .catch((err: unknown) => this.#o.log.warn('cannot save tls certificate material', { id, err }));
-    }
+    if (this.#install(meta, material, 'control plane')) this.#onDisk(id, () => this.#o.cache.save(material));
   }
 
   /** Swaps the certificate in; false (and a retry) when the material does not load. */
@@ -218,6 +217,22 @@ export class ManagedSource {
       this.#retryLater(meta.id, 'material does not load', err);
       return false;
     }
+  }
+
+  /** Runs a state-folder write for `id` after the previous one for it (a save never lands after a later removal). */
+  #onDisk(id: string, write: () => Promise<void>): void {
+    const previous = this.#diskById.get(id) ?? Promise.resolve();
+    const next = previous
+      .then(write)
+      .catch((err: unknown) =>
+        this.#o.log.warn('cannot update the tls certificate state folder', { id, err }),
+      );
+    this.#diskById.set(id, next);
+    this.#disk.add(next);
+    void next.finally(() => {
+      this.#disk.delete(next);
+      if (this.#diskById.get(id) === next) this.#diskById.delete(id);
+    });
   }
 
   #retryLater(id: string, what: string, err: unknown): void {
