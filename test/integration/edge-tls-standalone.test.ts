@@ -2,6 +2,7 @@
 // or renamed over, as editors and certbot do) and on SIGHUP of a real `meridian edge` process; a bad
 // new pair keeps the old certificate and logs one line.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import {
 import { EdgeTls } from '../../src/edge/tls/edge-tls.ts';
 import { StandaloneSource } from '../../src/edge/tls/standalone-source.ts';
 import { CertStore } from '../../src/edge/server/cert-store.ts';
-import { removeDir, startEdgeProcess, type EdgeProc } from '../helpers/processes.ts';
+import { fetchReply, removeDir, startEdgeProcess, type EdgeProc } from '../helpers/processes.ts';
 import {
   fingerprintOf,
   handshake,
@@ -188,12 +189,11 @@ describe('meridian edge --tls-cert: SIGHUP reloads instead of ending the process
     const ca = await createCertificateAuthority('HUP CA');
     const v1 = await ca.issue({ hosts: ['hup.test'] });
     await writePair(dir, v1, 'in-place');
-    edge = await startEdgeProcess('http://127.0.0.1:9/', [
-      '--tls-cert',
-      join(dir, 'tls.pem'),
-      '--tls-key',
-      join(dir, 'tls.key'),
-    ]);
+    edge = await startEdgeProcess(
+      'http://127.0.0.1:9/',
+      ['--tls-cert', join(dir, 'tls.pem'), '--tls-key', join(dir, 'tls.key')],
+      { admin: true },
+    );
     assert.match(
       edge.stderr(),
       new RegExp(`"msg":"tls certificate loaded".*"fingerprint256":"${fingerprintOf(v1.certPem)}"`),
@@ -218,5 +218,14 @@ describe('meridian edge --tls-cert: SIGHUP reloads instead of ending the process
     assert.equal(edge.child.exitCode, null, 'still running');
     assert.equal(edge.child.signalCode, null);
     assert.doesNotMatch(edge.stderr(), /PRIVATE KEY/);
+    // The certificate's expiry is in /metrics (the one serving: v2).
+    const metrics = (await fetchReply(`${edge.adminUrl}/metrics`)).body.toString();
+    const expiry = Math.floor(new X509Certificate(v2.certPem).validToDate.getTime() / 1000);
+    assert.match(
+      metrics,
+      new RegExp(
+        `meridian_edge_tls_certificate_expiry_seconds\\{id="default",hosts="hup.test",usage="server"\\} ${expiry}`,
+      ),
+    );
   });
 });

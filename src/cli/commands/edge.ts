@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
 import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
 import { streamName } from './control.ts';
-import { startEdge } from '../../edge/edge.ts';
+import { startEdge, type EdgeNode } from '../../edge/edge.ts';
 import { DEFAULT_POLICY_OPTIONS } from '../../lib/http-cache/policy.ts';
 import { parseDuration, parseHttpUrl, parseListen, parseSize, parseToken, UsageError } from '../args.ts';
 
@@ -184,15 +184,19 @@ export async function runEdge(argv: string[]): Promise<void> {
     process.stdout.write(EDGE_HELP);
     return;
   }
-  const node = await startEdge(config);
+  // SIGHUP reloads the TLS certificate (--tls-cert/--tls-key) instead of ending the process. Set
+  // before the start: until a listener exists the signal's default action would kill the process.
+  // One during the start is moot (the files are being read anyway).
+  let node: EdgeNode | null = null;
+  process.on('SIGHUP', () => void node?.tls.reload('SIGHUP'));
+  node = await startEdge(config);
+  const started = node;
   const stop = (): void => {
-    node.close().then(
+    started.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  // SIGHUP reloads the TLS certificate (--tls-cert/--tls-key) instead of ending the process.
-  process.on('SIGHUP', () => void node.tls.reload('SIGHUP'));
 }
