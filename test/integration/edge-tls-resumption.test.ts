@@ -85,6 +85,27 @@ describe('edge TLS: session resumption with shared ticket keys', () => {
     });
   }
 
+  it('TLS 1.2: no session-ID resumption once the ticket key changed (no server-side session cache)', async () => {
+    const c = nodes[2] as { tls: EdgeTls; server: TlsTestServer };
+    const first = await handshake(c.server.port, 'r.test', { maxVersion: 'TLSv1.2' });
+    assert.equal(
+      (
+        await handshake(c.server.port, 'r.test', {
+          maxVersion: 'TLSv1.2',
+          session: first.session ?? undefined,
+        })
+      ).reused,
+      true,
+    );
+    c.tls.applySnapshot({ ...snapshot, ticket_key: randomBytes(32).toString('base64url') }); // a new secret: a new key
+    const again = await handshake(c.server.port, 'r.test', {
+      maxVersion: 'TLSv1.2',
+      session: first.session ?? undefined,
+    });
+    assert.equal(again.error, null);
+    assert.equal(again.reused, false, 'the session ID alone does not resume');
+  });
+
   it('counts full and resumed handshakes', () => {
     const b = nodes[1]?.tls as EdgeTls;
     assert.equal(b.handshakes.resumed, 2);
