@@ -42,6 +42,8 @@ export interface HandshakeResult {
   reused: boolean;
   session: Buffer | null;
   cert: PeerCertificate | null;
+  /** TLSv1.2 / TLSv1.3 (null when the handshake failed). */
+  protocol: string | null;
   /** What the server answered to a GET / (empty when the handshake failed). */
   response: string;
 }
@@ -50,7 +52,7 @@ export interface HandshakeResult {
 export async function handshake(
   port: number,
   servername: string | null,
-  options: { session?: Buffer; maxVersion?: 'TLSv1.2' | 'TLSv1.3'; ca?: string } = {},
+  options: { session?: Buffer | undefined; maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {},
 ): Promise<HandshakeResult> {
   return new Promise((resolve) => {
     const socket = connect({
@@ -67,6 +69,7 @@ export async function handshake(
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate();
       const reused = socket.isSessionReused();
+      const protocol = socket.getProtocol();
       // Read the server's answer so that TLS 1.3 tickets (sent after the handshake) arrive.
       socket.end('GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
       let response = '';
@@ -79,6 +82,7 @@ export async function handshake(
           session,
           cert,
           response,
+          protocol,
         }),
       );
     });
@@ -91,6 +95,7 @@ export async function handshake(
         session: null,
         cert: null,
         response: '',
+        protocol: null,
       });
     });
   });

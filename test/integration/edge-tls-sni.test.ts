@@ -5,9 +5,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
+import { connect, createServer as createTlsServer } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { once } from 'node:events';
+import { execFile } from 'node:child_process';
+import { createSecureServer } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { createLogger } from '../../src/common/log.ts';
 import { createCertificateAuthority, type IssuedCertificate } from '../../src/common/tls/local-ca.ts';
 import { EdgeTls } from '../../src/edge/tls/edge-tls.ts';
@@ -20,6 +24,7 @@ import {
 } from '../helpers/tls.ts';
 
 const log = createLogger('test', 'error');
+const execFileAsync = promisify(execFile);
 const DAY = 86_400_000;
 
 async function edgeTls(
@@ -161,6 +166,73 @@ describe('edge TLS: certificate by SNI', () => {
     await once(early, 'end');
     assert.match(answer, /^HTTP\/1\.1 200/);
     assert.equal(earlyFingerprint, fingerprintOf(exact.certPem));
+  });
+});
+
+describe('edge TLS: an HTTP/2 secure server (allowHTTP1) on the store', () => {
+  it('negotiates h2 and http/1.1 with the SNI certificate (curl verifies it)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meridian-tls-h2-'));
+    const ca = await createCertificateAuthority('H2 CA');
+    const cert = await ca.issue({ hosts: ['h2.test'] });
+    await writeFile(join(dir, 'ca.pem'), ca.certPem);
+    const tls = await edgeTls('reject', null);
+    tls.store.putPem({ id: 'h2', usage: 'server' }, cert.chainPem, cert.keyPem);
+    const server = createSecureServer({ allowHTTP1: true, SNICallback: tls.store.sniCallback }, (req, res) =>
+      res.end(`HTTP/${req.httpVersion}`),
+    );
+    tls.attach(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const [flag, want] of [
+        ['--http2', 'HTTP/2.0'],
+        ['--http1.1', 'HTTP/1.1'],
+      ] as const) {
+        const { stdout } = await execFileAsync('curl', [
+          '-sS',
+          flag,
+          '--cacert',
+          join(dir, 'ca.pem'),
+          '--resolve',
+          `h2.test:${port}:127.0.0.1`,
+          `https://h2.test:${port}/`,
+        ]);
+        assert.equal(stdout, want);
+      }
+    } finally {
+      server.close();
+      tls.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("edge TLS: attaching keeps the listener's own settings", () => {
+  it('a server created with maxVersion TLSv1.2 stays so after attach and a default reload', async () => {
+    const ca = await createCertificateAuthority('Settings CA');
+    const [one, two] = [await ca.issue({ hosts: ['s.test'] }), await ca.issue({ hosts: ['s.test'] })];
+    const tls = await edgeTls('default', null);
+    tls.store.setDefault(one.chainPem, one.keyPem);
+    const server = createTlsServer({ SNICallback: tls.store.sniCallback, maxVersion: 'TLSv1.2' }, (s) =>
+      s.end(),
+    );
+    tls.attach(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    try {
+      const first = await handshake(port, null);
+      assert.equal(first.protocol, 'TLSv1.2');
+      assert.equal(first.fingerprint256, fingerprintOf(one.certPem));
+      tls.store.setDefault(two.chainPem, two.keyPem);
+      const second = await handshake(port, null);
+      assert.equal(second.protocol, 'TLSv1.2');
+      assert.equal(second.fingerprint256, fingerprintOf(two.certPem));
+    } finally {
+      server.close();
+      tls.close();
+    }
   });
 });
 

@@ -62,7 +62,8 @@ export class CertStore {
   /** origin_client certificates: zone id → id → certificate. */
   readonly #clientByZone = new Map<string, Map<string, ServedCertificate>>();
   readonly #listeners = new Set<(change: StoreChange) => void>();
-  readonly #servers = new Set<Server>();
+  /** Attached servers and the TLS settings they were created with (kept across base-context rebuilds). */
+  readonly #servers = new Map<Server, SecureContextOptions>();
   #default: ServedCertificate | null = null;
   /** Built once: a context with no certificate, so OpenSSL ends the handshake with an alert. */
   #refusal: SecureContext | null = null;
@@ -88,7 +89,7 @@ export class CertStore {
     const served = servedOf(DEFAULT_CERTIFICATE_ID, pair, 'server', undefined);
     const old = this.#default;
     this.#default = served;
-    for (const server of this.#servers) this.#applyBase(server);
+    for (const server of this.#servers.keys()) this.#applyBase(server);
     if (old !== null) this.#emit({ kind: 'delete', cert: old });
     this.#emit({ kind: 'put', cert: served });
     return pair;
@@ -191,7 +192,7 @@ export class CertStore {
    * keeps it so when the default is reloaded.
    */
   attach(server: Server): void {
-    this.#servers.add(server);
+    this.#servers.set(server, settingsOf(server));
     server.once('close', () => this.#servers.delete(server));
     this.#applyBase(server);
   }
@@ -201,6 +202,7 @@ export class CertStore {
     // setSecureContext builds a new base context: the ticket keys live there, so carry them over.
     const ticketKeys = server.getTicketKeys();
     server.setSecureContext({
+      ...this.#servers.get(server),
       ...this.#options.contextOptions,
       ...(d?.certPem === undefined || d.keyPem === undefined ? {} : { cert: d.certPem, key: d.keyPem }),
     });
@@ -228,6 +230,34 @@ export class CertStore {
   #emit(change: StoreChange): void {
     for (const listener of this.#listeners) listener(change);
   }
+}
+
+/** Settings a TLS server keeps from its creation options (Server.setSecureContext stores them on it). */
+const SERVER_SETTINGS = [
+  'ca',
+  'ciphers',
+  'sigalgs',
+  'ecdhCurve',
+  'dhparam',
+  'minVersion',
+  'maxVersion',
+  'secureOptions',
+  'secureProtocol',
+  'honorCipherOrder',
+  'sessionIdContext',
+  'sessionTimeout',
+  'crl',
+] as const;
+
+/**
+ * The listener's own TLS settings, read back from the server: setSecureContext replaces all of them,
+ * so rebuilding the base context with only a certificate would drop its ciphers and versions.
+ */
+function settingsOf(server: Server): SecureContextOptions {
+  const fields = server as unknown as Record<string, unknown>;
+  const settings: Record<string, unknown> = {};
+  for (const name of SERVER_SETTINGS) if (fields[name] !== undefined) settings[name] = fields[name];
+  return settings as SecureContextOptions;
 }
 
 function servedOf(
