@@ -12,7 +12,11 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/common/log.ts';
-import { createCertificateAuthority, type CertificateAuthority } from '../../src/common/tls/local-ca.ts';
+import {
+  createCertificateAuthority,
+  type CertificateAuthority,
+  type IssuedCertificate,
+} from '../../src/common/tls/local-ca.ts';
 import { EdgeTls } from '../../src/edge/tls/edge-tls.ts';
 import {
   fingerprintOf,
@@ -35,11 +39,12 @@ async function freePort(): Promise<number> {
 }
 
 /** openssl's index.txt line for a valid certificate (serial: upper-case hex, even length). */
-function indexLine(certPem: string): string {
+function indexLine(certPem: string, revoked = false): string {
   const x = new X509Certificate(certPem);
-  const expiry = x.validToDate.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
+  const time = (d: Date): string => d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
   const serial = x.serialNumber.toUpperCase();
-  return `V\t${expiry}\t\t${serial.length % 2 === 0 ? serial : `0${serial}`}\tunknown\t/CN=x\n`;
+  const revocation = revoked ? time(new Date(Date.now() - 60_000)) : '';
+  return `${revoked ? 'R' : 'V'}\t${time(x.validToDate)}\t${revocation}\t${serial.length % 2 === 0 ? serial : `0${serial}`}\tunknown\t/CN=x\n`;
 }
 
 async function startResponder(
@@ -47,10 +52,14 @@ async function startResponder(
   ca: CertificateAuthority,
   port: number,
   certs: string[],
+  revoked: string[] = [],
 ): Promise<ChildProcess> {
   await writeFile(join(dir, 'ca.pem'), ca.certPem);
   await writeFile(join(dir, 'ca.key'), ca.keyPem);
-  await writeFile(join(dir, 'index.txt'), certs.map(indexLine).join(''));
+  await writeFile(
+    join(dir, 'index.txt'),
+    [...certs.map((c) => indexLine(c)), ...revoked.map((c) => indexLine(c, true))].join(''),
+  );
   const child = spawn(
     'openssl',
     [
@@ -85,6 +94,7 @@ describe('edge TLS: OCSP stapling', () => {
   let ca: CertificateAuthority;
   let responder: ChildProcess;
   let responderPort = 0;
+  let revokedLeaf: IssuedCertificate;
   let tls: EdgeTls;
   let server: TlsTestServer;
   const hanging = new Set<Socket>();
@@ -120,7 +130,8 @@ describe('edge TLS: OCSP stapling', () => {
 
   it('staples a good response from the responder the certificate names', async () => {
     const leaf = await ca.issue({ hosts: ['ocsp.test'], ocspUrl: `http://127.0.0.1:${responderPort}/` });
-    responder = await startResponder(dir, ca, responderPort, [leaf.certPem]);
+    revokedLeaf = await ca.issue({ hosts: ['revoked.test'], ocspUrl: `http://127.0.0.1:${responderPort}/` });
+    responder = await startResponder(dir, ca, responderPort, [leaf.certPem], [revokedLeaf.certPem]);
     tls.store.putPem({ id: 'ocsp', usage: 'server' }, leaf.chainPem, leaf.keyPem);
     await tls.ocsp.settled(new X509Certificate(leaf.certPem));
     assert.equal(tls.ocsp.counts.fetchGood, 1);
@@ -142,13 +153,22 @@ describe('edge TLS: OCSP stapling', () => {
     assert.ok(tls.ocsp.counts.stapled >= 2);
   });
 
+  it('a revoked certificate gets no staple (only "good" answers are stapled)', async () => {
+    const x = new X509Certificate(revokedLeaf.certPem);
+    tls.store.putPem({ id: 'revoked', usage: 'server' }, revokedLeaf.chainPem, revokedLeaf.keyPem);
+    await tls.ocsp.settled(x);
+    assert.deepEqual(tls.ocsp.statsOf(x), { good: 0, failed: 1 });
+    const out = await opensslClient(server.port, ['-servername', 'revoked.test', '-status']);
+    assert.match(out, /OCSP response: no response sent/, out);
+  });
+
   it('a dead responder: no staple, and the handshake works', async () => {
     const deadPort = await freePort();
     const leaf = await ca.issue({ hosts: ['dead.test'], ocspUrl: `http://127.0.0.1:${deadPort}/` });
-    const failedBefore = tls.ocsp.counts.fetchFailed;
+    const x = new X509Certificate(leaf.certPem);
     tls.store.putPem({ id: 'dead', usage: 'server' }, leaf.chainPem, leaf.keyPem);
-    await tls.ocsp.settled(new X509Certificate(leaf.certPem));
-    assert.equal(tls.ocsp.counts.fetchFailed, failedBefore + 1);
+    await tls.ocsp.settled(x);
+    assert.deepEqual(tls.ocsp.statsOf(x), { good: 0, failed: 1 });
     const out = await opensslClient(server.port, ['-servername', 'dead.test', '-status']);
     assert.match(out, /OCSP response: no response sent/, out);
     assert.match(out, /subject=CN = dead.test/);
@@ -159,13 +179,13 @@ describe('edge TLS: OCSP stapling', () => {
   it('a hanging responder does not delay the handshake', async () => {
     const { port } = hangServer.address() as AddressInfo;
     const leaf = await ca.issue({ hosts: ['slow.test'], ocspUrl: `http://127.0.0.1:${port}/` });
-    const failedBefore = tls.ocsp.counts.fetchFailed;
+    const x = new X509Certificate(leaf.certPem);
     tls.store.putPem({ id: 'slow', usage: 'server' }, leaf.chainPem, leaf.keyPem);
     // The fetch is under way (the responder accepted and says nothing); handshakes go on without it.
     const out = await opensslClient(server.port, ['-servername', 'slow.test', '-status']);
     assert.match(out, /OCSP response: no response sent/, out);
-    assert.equal(tls.ocsp.counts.fetchFailed, failedBefore, 'the fetch had not yet given up');
-    await tls.ocsp.settled(new X509Certificate(leaf.certPem));
-    assert.equal(tls.ocsp.counts.fetchFailed, failedBefore + 1);
+    assert.deepEqual(tls.ocsp.statsOf(x), { good: 0, failed: 0 }, 'the fetch had not yet given up');
+    await tls.ocsp.settled(x);
+    assert.deepEqual(tls.ocsp.statsOf(x), { good: 0, failed: 1 });
   });
 });

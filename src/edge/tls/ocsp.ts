@@ -37,6 +37,8 @@ interface Tracked {
   response: Buffer | null;
   nextUpdateMs: number | null;
   attempt: number;
+  good: number;
+  failed: number;
   timer: NodeJS.Timeout | null;
   /** Resolves once a fetch attempt finished (tests and `settled()`). */
   settled: Promise<void>;
@@ -83,6 +85,8 @@ export class OcspStapler {
       response: null,
       nextUpdateMs: null,
       attempt: 0,
+      good: 0,
+      failed: 0,
       timer: null,
       settled,
       markSettled,
@@ -112,6 +116,12 @@ export class OcspStapler {
     if (t?.response === undefined || t.response === null) return null;
     if (t.nextUpdateMs !== null && t.nextUpdateMs <= this.#now()) return null; // never staple a stale one
     return t.response;
+  }
+
+  /** Fetch outcomes for one leaf so far (null: not tracked). */
+  statsOf(leaf: X509Certificate): { good: number; failed: number } | null {
+    const t = this.#byLeaf.get(derKey(leaf.raw));
+    return t === undefined ? null : { good: t.good, failed: t.failed };
   }
 
   /** Resolves once the first fetch for `leaf` finished (good or not); at once if it is not tracked. */
@@ -163,10 +173,12 @@ export class OcspStapler {
       t.nextUpdateMs = good.nextUpdateMs;
       t.attempt = 0;
       this.counts.fetchGood++;
+      t.good++;
       this.#schedule(t, this.#refreshDelay(good.thisUpdateMs, good.nextUpdateMs));
     } catch (err) {
       if (t.closed) return;
       this.counts.fetchFailed++;
+      t.failed++;
       // The previous staple stays while it is current (stapleFor checks nextUpdate).
       const delay = backoffDelayMs(t.attempt++, this.#backoff);
       this.#options.log.warn('OCSP fetch failed; no new staple, retrying', {
