@@ -44,7 +44,7 @@ function indexLine(certPem: string, revoked = false): string {
   const time = (d: Date): string => d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
   const serial = x.serialNumber.toUpperCase();
   const revocation = revoked ? time(new Date(Date.now() - 60_000)) : '';
-  return `${revoked ? 'R' : 'V'}\t${time(x.validToDate)}\t${revocation}\t${serial.length % 2 === 0 ? serial : `0${serial}`}\tunknown\t/CN=x\n`;
+  return `${revoked ? 'R' : 'V'}\t${time(x.validToDate)}\t${revocation}\t${serial.length % 2 === 0 ? serial : `0${serial}`}\tunknown\t/CN=${serial}\n`;
 }
 
 async function startResponder(
@@ -95,6 +95,7 @@ describe('edge TLS: OCSP stapling', () => {
   let responder: ChildProcess;
   let responderPort = 0;
   let revokedLeaf: IssuedCertificate;
+  let refreshLeaf: IssuedCertificate;
   let tls: EdgeTls;
   let server: TlsTestServer;
   const hanging = new Set<Socket>();
@@ -131,7 +132,15 @@ describe('edge TLS: OCSP stapling', () => {
   it('staples a good response from the responder the certificate names', async () => {
     const leaf = await ca.issue({ hosts: ['ocsp.test'], ocspUrl: `http://127.0.0.1:${responderPort}/` });
     revokedLeaf = await ca.issue({ hosts: ['revoked.test'], ocspUrl: `http://127.0.0.1:${responderPort}/` });
-    responder = await startResponder(dir, ca, responderPort, [leaf.certPem], [revokedLeaf.certPem]);
+    refreshLeaf = await ca.issue({ hosts: ['refresh.test'], ocspUrl: `http://127.0.0.1:${responderPort}/` });
+    // openssl ocsp reads its index once: every certificate the tests ask about is in it from the start.
+    responder = await startResponder(
+      dir,
+      ca,
+      responderPort,
+      [leaf.certPem, refreshLeaf.certPem],
+      [revokedLeaf.certPem],
+    );
     tls.store.putPem({ id: 'ocsp', usage: 'server' }, leaf.chainPem, leaf.keyPem);
     await tls.ocsp.settled(new X509Certificate(leaf.certPem));
     assert.equal(tls.ocsp.counts.fetchGood, 1);
@@ -151,6 +160,33 @@ describe('edge TLS: OCSP stapling', () => {
     socket.destroy();
     assert.ok(staple.length > 100);
     assert.ok(tls.ocsp.counts.stapled >= 2);
+  });
+
+  it('refreshes the response once half its validity has passed', async () => {
+    // The responder's answers are valid 10 min (-nmin 10); this stapler's clock runs 301 s ahead,
+    // so every good answer is already past half-time and is fetched again (at the least interval).
+    const ahead = new EdgeTls({
+      config: {
+        nodeName: 't',
+        cacheDir: dir,
+        control: null,
+        tls: { listen: null, certFile: null, keyFile: null, unknownSni: 'reject' },
+      },
+      log,
+      ocsp: { now: () => Date.now() + 301_000, minRefreshMs: 50 },
+    });
+    try {
+      const leaf = refreshLeaf;
+      const x = new X509Certificate(leaf.certPem);
+      ahead.store.putPem({ id: 'refresh', usage: 'server' }, leaf.chainPem, leaf.keyPem);
+      const deadline = Date.now() + 20_000;
+      while ((ahead.ocsp.statsOf(x)?.good ?? 0) < 3 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.ok((ahead.ocsp.statsOf(x)?.good ?? 0) >= 3, JSON.stringify(ahead.ocsp.statsOf(x)));
+      assert.ok(ahead.ocsp.stapleFor(x.raw) !== null);
+    } finally {
+      ahead.close();
+    }
   });
 
   it('a revoked certificate gets no staple (only "good" answers are stapled)', async () => {

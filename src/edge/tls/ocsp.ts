@@ -17,6 +17,8 @@ export interface OcspOptions {
   backoff?: BackoffOptions;
   /** Refresh at least this often (responses without nextUpdate, or very long ones). Default 12 h. */
   maxRefreshMs?: number;
+  /** Least wait between two good fetches. Default 10 s. */
+  minRefreshMs?: number;
   now?: () => number;
   dispatcher?: Dispatcher;
 }
@@ -197,7 +199,7 @@ export class OcspStapler {
     const max = this.#options.maxRefreshMs ?? 12 * 3600_000;
     if (nextUpdateMs === null) return max;
     const half = thisUpdateMs + (nextUpdateMs - thisUpdateMs) / 2 - this.#now();
-    return Math.max(10_000, Math.min(max, half));
+    return Math.max(this.#options.minRefreshMs ?? 10_000, Math.min(max, half));
   }
 
   #schedule(t: Tracked, delayMs: number): void {
