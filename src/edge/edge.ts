@@ -23,6 +23,7 @@ import type { EdgeRuntime } from './runtime.ts';
 import type { CertStore } from './server/cert-store.ts';
 import { answerClientError } from './server/client-errors.ts';
 import { startFollower } from './sync/follower.ts';
+import { EdgeTls } from './tls/edge-tls.ts';
 import { HttpStreamSource } from './sync/http-stream-source.ts';
 import { NatsSource } from './sync/nats-source.ts';
 import { failoverRuleFor, sendWithFailover, withHostFor } from './upstream/failover.ts';
@@ -39,6 +40,8 @@ export interface EdgeNode {
   /** Where clients connect (the port is resolved when 0 was asked for). */
   readonly address: AddressInfo;
   readonly adminAddress: AddressInfo | null;
+  /** Certificates (SNI store), OCSP staples and ticket keys; the TLS listener attaches to it. */
+  readonly tls: EdgeTls;
   /** The event sequence applied (managed mode; 0 standalone). */
   appliedSeq(): number;
   close(): Promise<void>;
@@ -54,17 +57,24 @@ export async function startEdge(
   );
   await cache.open();
   const zones = new ZoneTable();
+  // Bound once the TLS state starts (it needs the runtime's metrics registry, the runtime needs the pools).
+  let certStore: CertStore | null = null;
   const upstream = new UpstreamPools({
     connectTimeoutMs: config.timeouts.connectMs,
     connections: 256,
-    // Managed: the node's certificate store, once it keeps origin_client certificates (null: none yet).
-    clientCertFor: clientCertsFor(config, null),
+    // Managed: the zone's origin_client certificate from the node's certificate store.
+    clientCertFor: clientCertsFor(config, {
+      clientCertificateFor: (zoneId) => certStore?.clientCertificateFor(zoneId) ?? null,
+    }),
     peerCa: config.upstreamTls.peerCa,
     log: logger,
   });
   const readiness = { ready: config.control === null };
   const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones, readiness), logger);
   runtime.isReady = () => readiness.ready;
+  // Before any listener: a standalone pair that does not load stops the start with a clear error.
+  const tls = await new EdgeTls({ config, log: logger, registry: runtime.metrics.registry }).start();
+  certStore = tls.store;
   const purger =
     config.control === null
       ? null
@@ -93,7 +103,7 @@ export async function startEdge(
   const address = server.address() as AddressInfo;
   const adminAddress = admin === null ? null : (admin.address() as AddressInfo);
   const follower =
-    purger === null ? null : await follow(runtime, config, zones, purger, address, adminAddress, logger);
+    purger === null ? null : await follow(runtime, config, zones, purger, tls, address, adminAddress, logger);
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
@@ -106,6 +116,7 @@ export async function startEdge(
     runtime,
     address,
     adminAddress,
+    tls,
     appliedSeq: () => follower?.appliedSeq ?? 0,
     async close() {
       server.closeAllConnections();
@@ -113,6 +124,7 @@ export async function startEdge(
       admin?.closeAllConnections();
       admin?.close();
       await follower?.close();
+      tls.close();
       await purger?.close();
       // Let fills that already have their bodies reach the disk (bounded: a hung origin cannot hold shutdown).
       for (const deadline = Date.now() + 5_000; runtime.inflight.size > 0 && Date.now() < deadline;) {
@@ -178,6 +190,7 @@ async function follow(
   config: EdgeConfig,
   zones: ZoneTable,
   purger: Purger,
+  tls: EdgeTls,
   address: AddressInfo,
   adminAddress: AddressInfo | null,
   logger: Logger,
@@ -212,12 +225,14 @@ async function follow(
         zones.applySnapshot(snapshot);
         cluster.applySnapshot(snapshot);
         runtime.acmeChallenges.applySnapshot(snapshot);
+        tls.applySnapshot(snapshot);
       },
       async applyEvent(event) {
         if (event.type === 'purge') await purger.apply(event.purge);
         zones.applyEvent(event);
         cluster.applyEvent(event);
         runtime.acmeChallenges.applyEvent(event);
+        tls.applyEvent(event);
       },
       async applyMissedPurges(missed) {
         if (missed === 'unknown') purger.purgeEverything('missed-purges');

@@ -6,7 +6,7 @@ import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
 import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
 import { streamName } from './control.ts';
 import { parseUpstreamTls, UPSTREAM_TLS_HELP, UPSTREAM_TLS_OPTIONS } from './edge-upstream-tls.ts';
-import { startEdge } from '../../edge/edge.ts';
+import { startEdge, type EdgeNode } from '../../edge/edge.ts';
 import { DEFAULT_POLICY_OPTIONS } from '../../lib/http-cache/policy.ts';
 import { parseDuration, parseHttpUrl, parseListen, parseSize, parseToken, UsageError } from '../args.ts';
 
@@ -41,6 +41,11 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
+  --tls-cert FILE           default TLS certificate: a PEM chain, leaf first (reloaded on SIGHUP
+                            and when the file changes; a bad new pair keeps the old one)
+  --tls-key FILE            its private key (PEM); required with --tls-cert
+  --tls-unknown-sni MODE    default (the --tls-cert certificate) or reject (handshake alert) for a
+                            ClientHello naming no certificate's host, or without SNI (default: default)
   -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}`;
@@ -69,6 +74,9 @@ const OPTIONS = {
   'body-timeout': { type: 'string', default: '30s' },
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-unknown-sni': { type: 'string', default: 'default' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
 } as const;
@@ -95,7 +103,7 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
         ? parseToken('node-name', values['node-name'])
         : parseToken('node', values.node),
     listen,
-    tls: { listen: null, certFile: null, keyFile: null, unknownSni: 'default' },
+    tls: tlsConfig(values),
     adminListen:
       values['admin-listen'] === undefined ? null : parseListen('admin-listen', values['admin-listen']),
     origin,
@@ -125,6 +133,21 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
     },
     hitForPassSec: 120,
   };
+}
+
+function tlsConfig(values: {
+  'tls-cert'?: string;
+  'tls-key'?: string;
+  'tls-unknown-sni'?: string;
+}): EdgeConfig['tls'] {
+  const certFile = values['tls-cert'] ?? null;
+  const keyFile = values['tls-key'] ?? null;
+  if ((certFile === null) !== (keyFile === null))
+    throw new UsageError('--tls-cert and --tls-key: give both (a PEM chain and its private key) or neither');
+  const unknownSni = values['tls-unknown-sni'] ?? 'default';
+  if (unknownSni !== 'default' && unknownSni !== 'reject')
+    throw new UsageError(`--tls-unknown-sni: expected default or reject, got "${unknownSni}"`);
+  return { listen: null, certFile, keyFile, unknownSni };
 }
 
 function controlLink(values: {
@@ -166,9 +189,15 @@ export async function runEdge(argv: string[]): Promise<void> {
     process.stdout.write(EDGE_HELP);
     return;
   }
-  const node = await startEdge(config);
+  // SIGHUP reloads the TLS certificate (--tls-cert/--tls-key) instead of ending the process. Set
+  // before the start: until a listener exists the signal's default action would kill the process.
+  // One during the start is moot (the files are being read anyway).
+  let node: EdgeNode | null = null;
+  process.on('SIGHUP', () => void node?.tls.reload('SIGHUP'));
+  node = await startEdge(config);
+  const started = node;
   const stop = (): void => {
-    node.close().then(
+    started.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );

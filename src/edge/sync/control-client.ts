@@ -1,8 +1,9 @@
 // The node's calls to the control plane's /internal/v1 API (besides the event stream): register,
-// heartbeat and the snapshot. Every call carries `Authorization: Bearer <token>`; answers may come
+// heartbeat, the snapshot and certificate material. Every call carries `Authorization: Bearer <token>`; answers may come
 // inside the Cloudflare-style envelope `{ success, errors, result }`, which is unwrapped here.
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { CertificateMaterial } from '../../common/config/certificate.ts';
 import type { Snapshot } from '../../common/events/types.ts';
 import { isSnapshot } from './snapshot.ts';
 
@@ -76,6 +77,25 @@ export class ControlClient {
     const result = await this.#call('GET', '/internal/v1/snapshot', undefined, signal);
     if (!isSnapshot(result)) throw new Error('GET /internal/v1/snapshot: the answer is not a snapshot');
     return result;
+  }
+
+  /** A certificate's chain and key; the control plane answers only for zones the node's PoP serves (else 403). */
+  async certificate(id: string, nodeName: string, signal?: AbortSignal): Promise<CertificateMaterial> {
+    const path = `/internal/v1/certificates/${encodeURIComponent(id)}?node=${encodeURIComponent(nodeName)}`;
+    const result = (await this.#call('GET', path, undefined, signal)) as Partial<CertificateMaterial> | null;
+    if (
+      typeof result?.certificate !== 'string' ||
+      typeof result.private_key !== 'string' ||
+      typeof result.modified_on !== 'string'
+    ) {
+      throw new Error(`GET /internal/v1/certificates/${id}: the answer is not certificate material`);
+    }
+    return {
+      id,
+      certificate: result.certificate,
+      private_key: result.private_key,
+      modified_on: result.modified_on,
+    };
   }
 
   async #call(
