@@ -42,6 +42,7 @@ describe('edge: TLS to origins', () => {
   let edge: EdgeProc;
   let dir: string;
   const files: Record<string, string> = {};
+  let pullZoneId: string;
   const standalone: EdgeProc[] = [];
 
   const get = (host: string, path: string): Promise<Reply> =>
@@ -103,6 +104,7 @@ describe('edge: TLS to origins', () => {
         settings,
       });
       assert.equal(created.status, 201, JSON.stringify(created.body.errors));
+      return created.body.result.id as string;
     };
     await zone('ca', { url: origin.tlsUrl, tls: { ca: originCa.certPem } });
     await zone('sni', { url: origin.tlsUrl, tls: { ca: originCa.certPem, servername: 'origin.test' } });
@@ -115,7 +117,7 @@ describe('edge: TLS to origins', () => {
     });
     await zone('insecure', { url: origin.tlsUrl, tls: { verify: false } });
     await zone('nopull', { url: mtls.tlsUrl, tls: { ca: originCa.certPem } });
-    await zone(
+    pullZoneId = await zone(
       'pull',
       { url: mtls.tlsUrl, tls: { ca: originCa.certPem } },
       { authenticated_origin_pulls: true },
@@ -205,6 +207,41 @@ describe('edge: TLS to origins', () => {
     assert.equal(await originCount(mtls, '/tls/refused'), 0);
     // The zone asks for authenticated origin pulls; the node's store has no certificate for it.
     assert.match(edge.stderr(), /no origin_client certificate/);
+  });
+
+  it('managed: the zone client certificate uploaded through the API reaches the node, and the mTLS origin accepts it', async () => {
+    const client = await pullCa.issue({ hosts: ['managed.pull.test'], usages: ['client'] });
+    const uploaded = await api(
+      control.url,
+      control.adminToken,
+      'POST',
+      `/client/v4/zones/${pullZoneId}/origin_tls_client_auth`,
+      { certificate: client.chainPem, private_key: client.keyPem },
+    );
+    assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body.errors));
+    // The node learns of it by the event log and fetches the key over its internal link.
+    let reply = await get('pull.test', '/tls/managed-pull?cc=max-age%3D300');
+    for (let i = 0; i < 50 && reply.status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      reply = await get('pull.test', '/tls/managed-pull?cc=max-age%3D300');
+    }
+    assert.equal(reply.status, 200, reply.body.toString());
+    assert.equal((await originTlsOf(mtls, '/tls/managed-pull'))?.client, 'managed.pull.test');
+    // Removed: the node no longer presents it.
+    const id = uploaded.body.result.id as string;
+    const deleted = await api(
+      control.url,
+      control.adminToken,
+      'DELETE',
+      `/client/v4/zones/${pullZoneId}/origin_tls_client_auth/${id}`,
+    );
+    assert.equal(deleted.status, 200);
+    let refused = await get('pull.test', '/tls/managed-gone');
+    for (let i = 0; i < 50 && refused.status !== 502; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      refused = await get('pull.test', '/tls/managed-gone');
+    }
+    assert.equal(refused.status, 502);
   });
 
   it('standalone --origin-client-cert: the mTLS origin accepts the node', async () => {
