@@ -1,7 +1,9 @@
 // Assembles one edge node: cache tiers, fetch machinery, zones (one fixed zone in standalone mode,
 // or the control plane's, followed through the event log), the client and admin listeners.
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { ZoneSettingsSchema, type Zone } from '../common/config/zone.ts';
 import { MeridianError } from '../common/errors.ts';
@@ -16,10 +18,12 @@ import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { Purger } from './purge/purger.ts';
-import { RequestContext } from './pipeline/context.ts';
+import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
 import { runRequest } from './pipeline/run.ts';
 import type { EdgeRuntime } from './runtime.ts';
+import { CertStore } from './server/cert-store.ts';
 import { answerClientError } from './server/client-errors.ts';
+import { startHttpsListener, type HttpsListener } from './server/https.ts';
 import { startFollower } from './sync/follower.ts';
 import { HttpStreamSource } from './sync/http-stream-source.ts';
 import { NatsSource } from './sync/nats-source.ts';
@@ -37,6 +41,10 @@ export interface EdgeNode {
   /** Where clients connect (the port is resolved when 0 was asked for). */
   readonly address: AddressInfo;
   readonly adminAddress: AddressInfo | null;
+  /** Where HTTPS clients connect (--listen-tls); null: no HTTPS listener. */
+  readonly tlsAddress: AddressInfo | null;
+  /** The certificates the HTTPS listener serves by SNI; null without one. */
+  readonly certs: CertStore | null;
   /** The event sequence applied (managed mode; 0 standalone). */
   appliedSeq(): number;
   close(): Promise<void>;
@@ -80,6 +88,14 @@ export async function startEdge(
   // A deep accept queue: a burst of new connections (a stampede) must not overflow Node's default 511.
   server.listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 });
   await once(server, 'listening');
+  let https: Awaited<ReturnType<typeof startHttps>> | null = null;
+  try {
+    if (config.tls.listen !== null) https = await startHttps(runtime, config, logger);
+  } catch (err) {
+    server.close();
+    await cache.disk.close();
+    throw err;
+  }
   const admin = config.adminListen === null ? null : await startAdmin(runtime, config.adminListen);
   const address = server.address() as AddressInfo;
   const adminAddress = admin === null ? null : (admin.address() as AddressInfo);
@@ -88,6 +104,7 @@ export async function startEdge(
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
+    tls: https === null ? undefined : `${https.listener.address.address}:${https.listener.address.port}`,
     admin: adminAddress === null ? undefined : `${adminAddress.address}:${adminAddress.port}`,
     origin: config.origin?.origin,
     control: config.control?.url.origin,
@@ -97,10 +114,13 @@ export async function startEdge(
     runtime,
     address,
     adminAddress,
+    tlsAddress: https?.listener.address ?? null,
+    certs: https?.certs ?? null,
     appliedSeq: () => follower?.appliedSeq ?? 0,
     async close() {
       server.closeAllConnections();
       server.close();
+      await https?.listener.close();
       admin?.closeAllConnections();
       admin?.close();
       await follower?.close();
@@ -114,6 +134,47 @@ export async function startEdge(
       await cache.disk.close();
     },
   };
+}
+
+/**
+ * The HTTPS listener (--listen-tls) and its certificate store. The standalone default certificate
+ * (--tls-cert / --tls-key, a chain and its key) is read once here; a node that cannot read it refuses
+ * to start rather than serve without it.
+ */
+async function startHttps(
+  runtime: EdgeRuntime,
+  config: EdgeConfig,
+  logger: Logger,
+): Promise<{ listener: HttpsListener; certs: CertStore }> {
+  const tls = config.tls;
+  const certs = new CertStore({ unknownSni: tls.unknownSni });
+  const listener = await startHttpsListener({
+    listen: tls.listen as NonNullable<EdgeConfig['tls']['listen']>,
+    certs,
+    unknownSni: tls.unknownSni,
+    nodeName: config.nodeName,
+    limits: config.limits,
+    timeouts: config.timeouts,
+    log: logger,
+    handle: (req, res) => handle(runtime, req, res, true),
+  });
+  if (tls.certFile !== null && tls.keyFile !== null) {
+    try {
+      const [certPem, keyPem] = await Promise.all([
+        readFile(tls.certFile, 'utf8'),
+        readFile(tls.keyFile, 'utf8'),
+      ]);
+      listener.setDefaultCertificate(certPem, keyPem);
+    } catch (err) {
+      await listener.close();
+      // The message names the files, never the key's content.
+      throw new Error(
+        `--tls-cert ${tls.certFile} / --tls-key ${tls.keyFile}: ${(err as Error).message.split('\n')[0]}`,
+        { cause: err },
+      );
+    }
+  }
+  return { listener, certs };
 }
 
 /** Standalone: every Host is served by one zone made from --origin. Managed: the control plane's zones. */
@@ -210,8 +271,9 @@ async function follow(
   };
 }
 
-function handle(runtime: EdgeRuntime, req: IncomingMessage, res: ServerResponse): void {
-  const ctx = new RequestContext(req, res, runtime, Date.now());
+/** Every client request, HTTP/1.x or HTTP/2, plain or TLS, enters the one pipeline here. */
+export function handle(runtime: EdgeRuntime, req: ClientRequest, res: ClientResponse, secure = false): void {
+  const ctx = new RequestContext(req, res, runtime, Date.now(), secure);
   const done = runRequest(ctx);
   if (done !== undefined) done.catch(() => res.destroy());
 }
@@ -289,8 +351,7 @@ function createRuntime(
     pass(ctx) {
       const req = ctx.req;
       const method = req.method ?? 'GET';
-      const hasBody =
-        req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      const hasBody = hasRequestBody(ctx);
       return sendWithFailover(health, originOf(ctx), {
         send: (origin) =>
           sendUpstream(upstream.get(origin.url), {
@@ -299,7 +360,7 @@ function createRuntime(
             headers: forwardHeaders(req, {
               host: origin.hostHeader ?? ctx.host,
               via,
-              proto: 'http',
+              proto: ctx.scheme,
               forFill: false,
             }),
             body: hasBody ? req : null,
@@ -324,7 +385,7 @@ function createRuntime(
         upstreamHeaders: forwardHeaders(ctx.req, {
           host: origin.hostHeader ?? ctx.host,
           via,
-          proto: 'http',
+          proto: ctx.scheme,
           forFill: true,
         }),
         clientHeaders: ctx.req.headers,
@@ -337,11 +398,22 @@ function createRuntime(
             ctx.hop,
             ctx.host,
             ctx.path,
+            ctx.scheme,
           ) ?? null,
       };
     },
   };
   return runtime;
+}
+
+/**
+ * HTTP/1.1 frames a body with Content-Length or Transfer-Encoding; HTTP/2 with DATA frames, and a
+ * request without one ends its stream with the HEADERS frame (RFC 9113 §8.1).
+ */
+function hasRequestBody(ctx: RequestContext): boolean {
+  const req = ctx.req;
+  if (ctx.h2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 }
 
 /** Peer URLs parsed once (the pool is found by URL). */

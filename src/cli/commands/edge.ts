@@ -27,6 +27,11 @@ Options:
   --nats-stream NAME        the control plane's JetStream stream (default MERIDIAN_EVENTS)
   --public-url URL          where other nodes reach this one (default: http://<listen address>)
   --listen HOST:PORT        client listener (default 127.0.0.1:8080)
+  --listen-tls HOST:PORT    HTTPS listener: TLS 1.2/1.3, HTTP/2 and HTTP/1.1 (ALPN) on one port
+  --tls-cert FILE           default certificate chain (PEM, leaf first); required standalone with --listen-tls
+  --tls-key FILE            the default certificate's private key (PEM)
+  --tls-unknown-sni MODE    default (serve the default certificate) or reject (handshake alert) for a
+                            name no certificate covers, or no name (default: default)
   --admin-listen HOST:PORT  metrics (/metrics) and health (/healthz) listener (default: none)
   --cache-dir DIR           disk cache folder (default: $TMPDIR/meridian-cache-<port>)
   --memory-cache-size SIZE  memory tier capacity (default 256MB)
@@ -54,6 +59,10 @@ const OPTIONS = {
   'nats-stream': { type: 'string', default: DEFAULT_EVENT_STREAM },
   'public-url': { type: 'string' },
   listen: { type: 'string', default: '127.0.0.1:8080' },
+  'listen-tls': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-unknown-sni': { type: 'string', default: 'default' },
   'admin-listen': { type: 'string' },
   'cache-dir': { type: 'string' },
   'memory-cache-size': { type: 'string', default: '256MB' },
@@ -91,7 +100,7 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
         ? parseToken('node-name', values['node-name'])
         : parseToken('node', values.node),
     listen,
-    tls: { listen: null, certFile: null, keyFile: null, unknownSni: 'default' },
+    tls: tlsConfig(values, control === null),
     adminListen:
       values['admin-listen'] === undefined ? null : parseListen('admin-listen', values['admin-listen']),
     origin: values.origin === undefined ? null : parseHttpUrl('origin', values.origin),
@@ -120,6 +129,31 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
     },
     hitForPassSec: 120,
   };
+}
+
+function tlsConfig(
+  values: {
+    'listen-tls'?: string;
+    'tls-cert'?: string;
+    'tls-key'?: string;
+    'tls-unknown-sni'?: string;
+  },
+  standalone: boolean,
+): EdgeConfig['tls'] {
+  const listen = values['listen-tls'] === undefined ? null : parseListen('listen-tls', values['listen-tls']);
+  const certFile = values['tls-cert'] ?? null;
+  const keyFile = values['tls-key'] ?? null;
+  const unknownSni = values['tls-unknown-sni'];
+  if (unknownSni !== 'default' && unknownSni !== 'reject')
+    throw new UsageError(`--tls-unknown-sni: expected default or reject, got "${unknownSni}"`);
+  if ((certFile === null) !== (keyFile === null))
+    throw new UsageError(
+      '--tls-cert and --tls-key: give both (a certificate chain and its private key) or neither',
+    );
+  if (certFile !== null && listen === null) throw new UsageError('--tls-cert: needs --listen-tls');
+  if (listen !== null && standalone && certFile === null)
+    throw new UsageError('--listen-tls: needs --tls-cert and --tls-key in standalone mode');
+  return { listen, certFile, keyFile, unknownSni };
 }
 
 function controlLink(values: {
