@@ -1,0 +1,390 @@
+// Issue 13: the HTTPS listener. Standalone: TLS 1.2 / 1.3 only with forward-secret AEAD suites, ALPN
+// h2 and http/1.1 on one port (openssl s_client, curl, node:tls), the default certificate for no or
+// an unknown SNI (or an alert under --tls-unknown-sni reject), and bad input (garbage, plain HTTP on
+// the TLS port) failing that connection only. Managed: a zone's always_use_https (301 / 308) and
+// HSTS (HTTPS only, hits included), and URL purges that reach both the http and the https object.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import {
+  api,
+  CLI,
+  fetchReply,
+  originCount,
+  rawExchange,
+  removeDir,
+  startControlProcess,
+  startEdgeProcess,
+  startTestOrigin,
+  statusOf,
+} from '../helpers/processes.ts';
+import type { ControlProc, EdgeProc, Proc, Reply } from '../helpers/processes.ts';
+import { curl, h2Get, sClient, writeTestCerts, type TestCerts } from '../helpers/tls.ts';
+
+const run = promisify(execFile);
+const cacheStatus = (reply: { headers: Record<string, unknown> }): string =>
+  String(reply.headers['cache-status']);
+
+/** The certificate a TLS handshake with `servername` (none when null) gets, or the handshake's error. */
+function handshake(port: number, servername: string | null, ca: string): Promise<PeerCertificate | Error> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      ca,
+      rejectUnauthorized: false,
+      ...(servername === null ? {} : { servername }),
+    });
+    socket.once('secureConnect', () => {
+      resolve(socket.getPeerCertificate());
+      socket.destroy();
+    });
+    socket.once('error', (err) => resolve(err));
+  });
+}
+
+describe('the HTTPS listener (standalone)', () => {
+  const HOST = 'tls.example';
+  let origin: Proc;
+  let edge: EdgeProc;
+  let rejecting: EdgeProc;
+  let certs: TestCerts;
+  let dir: string;
+  let port: number;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meridian-https-'));
+    certs = await writeTestCerts(dir, [HOST]);
+    origin = await startTestOrigin();
+    const tls = ['--listen-tls', '127.0.0.1:0', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile];
+    edge = await startEdgeProcess(origin.url, tls);
+    rejecting = await startEdgeProcess(origin.url, [...tls, '--tls-unknown-sni', 'reject']);
+    port = edge.tlsPort as number;
+  });
+
+  after(async () => {
+    for (const e of [edge, rejecting]) {
+      await e.stop();
+      await removeDir(e.cacheDir);
+    }
+    await origin.stop();
+    await removeDir(dir);
+  });
+
+  it('ALPN offers h2 and http/1.1 on the one port; TLS 1.3 by default', async () => {
+    const h2 = await sClient(port, ['-servername', HOST, '-alpn', 'h2']);
+    assert.match(h2.stdout, /ALPN protocol: h2/);
+    assert.match(h2.stdout, /TLSv1\.3/);
+    const h1 = await sClient(port, ['-servername', HOST, '-alpn', 'http/1.1']);
+    assert.match(h1.stdout, /ALPN protocol: http\/1\.1/);
+  });
+
+  it('TLS 1.2 negotiates ECDHE with an AEAD cipher; TLS 1.1, 1.0 and weak ciphers are refused', async () => {
+    const tls12 = await sClient(port, ['-servername', HOST, '-tls1_2']);
+    assert.match(
+      tls12.stdout,
+      /Cipher is ECDHE-ECDSA-(AES128-GCM-SHA256|AES256-GCM-SHA384|CHACHA20-POLY1305)/,
+    );
+    for (const args of [
+      ['-tls1_1'],
+      ['-tls1'],
+      ['-tls1_2', '-cipher', 'AES128-SHA'], // static RSA, CBC
+      ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA'], // forward secret, but CBC
+      ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA256'],
+      ['-tls1_2', '-cipher', 'DHE-RSA-AES128-GCM-SHA256'], // finite-field DHE
+    ]) {
+      const refused = await sClient(port, ['-servername', HOST, ...args]);
+      assert.notEqual(refused.code, 0, `${args.join(' ')} should fail: ${refused.stdout}`);
+      assert.doesNotMatch(refused.stdout, /Cipher is (?!\(NONE\))/, args.join(' '));
+    }
+    // Key exchange groups: X25519 first; P-521 is not among them.
+    assert.match(tls12.stdout, /Server Temp Key: X25519/);
+    const p521 = await sClient(port, ['-servername', HOST, '-tls1_2', '-curves', 'secp521r1']);
+    assert.notEqual(p521.code, 0);
+  });
+
+  it('curl over HTTP/2 and HTTP/1.1: a miss, then hits, for the same stored object', async () => {
+    const path = '/https/curl?cc=max-age%3D60';
+    const first = await curl(port, HOST, certs.caFile, path, ['--http2', '-i']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^HTTP\/2 200/);
+    assert.match(first.stdout, /cache-status: meridian; fwd=uri-miss/);
+    const h1 = await curl(port, HOST, certs.caFile, path, ['--http1.1', '-i']);
+    assert.match(h1.stdout, /^HTTP\/1\.1 200/);
+    assert.match(h1.stdout, /cache-status: meridian; hit/);
+    const h2 = await curl(port, HOST, certs.caFile, path, ['--http2', '-i']);
+    assert.match(h2.stdout, /cache-status: meridian; hit/);
+    assert.equal(await originCount(origin, '/https/curl'), 1);
+  });
+
+  it('no SNI or an unknown name gets the default certificate (--tls-unknown-sni default)', async () => {
+    for (const name of [null, 'unknown.example']) {
+      const cert = await handshake(port, name, certs.ca);
+      assert.ok(!(cert instanceof Error), String(cert));
+      assert.match(cert.subjectaltname ?? '', /DNS:tls\.example/);
+    }
+  });
+
+  it('--tls-unknown-sni reject: an unknown name, or none, gets a handshake alert; the node serves on', async () => {
+    const tlsPort = rejecting.tlsPort as number;
+    for (const name of [null, 'unknown.example']) {
+      const result = await handshake(tlsPort, name, certs.ca);
+      assert.ok(result instanceof Error, `handshake for ${String(name)} should fail`);
+    }
+    const reply = await fetchReply(`${rejecting.url}/https/reject?cc=max-age%3D60`, {
+      headers: { host: HOST },
+    });
+    assert.equal(reply.status, 200);
+  });
+
+  it('garbage and plain HTTP on the TLS port fail that connection only', async () => {
+    const plain = await rawExchange(port, `GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+    assert.equal(statusOf(plain), 0, 'no HTTP answer over a TLS port');
+    await rawExchange(port, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)));
+    await rawExchange(port, Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0x00]));
+    const reply = await h2Get(port, HOST, certs.ca, '/https/after-garbage?cc=max-age%3D60');
+    assert.equal(reply.status, 200);
+  });
+
+  it('HTTP/1.1 over TLS keeps the plain listener limits: an oversized head is a 431', async () => {
+    const big = await curl(port, HOST, certs.caFile, '/https/big', [
+      '--http1.1',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-H',
+      `x-big: ${'a'.repeat(20_000)}`,
+    ]);
+    assert.equal(big.stdout, '431');
+  });
+
+  it('refuses to start without its certificate, naming what is wrong', async () => {
+    const noCert = await run(process.execPath, [
+      CLI,
+      'edge',
+      '--origin',
+      origin.url,
+      '--listen-tls',
+      '127.0.0.1:0',
+    ]).catch((err: { code: number; stderr: string }) => err);
+    assert.equal((noCert as { code: number }).code, 2);
+    assert.match((noCert as { stderr: string }).stderr, /--listen-tls: needs --tls-cert and --tls-key/);
+    const missing = join(dir, 'missing.pem');
+    const unreadable = await run(process.execPath, [
+      CLI,
+      'edge',
+      '--origin',
+      origin.url,
+      '--listen',
+      '127.0.0.1:0',
+      '--listen-tls',
+      '127.0.0.1:0',
+      '--tls-cert',
+      missing,
+      '--tls-key',
+      certs.keyFile,
+      '--cache-dir',
+      join(dir, 'cache-unreadable'),
+    ]).catch((err: { code: number; stderr: string }) => err);
+    assert.notEqual((unreadable as { code: number }).code, 0);
+    assert.match((unreadable as { stderr: string }).stderr, /missing\.pem/);
+    assert.doesNotMatch((unreadable as { stderr: string }).stderr, /PRIVATE KEY/);
+  });
+});
+
+describe('zone HTTPS settings and purges (managed)', () => {
+  const SECURE = 'secure.test';
+  const MIXED = 'mixed.test';
+  let origin: Proc;
+  let control: ControlProc;
+  let certs: TestCerts;
+  let dir: string;
+  let secureZone: string;
+  let mixedZone: string;
+  const nodes: EdgeProc[] = [];
+
+  const admin = (method: string, path: string, body?: unknown) =>
+    api(control.url, control.adminToken, method, path, body);
+  const plain = (edge: EdgeProc, host: string, path: string): Promise<Reply> =>
+    fetchReply(`${edge.url}${path}`, { headers: { host } });
+  // :authority without the test's port, as a client of port 443 sends it (the port is part of the key).
+  const https = (edge: EdgeProc, host: string, path: string) =>
+    h2Get(edge.tlsPort as number, host, certs.ca, path, { ':authority': host });
+
+  async function eventually(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (await check()) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.fail(`not within ${ms} ms: ${what}`);
+  }
+
+  async function purge(zone: string, files: string[]): Promise<void> {
+    const res = await admin('POST', `/client/v4/zones/${zone}/purge_cache`, { files });
+    assert.equal(res.status, 200, JSON.stringify(res.body.errors));
+    const id = res.body.result.id as string;
+    await eventually(
+      async () => (await admin('GET', `/client/v4/zones/${zone}/purge_cache/${id}`)).body.result.complete,
+      `purge ${id} complete`,
+    );
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meridian-https-zones-'));
+    certs = await writeTestCerts(dir, [SECURE, MIXED]);
+    origin = await startTestOrigin();
+    control = await startControlProcess();
+    const token = (await admin('POST', '/client/v4/tokens', { name: 'nodes', scopes: ['node'] })).body.result
+      .value as string;
+    await admin('PUT', '/client/v4/pops/tls', { city: 'Testville', latitude: 1, longitude: 2 });
+    const hsts = { enabled: true, max_age: 600, include_subdomains: true, preload: false };
+    secureZone = (
+      await admin('POST', '/client/v4/zones', {
+        name: 'secure',
+        hostnames: [SECURE],
+        origins: [{ url: origin.url }],
+        settings: { always_use_https: true, hsts },
+      })
+    ).body.result.id;
+    mixedZone = (
+      await admin('POST', '/client/v4/zones', {
+        name: 'mixed',
+        hostnames: [MIXED],
+        origins: [{ url: origin.url }],
+        settings: { hsts },
+      })
+    ).body.result.id;
+    for (const name of ['tls-a', 'tls-b']) {
+      nodes.push(
+        await startEdgeProcess(
+          '',
+          [
+            ...['--control', control.url, '--pop', 'tls', '--node', name, '--token', token],
+            ...['--listen-tls', '127.0.0.1:0', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile],
+          ],
+          { noOrigin: true },
+        ),
+      );
+    }
+  });
+
+  after(async () => {
+    for (const edge of nodes) {
+      await edge.stop();
+      await removeDir(edge.cacheDir);
+    }
+    await control.stop();
+    await removeDir(control.dataDir);
+    await origin.stop();
+    await removeDir(dir);
+  });
+
+  it('always_use_https: plain HTTP gets a 301 to the https:// URL, before the cache; HTTPS is served', async () => {
+    const edge = nodes[0] as EdgeProc;
+    const redirected = await plain(edge, `${SECURE}:8080`, '/aus/page?q=1');
+    assert.equal(redirected.status, 301);
+    assert.equal(redirected.headers.location, `https://${SECURE}/aus/page?q=1`);
+    assert.equal(redirected.headers['strict-transport-security'], undefined);
+    assert.equal(await originCount(origin, '/aus/page'), 0);
+    const served = await https(edge, SECURE, '/aus/page?q=1');
+    assert.equal(served.status, 200);
+  });
+
+  it('https_redirect_status 308 is applied once the zone changes', async () => {
+    const res = await admin('PATCH', `/client/v4/zones/${secureZone}`, {
+      settings: { https_redirect_status: 308 },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body.errors));
+    await eventually(
+      async () => (await plain(nodes[0] as EdgeProc, SECURE, '/aus/308')).status === 308,
+      '308 redirect',
+    );
+  });
+
+  it('HSTS over HTTPS only, on misses and hits, over HTTP/2 and HTTP/1.1', async () => {
+    const edge = nodes[0] as EdgeProc;
+    const path = '/hsts/a?cc=max-age%3D60';
+    const miss = await https(edge, MIXED, path);
+    assert.equal(miss.headers['strict-transport-security'], 'max-age=600; includeSubDomains');
+    const hit = await https(edge, MIXED, path);
+    assert.match(cacheStatus(hit), /; hit/);
+    assert.equal(hit.headers['strict-transport-security'], 'max-age=600; includeSubDomains');
+    // The HTTP/1.1 hit takes the serialised-head fast path: it must carry the header too.
+    for (let i = 0; i < 2; i++) {
+      const h1 = await curl(edge.tlsPort as number, MIXED, certs.caFile, path, [
+        '--http1.1',
+        '-i',
+        '-H',
+        `host: ${MIXED}`,
+      ]);
+      assert.match(h1.stdout, /cache-status: tls-a; hit/);
+      assert.match(h1.stdout, /strict-transport-security: max-age=600; includeSubDomains\r\n/);
+    }
+    for (let i = 0; i < 2; i++) {
+      const overHttp = await plain(edge, MIXED, path);
+      assert.equal(overHttp.status, 200);
+      assert.equal(overHttp.headers['strict-transport-security'], undefined);
+    }
+  });
+
+  it('turning HSTS off reaches the cached hit heads too', async () => {
+    const edge = nodes[0] as EdgeProc;
+    const path = '/hsts/off?cc=max-age%3D60';
+    await https(edge, MIXED, path);
+    await admin('PATCH', `/client/v4/zones/${mixedZone}`, {
+      settings: { hsts: { enabled: false, max_age: 600, include_subdomains: true, preload: false } },
+    });
+    await eventually(
+      async () => (await https(edge, MIXED, path)).headers['strict-transport-security'] === undefined,
+      'HSTS gone',
+    );
+    const h1 = await curl(edge.tlsPort as number, MIXED, certs.caFile, path, [
+      '--http1.1',
+      '-i',
+      '-H',
+      `host: ${MIXED}`,
+    ]);
+    assert.match(h1.stdout, /; hit/);
+    assert.doesNotMatch(h1.stdout, /strict-transport-security/i);
+  });
+
+  it('an internal hop keeps the https scheme, and the owner does not redirect it', async () => {
+    // Fresh paths until one is owned by the other node: its answer then names both nodes.
+    let hopped = false;
+    for (let i = 0; i < 20 && !hopped; i++) {
+      const path = `/hop/p${i}?cc=max-age%3D60`;
+      for (const edge of nodes) {
+        const reply = await https(edge, SECURE, path);
+        assert.equal(reply.status, 200, `${path}: ${cacheStatus(reply)}`);
+        if (/tls-a;.*tls-b;|tls-b;.*tls-a;/.test(cacheStatus(reply))) hopped = true;
+      }
+      const last = JSON.parse((await fetchReply(`${origin.url}/__last?path=/hop/p${i}`)).body.toString());
+      assert.equal((last as Record<string, string>)['x-forwarded-proto'], 'https');
+    }
+    assert.ok(hopped, 'some fill went through the key owner');
+  });
+
+  it('a URL purge by https:// removes the object fetched over http, and by http:// the https one', async () => {
+    const edge = nodes[0] as EdgeProc;
+    const viaHttp = '/purge/over-http?cc=max-age%3D600';
+    await plain(edge, MIXED, viaHttp);
+    assert.match(cacheStatus(await plain(edge, MIXED, viaHttp)), /; hit/);
+    await purge(mixedZone, [`https://${MIXED}${viaHttp}`]);
+    const refetched = await plain(edge, MIXED, viaHttp);
+    assert.doesNotMatch(cacheStatus(refetched), /; hit/);
+
+    const viaHttps = '/purge/over-https?cc=max-age%3D600';
+    await https(edge, MIXED, viaHttps);
+    assert.match(cacheStatus(await https(edge, MIXED, viaHttps)), /; hit/);
+    await purge(mixedZone, [`http://${MIXED}${viaHttps}`]);
+    const again = await https(edge, MIXED, viaHttps);
+    assert.doesNotMatch(cacheStatus(again), /; hit/);
+  });
+});
