@@ -287,6 +287,8 @@ function createRuntime(
 ): EdgeRuntime {
   const metrics = new EdgeMetrics(cache);
   const via = `1.1 ${config.nodeName}`;
+  // RFC 9110 §7.6.3: a request's Via entry names the protocol it was received with.
+  const viaOf = (ctx: RequestContext): string => (ctx.h2 ? `2 ${config.nodeName}` : via);
   const health = upstream.health;
   metrics.trackOrigins(health);
   health.observe((event) => logger.warn(`origin ${event.transition}`, { ...event }));
@@ -359,7 +361,7 @@ function createRuntime(
             path: upstreamPathOf(origin.url, ctx.path),
             headers: forwardHeaders(req, {
               host: origin.hostHeader ?? ctx.host,
-              via,
+              via: viaOf(ctx),
               proto: ctx.scheme,
               forFill: false,
             }),
@@ -384,7 +386,7 @@ function createRuntime(
         path: ctx.path,
         upstreamHeaders: forwardHeaders(ctx.req, {
           host: origin.hostHeader ?? ctx.host,
-          via,
+          via: viaOf(ctx),
           proto: ctx.scheme,
           forFill: true,
         }),

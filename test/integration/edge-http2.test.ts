@@ -130,6 +130,7 @@ describe('HTTP/2 through the cache', () => {
     );
     assert.equal(head.host, `${HOST}:${port}`);
     assert.equal(head['x-forwarded-proto'], 'https');
+    assert.equal(head.via, '2 meridian', 'the request Via names the protocol it came in');
   });
 
   it('http and https are cached apart: the plain port misses what HTTPS stored', async () => {
