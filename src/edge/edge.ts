@@ -1,7 +1,6 @@
 // Assembles one edge node: cache tiers, fetch machinery, zones (one fixed zone in standalone mode,
 // or the control plane's, followed through the event log), the client and admin listeners.
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
@@ -21,9 +20,9 @@ import { Purger } from './purge/purger.ts';
 import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
 import { runRequest } from './pipeline/run.ts';
 import type { EdgeRuntime } from './runtime.ts';
-import { CertStore } from './server/cert-store.ts';
+import type { CertStore } from './server/cert-store.ts';
 import { answerClientError } from './server/client-errors.ts';
-import { startHttpsListener, type HttpsListener } from './server/https.ts';
+import { startEdgeHttps, type EdgeHttps } from './server/https.ts';
 import { startFollower } from './sync/follower.ts';
 import { HttpStreamSource } from './sync/http-stream-source.ts';
 import { NatsSource } from './sync/nats-source.ts';
@@ -88,9 +87,11 @@ export async function startEdge(
   // A deep accept queue: a burst of new connections (a stampede) must not overflow Node's default 511.
   server.listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 });
   await once(server, 'listening');
-  let https: Awaited<ReturnType<typeof startHttps>> | null = null;
+  let https: EdgeHttps | null = null;
   try {
-    if (config.tls.listen !== null) https = await startHttps(runtime, config, logger);
+    if (config.tls.listen !== null) {
+      https = await startEdgeHttps(config, logger, (req, res) => handle(runtime, req, res, true));
+    }
   } catch (err) {
     server.close();
     await cache.disk.close();
@@ -134,47 +135,6 @@ export async function startEdge(
       await cache.disk.close();
     },
   };
-}
-
-/**
- * The HTTPS listener (--listen-tls) and its certificate store. The standalone default certificate
- * (--tls-cert / --tls-key, a chain and its key) is read once here; a node that cannot read it refuses
- * to start rather than serve without it.
- */
-async function startHttps(
-  runtime: EdgeRuntime,
-  config: EdgeConfig,
-  logger: Logger,
-): Promise<{ listener: HttpsListener; certs: CertStore }> {
-  const tls = config.tls;
-  const certs = new CertStore({ unknownSni: tls.unknownSni });
-  const listener = await startHttpsListener({
-    listen: tls.listen as NonNullable<EdgeConfig['tls']['listen']>,
-    certs,
-    unknownSni: tls.unknownSni,
-    nodeName: config.nodeName,
-    limits: config.limits,
-    timeouts: config.timeouts,
-    log: logger,
-    handle: (req, res) => handle(runtime, req, res, true),
-  });
-  if (tls.certFile !== null && tls.keyFile !== null) {
-    try {
-      const [certPem, keyPem] = await Promise.all([
-        readFile(tls.certFile, 'utf8'),
-        readFile(tls.keyFile, 'utf8'),
-      ]);
-      listener.setDefaultCertificate(certPem, keyPem);
-    } catch (err) {
-      await listener.close();
-      // The message names the files, never the key's content.
-      throw new Error(
-        `--tls-cert ${tls.certFile} / --tls-key ${tls.keyFile}: ${(err as Error).message.split('\n')[0]}`,
-        { cause: err },
-      );
-    }
-  }
-  return { listener, certs };
 }
 
 /** Standalone: every Host is served by one zone made from --origin. Managed: the control plane's zones. */

@@ -192,9 +192,24 @@ describe('the HTTPS listener (standalone)', () => {
       '--cache-dir',
       join(dir, 'cache-unreadable'),
     ]).catch((err: { code: number; stderr: string }) => err);
-    assert.notEqual((unreadable as { code: number }).code, 0);
-    assert.match((unreadable as { stderr: string }).stderr, /missing\.pem/);
-    assert.doesNotMatch((unreadable as { stderr: string }).stderr, /PRIVATE KEY/);
+    assert.equal((unreadable as { code: number }).code, 1);
+    assert.match((unreadable as { stderr: string }).stderr, /^meridian edge: --tls-cert .*missing\.pem/);
+    // A key that is not the certificate's: refused at start, and the key is never echoed.
+    const other = await writeTestCerts(await mkdtemp(join(dir, 'other-')), [HOST]);
+    const mismatched = await run(process.execPath, [
+      ...[CLI, 'edge', '--origin', origin.url, '--listen', '127.0.0.1:0', '--listen-tls', '127.0.0.1:0'],
+      ...[
+        '--tls-cert',
+        certs.certFile,
+        '--tls-key',
+        other.keyFile,
+        '--cache-dir',
+        join(dir, 'cache-mismatch'),
+      ],
+    ]).catch((err: { code: number; stderr: string }) => err);
+    assert.equal((mismatched as { code: number }).code, 1);
+    assert.match((mismatched as { stderr: string }).stderr, /--tls-key .*key\.pem: .*(mismatch|key)/i);
+    assert.doesNotMatch((mismatched as { stderr: string }).stderr, /PRIVATE KEY/);
   });
 });
 

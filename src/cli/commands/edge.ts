@@ -195,7 +195,14 @@ export async function runEdge(argv: string[]): Promise<void> {
     process.stdout.write(EDGE_HELP);
     return;
   }
-  const node = await startEdge(config);
+  let node: Awaited<ReturnType<typeof startEdge>>;
+  try {
+    node = await startEdge(config);
+  } catch (err) {
+    // A node that cannot start (a certificate that does not load, a port in use) says why in one line.
+    process.stderr.write(`meridian edge: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const stop = (): void => {
     node.close().then(
       () => process.exit(0),

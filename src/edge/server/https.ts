@@ -16,12 +16,14 @@
 // Each ends the offending connection only. A TLS failure (garbage, an unknown name, plain HTTP
 // sent to this port, an old protocol) closes that connection; the node serves everyone else.
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import type { Logger } from '../../common/log.ts';
-import type { ListenAddress } from '../config.ts';
+import type { EdgeConfig, ListenAddress } from '../config.ts';
 import type { ClientRequest, ClientResponse } from '../pipeline/context.ts';
-import type { CertStore } from './cert-store.ts';
+import { CertStore } from './cert-store.ts';
 import { answerClientError } from './client-errors.ts';
 import { secureContextOptions } from './tls-policy.ts';
 
@@ -44,6 +46,8 @@ export interface HttpsListenerOptions {
   log: Logger;
   /** The pipeline's entry (edge.ts handle), called with secure = true. */
   handle: (req: ClientRequest, res: ClientResponse) => void;
+  /** Set before the port opens (a certificate that does not load fails the start). */
+  defaultCertificate: { certPem: string; keyPem: string } | null;
 }
 
 export interface HttpsListener {
@@ -56,6 +60,57 @@ export interface HttpsListener {
    */
   setDefaultCertificate(certPem: string, keyPem: string): void;
   close(): Promise<void>;
+}
+
+export interface EdgeHttps {
+  listener: HttpsListener;
+  certs: CertStore;
+}
+
+/**
+ * The HTTPS listener an edge node's settings describe (--listen-tls), with its certificate store.
+ * The standalone default certificate (--tls-cert / --tls-key: a chain, leaf first, and its key) is
+ * read and loaded before the port opens: a node that cannot load it refuses to start, with an error
+ * naming the files and never the key's content.
+ */
+export async function startEdgeHttps(
+  config: EdgeConfig,
+  log: Logger,
+  handle: HttpsListenerOptions['handle'],
+): Promise<EdgeHttps> {
+  const tls = config.tls;
+  if (tls.listen === null) throw new Error('startEdgeHttps: no --listen-tls address');
+  const defaultCertificate =
+    tls.certFile === null || tls.keyFile === null ? null : await loadCertificate(tls.certFile, tls.keyFile);
+  const certs = new CertStore({ unknownSni: tls.unknownSni });
+  const listener = await startHttpsListener({
+    listen: tls.listen,
+    certs,
+    unknownSni: tls.unknownSni,
+    nodeName: config.nodeName,
+    limits: config.limits,
+    timeouts: config.timeouts,
+    log,
+    handle,
+    defaultCertificate,
+  });
+  return { listener, certs };
+}
+
+/** Reads a chain and its key and checks that they load together (a key that does not match fails here). */
+async function loadCertificate(
+  certFile: string,
+  keyFile: string,
+): Promise<{ certPem: string; keyPem: string }> {
+  try {
+    const [certPem, keyPem] = await Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8')]);
+    createSecureContext({ ...secureContextOptions(), cert: certPem, key: keyPem });
+    return { certPem, keyPem };
+  } catch (err) {
+    // OpenSSL's first line says what is wrong; nothing of the files' content is repeated.
+    const reason = ((err as Error).message.split('\n')[0] ?? '').slice(0, 200);
+    throw new Error(`--tls-cert ${certFile} / --tls-key ${keyFile}: ${reason}`, { cause: err });
+  }
 }
 
 export async function startHttpsListener(options: HttpsListenerOptions): Promise<HttpsListener> {
@@ -103,17 +158,20 @@ export async function startHttpsListener(options: HttpsListenerOptions): Promise
     answerClientError(err, socket, options.nodeName, limits.maxUriBytes),
   );
   server.on('sessionError', (err: Error) => options.log.debug('http2 session error', { err: err.message }));
+  const setDefaultCertificate = (certPem: string, keyPem: string): void => {
+    certs.setDefault(certPem, keyPem);
+    if (options.unknownSni === 'default') {
+      server.setSecureContext({ ...secureContextOptions(), cert: certPem, key: keyPem });
+    }
+  };
+  const initial = options.defaultCertificate;
+  if (initial !== null) setDefaultCertificate(initial.certPem, initial.keyPem);
   server.listen({ port: options.listen.port, host: options.listen.host, backlog: 4096 });
   await once(server, 'listening');
   return {
     server,
     address: server.address() as AddressInfo,
-    setDefaultCertificate(certPem, keyPem) {
-      certs.setDefault(certPem, keyPem);
-      if (options.unknownSni === 'default') {
-        server.setSecureContext({ ...secureContextOptions(), cert: certPem, key: keyPem });
-      }
-    },
+    setDefaultCertificate,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
