@@ -143,6 +143,20 @@ describe('HTTP/2 through the cache', () => {
     assert.equal((last as Record<string, string>)['x-forwarded-proto'], 'http');
   });
 
+  it("the scheme is the connection's: neither :scheme nor X-Forwarded-Proto from a client changes it", async () => {
+    const path = '/h2/claims?cc=max-age%3D60';
+    await get(path);
+    // Over TLS, a client claiming http still gets the https object.
+    assert.match(status(await get(path, { ':scheme': 'http' })), /; hit/);
+    // Over plain HTTP, claiming https neither reaches the https object nor tells the origin so.
+    const spoofed = await fetchReply(`${edge.url}${path}`, {
+      headers: { host: HOST, 'x-forwarded-proto': 'https' },
+    });
+    assert.match(status(spoofed), /fwd=uri-miss/);
+    const last = JSON.parse((await fetchReply(`${origin.url}/__last?path=/h2/claims`)).body.toString());
+    assert.equal((last as Record<string, string>)['x-forwarded-proto'], 'http');
+  });
+
   it(':authority and a Host naming another host make a malformed request (400), the session goes on', async () => {
     const session = h2Session(port, HOST, certs.ca);
     try {

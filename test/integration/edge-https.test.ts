@@ -62,7 +62,7 @@ describe('the HTTPS listener (standalone)', () => {
     certs = await writeTestCerts(dir, [HOST]);
     origin = await startTestOrigin();
     const tls = ['--listen-tls', '127.0.0.1:0', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile];
-    edge = await startEdgeProcess(origin.url, tls);
+    edge = await startEdgeProcess(origin.url, [...tls, '--client-header-timeout', '1s']);
     rejecting = await startEdgeProcess(origin.url, [...tls, '--tls-unknown-sni', 'reject']);
     port = edge.tlsPort as number;
   });
@@ -162,6 +162,25 @@ describe('the HTTPS listener (standalone)', () => {
       `x-big: ${'a'.repeat(20_000)}`,
     ]);
     assert.equal(big.stdout, '431');
+  });
+
+  it('HTTP/1.1 over TLS: a head that never ends gets a 408 (the plain listener header timeout)', async () => {
+    const answer = await new Promise<string>((resolve) => {
+      const socket = tlsConnect({
+        host: '127.0.0.1',
+        port,
+        servername: HOST,
+        ca: certs.ca,
+        ALPNProtocols: ['http/1.1'],
+      });
+      let data = '';
+      socket.once('secureConnect', () => socket.write(`GET /https/slow HTTP/1.1\r\nHost: ${HOST}\r\n`));
+      socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(data));
+      setTimeout(() => socket.destroy(), 30_000).unref();
+    });
+    assert.equal(statusOf(answer), 408);
   });
 
   it('refuses to start without its certificate, naming what is wrong', async () => {

@@ -189,6 +189,8 @@ function configureHttp1(server: Http2SecureServer, options: HttpsListenerOptions
     maxHeaderSize: options.limits.maxHeaderBytes,
     headersTimeout: options.timeouts.clientHeadersMs,
     requestTimeout: 0,
+    // Read when the server starts listening: how often the header timeout is checked (as edge.ts).
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, options.timeouts.clientHeadersMs / 2)),
     keepAliveTimeout: options.timeouts.clientKeepAliveMs,
     requireHostHeader: true,
     insecureHTTPParser: false,
