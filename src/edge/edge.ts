@@ -20,7 +20,6 @@ import { Purger } from './purge/purger.ts';
 import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
 import { runRequest } from './pipeline/run.ts';
 import type { EdgeRuntime } from './runtime.ts';
-import type { CertStore } from './server/cert-store.ts';
 import { answerClientError } from './server/client-errors.ts';
 import { startEdgeHttps, type EdgeHttps } from './server/https.ts';
 import { startFollower } from './sync/follower.ts';
@@ -42,8 +41,12 @@ export interface EdgeNode {
   readonly adminAddress: AddressInfo | null;
   /** Where HTTPS clients connect (--listen-tls); null: no HTTPS listener. */
   readonly tlsAddress: AddressInfo | null;
-  /** The certificates the HTTPS listener serves by SNI; null without one. */
-  readonly certs: CertStore | null;
+  /**
+   * The HTTPS listener and the certificate store it asks by SNI; null without --listen-tls. A new
+   * default certificate (a reload) goes through https.listener.setDefaultCertificate, which also
+   * updates what a ClientHello without SNI gets.
+   */
+  readonly https: EdgeHttps | null;
   /** The event sequence applied (managed mode; 0 standalone). */
   appliedSeq(): number;
   close(): Promise<void>;
@@ -116,7 +119,7 @@ export async function startEdge(
     address,
     adminAddress,
     tlsAddress: https?.listener.address ?? null,
-    certs: https?.certs ?? null,
+    https,
     appliedSeq: () => follower?.appliedSeq ?? 0,
     async close() {
       server.closeAllConnections();
