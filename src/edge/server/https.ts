@@ -7,7 +7,9 @@
 //                         session that keeps opening them (maxSessionRejectedStreams) is ended
 //   header list size      SETTINGS_MAX_HEADER_LIST_SIZE, the same bytes as the HTTP/1.1 limit
 //   rapid reset           CVE-2023-44487: nghttp2's RST_STREAM rate limit (streamResetBurst /
-//                         streamResetRate, a token bucket); past it the session gets GOAWAY and ends
+//                         streamResetRate, a token bucket); past it the session gets GOAWAY and ends.
+//                         Node hands these to nghttp2 itself, so there is no counter of our own
+//                         (test/integration/edge-http2.test.ts floods 20,000 resets to show it)
 //   CONTINUATION flood    CVE-2024-27316 class: nghttp2 (≥ 1.61) ends the session after a bounded
 //                         number of CONTINUATION frames per header block, and the header list limit
 //                         bounds the bytes before that
