@@ -1,7 +1,8 @@
 // Assembles one edge node: cache tiers, fetch machinery, zones (one fixed zone in standalone mode,
 // or the control plane's, followed through the event log), the client and admin listeners.
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { ZoneSettingsSchema, type Zone } from '../common/config/zone.ts';
 import { MeridianError } from '../common/errors.ts';
@@ -17,11 +18,13 @@ import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { Purger } from './purge/purger.ts';
-import { RequestContext } from './pipeline/context.ts';
+import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
 import { runRequest } from './pipeline/run.ts';
 import type { EdgeRuntime } from './runtime.ts';
 import type { CertStore } from './server/cert-store.ts';
 import { answerClientError } from './server/client-errors.ts';
+import { startEdgeHttps, type HttpsListener } from './server/https.ts';
+import { secureContextOptions } from './server/tls-policy.ts';
 import { startFollower } from './sync/follower.ts';
 import { EdgeTls } from './tls/edge-tls.ts';
 import { HttpStreamSource } from './sync/http-stream-source.ts';
@@ -42,6 +45,10 @@ export interface EdgeNode {
   readonly adminAddress: AddressInfo | null;
   /** Certificates (SNI store), OCSP staples and ticket keys; the TLS listener attaches to it. */
   readonly tls: EdgeTls;
+  /** Where HTTPS clients connect (--listen-tls); null: no HTTPS listener. */
+  readonly tlsAddress: AddressInfo | null;
+  /** The HTTPS listener (h2 and http/1.1 over TLS); null without --listen-tls. */
+  readonly https: HttpsListener | null;
   /** The event sequence applied (managed mode; 0 standalone). */
   appliedSeq(): number;
   close(): Promise<void>;
@@ -73,7 +80,12 @@ export async function startEdge(
   const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones, readiness), logger);
   runtime.isReady = () => readiness.ready;
   // Before any listener: a standalone pair that does not load stops the start with a clear error.
-  const tls = await new EdgeTls({ config, log: logger, registry: runtime.metrics.registry }).start();
+  const tls = await new EdgeTls({
+    config,
+    log: logger,
+    registry: runtime.metrics.registry,
+    contextOptions: secureContextOptions(),
+  }).start();
   certStore = tls.store;
   const purger =
     config.control === null
@@ -99,6 +111,16 @@ export async function startEdge(
   // A deep accept queue: a burst of new connections (a stampede) must not overflow Node's default 511.
   server.listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 });
   await once(server, 'listening');
+  let https: HttpsListener | null = null;
+  try {
+    if (config.tls.listen !== null) {
+      https = await startEdgeHttps(config, tls, logger, (req, res) => handle(runtime, req, res, true));
+    }
+  } catch (err) {
+    server.close();
+    await cache.disk.close();
+    throw err;
+  }
   const admin = config.adminListen === null ? null : await startAdmin(runtime, config.adminListen);
   const address = server.address() as AddressInfo;
   const adminAddress = admin === null ? null : (admin.address() as AddressInfo);
@@ -107,6 +129,7 @@ export async function startEdge(
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
+    tls: https === null ? undefined : `${https.address.address}:${https.address.port}`,
     admin: adminAddress === null ? undefined : `${adminAddress.address}:${adminAddress.port}`,
     origin: config.origin?.origin,
     control: config.control?.url.origin,
@@ -117,10 +140,13 @@ export async function startEdge(
     address,
     adminAddress,
     tls,
+    tlsAddress: https?.address ?? null,
+    https,
     appliedSeq: () => follower?.appliedSeq ?? 0,
     async close() {
       server.closeAllConnections();
       server.close();
+      await https?.close();
       admin?.closeAllConnections();
       admin?.close();
       await follower?.close();
@@ -253,8 +279,9 @@ async function follow(
   };
 }
 
-function handle(runtime: EdgeRuntime, req: IncomingMessage, res: ServerResponse): void {
-  const ctx = new RequestContext(req, res, runtime, Date.now());
+/** Every client request, HTTP/1.x or HTTP/2, plain or TLS, enters the one pipeline here. */
+export function handle(runtime: EdgeRuntime, req: ClientRequest, res: ClientResponse, secure = false): void {
+  const ctx = new RequestContext(req, res, runtime, Date.now(), secure);
   const done = runRequest(ctx);
   if (done !== undefined) done.catch(() => res.destroy());
 }
@@ -268,6 +295,8 @@ function createRuntime(
 ): EdgeRuntime {
   const metrics = new EdgeMetrics(cache);
   const via = `1.1 ${config.nodeName}`;
+  // RFC 9110 §7.6.3: a request's Via entry names the protocol it was received with.
+  const viaOf = (ctx: RequestContext): string => (ctx.h2 ? `2 ${config.nodeName}` : via);
   const health = upstream.health;
   metrics.trackOrigins(health);
   health.observe((event) => logger.warn(`origin ${event.transition}`, { ...event }));
@@ -343,8 +372,7 @@ function createRuntime(
     pass(ctx) {
       const req = ctx.req;
       const method = req.method ?? 'GET';
-      const hasBody =
-        req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      const hasBody = hasRequestBody(ctx);
       return sendWithFailover(health, originOf(ctx), {
         send: (origin) =>
           upstream.send(
@@ -354,8 +382,8 @@ function createRuntime(
               path: upstreamPathOf(origin.url, ctx.path),
               headers: forwardHeaders(req, {
                 host: origin.hostHeader ?? ctx.host,
-                via,
-                proto: 'http',
+                via: viaOf(ctx),
+                proto: ctx.scheme,
                 forFill: false,
               }),
               body: hasBody ? req : null,
@@ -381,8 +409,8 @@ function createRuntime(
         path: ctx.path,
         upstreamHeaders: forwardHeaders(ctx.req, {
           host: origin.hostHeader ?? ctx.host,
-          via,
-          proto: 'http',
+          via: viaOf(ctx),
+          proto: ctx.scheme,
           forFill: true,
         }),
         clientHeaders: ctx.req.headers,
@@ -395,11 +423,22 @@ function createRuntime(
             ctx.hop,
             ctx.host,
             ctx.path,
+            ctx.scheme,
           ) ?? null,
       };
     },
   };
   return runtime;
+}
+
+/**
+ * HTTP/1.1 frames a body with Content-Length or Transfer-Encoding; HTTP/2 with DATA frames, and a
+ * request without one ends its stream with the HEADERS frame (RFC 9113 §8.1).
+ */
+function hasRequestBody(ctx: RequestContext): boolean {
+  const req = ctx.req;
+  if (ctx.h2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 }
 
 async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): Promise<Server> {

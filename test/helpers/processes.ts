@@ -76,6 +76,8 @@ export function startTestOrigin(): Promise<Proc> {
 export interface EdgeProc extends Proc {
   readonly cacheDir: string;
   readonly adminUrl: string | null;
+  /** The HTTPS listener's port (--listen-tls), null without one. */
+  readonly tlsPort: number | null;
 }
 
 /** Starts `meridian edge` in front of `originUrl` on a free port; extra flags are appended. */
@@ -99,17 +101,24 @@ export async function startEdgeProcess(
     ...extra,
   ];
   let adminPort: number | null = null;
+  let tlsPort: number | null = null;
   const proc = await spawnNode(args, (line) => {
     try {
-      const entry = JSON.parse(line) as { msg?: string; address?: string; admin?: string };
+      const entry = JSON.parse(line) as { msg?: string; address?: string; admin?: string; tls?: string };
       if (entry.msg !== 'edge listening') return null;
       if (entry.admin !== undefined) adminPort = Number(entry.admin.split(':').pop());
+      if (entry.tls !== undefined) tlsPort = Number(entry.tls.split(':').pop());
       return Number(entry.address?.split(':').pop());
     } catch {
       return null;
     }
   });
-  return { ...proc, cacheDir, adminUrl: adminPort === null ? null : `http://127.0.0.1:${adminPort}` };
+  return {
+    ...proc,
+    cacheDir,
+    adminUrl: adminPort === null ? null : `http://127.0.0.1:${adminPort}`,
+    tlsPort,
+  };
 }
 
 export async function removeDir(dir: string): Promise<void> {

@@ -28,6 +28,13 @@ Options:
   --nats-stream NAME        the control plane's JetStream stream (default MERIDIAN_EVENTS)
   --public-url URL          where other nodes reach this one (default: http://<listen address>)
   --listen HOST:PORT        client listener (default 127.0.0.1:8080)
+  --listen-tls HOST:PORT    HTTPS listener: TLS 1.2/1.3, HTTP/2 and HTTP/1.1 (ALPN) on one port
+  --tls-cert FILE           default TLS certificate: a PEM chain, leaf first; required standalone with
+                            --listen-tls (reloaded on SIGHUP and when the file changes; a bad new
+                            pair keeps the old one)
+  --tls-key FILE            its private key (PEM); required with --tls-cert
+  --tls-unknown-sni MODE    default (the --tls-cert certificate) or reject (handshake alert) for a
+                            ClientHello naming no certificate's host, or without SNI (default: default)
   --admin-listen HOST:PORT  metrics (/metrics) and health (/healthz) listener (default: none)
   --cache-dir DIR           disk cache folder (default: $TMPDIR/meridian-cache-<port>)
   --memory-cache-size SIZE  memory tier capacity (default 256MB)
@@ -41,11 +48,6 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
-  --tls-cert FILE           default TLS certificate: a PEM chain, leaf first (reloaded on SIGHUP
-                            and when the file changes; a bad new pair keeps the old one)
-  --tls-key FILE            its private key (PEM); required with --tls-cert
-  --tls-unknown-sni MODE    default (the --tls-cert certificate) or reject (handshake alert) for a
-                            ClientHello naming no certificate's host, or without SNI (default: default)
   -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}`;
@@ -61,6 +63,10 @@ const OPTIONS = {
   'nats-stream': { type: 'string', default: DEFAULT_EVENT_STREAM },
   'public-url': { type: 'string' },
   listen: { type: 'string', default: '127.0.0.1:8080' },
+  'listen-tls': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-unknown-sni': { type: 'string', default: 'default' },
   'admin-listen': { type: 'string' },
   'cache-dir': { type: 'string' },
   'memory-cache-size': { type: 'string', default: '256MB' },
@@ -74,9 +80,6 @@ const OPTIONS = {
   'body-timeout': { type: 'string', default: '30s' },
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'tls-unknown-sni': { type: 'string', default: 'default' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
 } as const;
@@ -103,7 +106,7 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
         ? parseToken('node-name', values['node-name'])
         : parseToken('node', values.node),
     listen,
-    tls: tlsConfig(values),
+    tls: tlsConfig(values, control === null),
     adminListen:
       values['admin-listen'] === undefined ? null : parseListen('admin-listen', values['admin-listen']),
     origin,
@@ -135,19 +138,29 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
   };
 }
 
-function tlsConfig(values: {
-  'tls-cert'?: string;
-  'tls-key'?: string;
-  'tls-unknown-sni'?: string;
-}): EdgeConfig['tls'] {
+function tlsConfig(
+  values: {
+    'listen-tls'?: string;
+    'tls-cert'?: string;
+    'tls-key'?: string;
+    'tls-unknown-sni'?: string;
+  },
+  standalone: boolean,
+): EdgeConfig['tls'] {
+  const listen = values['listen-tls'] === undefined ? null : parseListen('listen-tls', values['listen-tls']);
   const certFile = values['tls-cert'] ?? null;
   const keyFile = values['tls-key'] ?? null;
-  if ((certFile === null) !== (keyFile === null))
-    throw new UsageError('--tls-cert and --tls-key: give both (a PEM chain and its private key) or neither');
-  const unknownSni = values['tls-unknown-sni'] ?? 'default';
+  const unknownSni = values['tls-unknown-sni'];
   if (unknownSni !== 'default' && unknownSni !== 'reject')
     throw new UsageError(`--tls-unknown-sni: expected default or reject, got "${unknownSni}"`);
-  return { listen: null, certFile, keyFile, unknownSni };
+  if ((certFile === null) !== (keyFile === null))
+    throw new UsageError(
+      '--tls-cert and --tls-key: give both (a certificate chain and its private key) or neither',
+    );
+  if (certFile !== null && listen === null) throw new UsageError('--tls-cert: needs --listen-tls');
+  if (listen !== null && standalone && certFile === null)
+    throw new UsageError('--listen-tls: needs --tls-cert and --tls-key in standalone mode');
+  return { listen, certFile, keyFile, unknownSni };
 }
 
 function controlLink(values: {
@@ -194,7 +207,13 @@ export async function runEdge(argv: string[]): Promise<void> {
   // One during the start is moot (the files are being read anyway).
   let node: EdgeNode | null = null;
   process.on('SIGHUP', () => void node?.tls.reload('SIGHUP'));
-  node = await startEdge(config);
+  try {
+    node = await startEdge(config);
+  } catch (err) {
+    // A node that cannot start (a certificate that does not load, a port in use) says why in one line.
+    process.stderr.write(`meridian edge: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const started = node;
   const stop = (): void => {
     started.close().then(

@@ -14,6 +14,8 @@ export interface RoutePlan {
   /** The request line the hop is signed for: Host (normalised) and target. */
   readonly host: string;
   readonly target: string;
+  /** The client's scheme, signed too: the receiver keys the object by it (http and https differ). */
+  readonly scheme: 'http' | 'https';
   /** Nodes of this PoP ranked before this one for the key, owner first; empty: this node owns it. */
   readonly peers: readonly Peer[];
   /** The zone's shield PoP's nodes for the key, owner first; empty: no shield on this path. */
@@ -100,8 +102,14 @@ export class Cluster {
   }
 
   /** The hop a request's header states, if it is signed with the cluster's key and recent. */
-  verify(value: string, method: string, host: string, target: string): Hop | null {
-    return verifyHop(this.#key, value, { method, host, target }, Date.now());
+  verify(
+    value: string,
+    method: string,
+    host: string,
+    target: string,
+    scheme: 'http' | 'https' = 'http',
+  ): Hop | null {
+    return verifyHop(this.#key, value, { method, host, target, scheme }, Date.now());
   }
 
   /**
@@ -114,6 +122,7 @@ export class Cluster {
     incoming: Hop | null,
     host: string,
     target: string,
+    scheme: 'http' | 'https' = 'http',
   ): RoutePlan | null {
     if (this.#key === null) return null; // no key (old saved state): no hops, origins directly
     const self = this.self;
@@ -132,7 +141,7 @@ export class Cluster {
         : [];
     if (peers.length === 0 && shield.length === 0) return null;
     const hot = peers.length > 0 && this.#hot.record(primaryKey);
-    return { host, target, peers, shield, path, hot, store: 'all' };
+    return { host, target, scheme, peers, shield, path, hot, store: 'all' };
   }
 
   /**
@@ -147,7 +156,12 @@ export class Cluster {
     const key = this.#key;
     if (key === null) return null;
     const hop: Hop = { path: [...plan.path], seq: this.#seq, ts: Date.now() };
-    const signed = signHop(key, hop, { method: 'GET', host: plan.host, target: plan.target });
+    const signed = signHop(key, hop, {
+      method: 'GET',
+      host: plan.host,
+      target: plan.target,
+      scheme: plan.scheme,
+    });
     const out = { ...headers, host: plan.host, [HOP_HEADER]: signed };
     for (const tier of [plan.peers, plan.shield]) {
       for (const peer of tier) {

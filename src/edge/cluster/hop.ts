@@ -34,12 +34,21 @@ export interface HopRequest {
   method: string;
   host: string;
   target: string;
+  /**
+   * The scheme the first node received the request with (sent as X-Forwarded-Proto): signed, so that
+   * no one on the way can make an https object be stored under http or back. Absent: http.
+   */
+  scheme?: 'http' | 'https';
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 function mac(key: Buffer, body: string, req: HopRequest): Buffer {
-  return createHmac('sha256', key).update(`${body}\n${req.method}\n${req.host}\n${req.target}`).digest();
+  const line = `${body}\n${req.method}\n${req.host}\n${req.target}`;
+  // http keeps the original text: hops signed before schemes were keyed still verify.
+  return createHmac('sha256', key)
+    .update(req.scheme === 'https' ? `${line}\nhttps` : line)
+    .digest();
 }
 
 function bodyOf(hop: Hop): string {

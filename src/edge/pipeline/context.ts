@@ -1,6 +1,8 @@
 // The state of one client request as it moves through the steps. Every field is set in the
 // constructor (one V8 shape); the comment on each names the step that fills it.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Writable } from 'node:stream';
 import type { MeridianError } from '../../common/errors.ts';
 import type { CacheStatusEntry } from '../../lib/http-cache/cache-status.ts';
 import type { Verdict } from '../../lib/http-cache/policy.ts';
@@ -28,11 +30,41 @@ export type Delivery =
 /** How the request was answered, for Cache-Status and metrics. */
 export type Phase = 'hit' | 'stale' | 'miss' | 'revalidated' | 'pass' | 'stale-if-error' | 'synth';
 
+/**
+ * A client request: HTTP/1.x (node:http, on the plain or the TLS port) or HTTP/2 (node:http2's
+ * compatibility API, TLS port). Both run the same steps; the few differences (Host from :authority,
+ * no connection-specific fields in HTTP/2) are decided on `ctx.h2`.
+ */
+export type ClientRequest = IncomingMessage | Http2ServerRequest;
+
+/** What the steps use of a response; node:http's ServerResponse and node:http2's Http2ServerResponse both have it. */
+export interface ClientResponse extends Writable {
+  statusCode: number;
+  readonly headersSent: boolean;
+  writeHead(statusCode: number, headers: string[]): unknown;
+  writeHead(statusCode: number, headers: OutgoingHttpHeaders): unknown;
+}
+
+/** Both response kinds satisfy ClientResponse (checked here, once). */
+export type AnyClientResponse = ServerResponse | Http2ServerResponse;
+const _responsesFit: (res: AnyClientResponse) => ClientResponse = (res) => res;
+void _responsesFit;
+
 export class RequestContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: ClientRequest;
+  readonly res: ClientResponse;
   readonly edge: EdgeRuntime;
   readonly startMs: number;
+  /** The client's connection to this node is TLS (the HTTPS listener). */
+  readonly secure: boolean;
+  /** HTTP/2 (RFC 9113): pseudo-headers in, no connection-specific fields out. */
+  readonly h2: boolean;
+  /**
+   * The request's scheme, part of the cache key (http and https are different objects: an origin may
+   * answer them differently, e.g. redirect http to https). The connection's, or, on a verified internal
+   * hop, the one the first node received (route).
+   */
+  scheme: 'http' | 'https';
   /** route: path and query as sent upstream. */
   path = '';
   /** route: the primary cache key. */
@@ -69,19 +101,24 @@ export class RequestContext {
   error: MeridianError | null = null;
   /** synth: status for an error page without an error object. */
   synthStatus = 0;
+  /** route / synth: where a redirect (always_use_https) points; synthStatus is its status. */
+  redirect: string | null = null;
   /** deliver / synth: body bytes sent. */
   bytesSent = 0;
 
-  constructor(req: IncomingMessage, res: ServerResponse, edge: EdgeRuntime, startMs: number) {
+  constructor(req: ClientRequest, res: ClientResponse, edge: EdgeRuntime, startMs: number, secure = false) {
     this.req = req;
     this.res = res;
     this.edge = edge;
     this.startMs = startMs;
+    this.secure = secure;
+    this.h2 = req.httpVersionMajor === 2;
+    this.scheme = secure ? 'https' : 'http';
   }
 
   /** The absolute URL as requested (scheme://host/path?query); built only off the hit path. */
   url(): string {
-    return primaryKeyOf('http', this.host, this.path);
+    return primaryKeyOf(this.scheme, this.host, this.path);
   }
 
   /** Records a failure; the driver moves to synth. */

@@ -1,6 +1,10 @@
 // deliver: the response head (Cache-Status, Age, Via, Content-Length), 304 for a matching
 // precondition, 206 / 416 for a range of a stored object, then the body from memory, disk, a fill
-// in progress or the upstream response. A memory hit is delivered synchronously.
+// in progress or the upstream response. A memory hit is delivered synchronously. HTTP/1.x and HTTP/2
+// responses are built the same way; the stored heads never hold connection-specific fields
+// (Connection, Keep-Alive, Transfer-Encoding, Upgrade: fetch/fetch-task.ts stores end-to-end fields
+// only), which HTTP/2 forbids (RFC 9113 §8.2.2) and Node refuses; only the serialised HTTP/1.1 hit
+// head below carries Connection and Keep-Alive, and it is never used for HTTP/2.
 import { STATUS_CODES, validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import { endToEndHeaders } from '../../common/http/hop-by-hop.ts';
@@ -14,6 +18,7 @@ import type { BufferedResponse } from '../fetch/fetch-task.ts';
 import type { UpstreamResponse } from '../upstream/origin-client.ts';
 import { CACHE_ONLY_FIELDS } from './builtin.ts';
 import type { Delivery, RequestContext } from './context.ts';
+import { hstsFor } from './https-zone.ts';
 import type { Next } from './steps.ts';
 
 export function deliver(ctx: RequestContext): Next<'deliver'> | Promise<Next<'deliver'>> {
@@ -52,6 +57,9 @@ interface HitHead {
   ageSec: number;
   /** The browser TTL the head was built with (rules may differ between requests). */
   browserTtlSec: number | null;
+  /** The Strict-Transport-Security value it was built with (HTTPS only; the zone may change it). */
+  hsts: string | null;
+  secure: boolean;
   headers: Record<string, string | string[]>;
   /** The whole head, serialised, for keep-alive HTTP/1.1 exchanges. */
   raw: string;
@@ -68,15 +76,22 @@ function deliverHit(ctx: RequestContext, meta: ObjectMeta, body: Buffer): Next<'
   const ageSec = currentAgeSec(meta.freshness, Date.now());
   const policy = headPolicyOf(ctx);
   let head = hitHeads.get(meta);
-  if (head === undefined || head.ageSec !== ageSec || head.browserTtlSec !== policy.browserTtlSec) {
+  if (
+    head === undefined ||
+    head.ageSec !== ageSec ||
+    head.browserTtlSec !== policy.browserTtlSec ||
+    head.hsts !== policy.hsts ||
+    head.secure !== policy.secure
+  ) {
     head = buildHitHead(ctx, meta, body.length, ageSec, policy);
     hitHeads.set(meta, head);
   }
   const res = ctx.res as ServerResponse & { _header: string | null };
-  if (res.shouldKeepAlive && ctx.req.httpVersionMinor === 1 && res._header === null) {
+  if (!ctx.h2 && res.shouldKeepAlive && ctx.req.httpVersionMinor === 1 && res._header === null) {
     // The serialised head is written as is. Node would otherwise re-validate and re-serialise every
     // field of the stored head on each hit; measured: 51k → 65k req/s for a 9-field 1 KiB response
-    // on one core. Only for keep-alive HTTP/1.1 exchanges, whose Connection fields are fixed.
+    // on one core. Only for keep-alive HTTP/1.1 exchanges, whose Connection fields are fixed (HTTP/2
+    // has its own framing: its responses take writeHead, with the same fields and none of those).
     res.statusCode = meta.status;
     res._header = head.raw;
   } else {
@@ -114,11 +129,21 @@ function buildHitHead(
     headers[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
   }
   raw += `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(ctx.edge.config.timeouts.clientKeepAliveMs / 1000)}\r\n\r\n`;
-  return { ageSec, browserTtlSec: policy.browserTtlSec, headers, raw };
+  return {
+    ageSec,
+    browserTtlSec: policy.browserTtlSec,
+    hsts: policy.hsts,
+    secure: policy.secure,
+    headers,
+    raw,
+  };
 }
 
-/** Head fields of a stored object, flattened once per stored head (it changes only on a 304). */
-const baseHeads = new WeakMap<ObjectMeta, string[]>();
+/**
+ * Head fields of a stored object, flattened once per stored head (it changes only on a 304) and the
+ * HTTPS settings they were made with (an object is keyed by scheme, so these rarely differ).
+ */
+const baseHeads = new WeakMap<ObjectMeta, { hsts: string | null; secure: boolean; fields: string[] }>();
 
 /** RFC 9110 §15.4.5: the fields a 304 carries. */
 const NOT_MODIFIED_FIELDS = new Set([
@@ -144,10 +169,13 @@ function deliverStored(
   const ageSec = currentAgeSec(meta.freshness, Date.now());
   const policy = headPolicyOf(ctx);
   const isDefault = policy.browserTtlSec === null && !policy.keepTags && !policy.internal;
-  let head = isDefault ? baseHeads.get(meta) : undefined;
-  if (head === undefined) {
+  const base = isDefault ? baseHeads.get(meta) : undefined;
+  let head: string[];
+  if (base !== undefined && base.hsts === policy.hsts && base.secure === policy.secure) {
+    head = base.fields;
+  } else {
     head = flatten(meta.headers, ctx.edge.via, true, policy);
-    if (isDefault) baseHeads.set(meta, head);
+    if (isDefault) baseHeads.set(meta, { hsts: policy.hsts, secure: policy.secure, fields: head });
   }
   const cacheStatus = cacheStatusOf(ctx, meta.freshness.lifetimeSec - ageSec, meta.headers['cache-status']);
   if (meta.status === 200 && evaluateConditional(req.headers, meta.headers) === 'not-modified') {
@@ -156,6 +184,7 @@ function deliverStored(
       if (NOT_MODIFIED_FIELDS.has(head[i] as string)) fields.push(head[i] as string, head[i + 1] as string);
     }
     fields.push('age', String(ageSec), 'cache-status', cacheStatus);
+    if (policy.hsts !== null) fields.push('strict-transport-security', policy.hsts);
     res.writeHead(304, fields);
     res.end();
     return 'log';
@@ -244,6 +273,10 @@ interface HeadPolicy {
    * computes the same freshness and indexes the same tags.
    */
   internal: boolean;
+  /** The client's connection is TLS. */
+  secure: boolean;
+  /** The zone's Strict-Transport-Security value (HTTPS client responses only; https-zone.ts). */
+  hsts: string | null;
 }
 
 function headPolicyOf(ctx: RequestContext): HeadPolicy {
@@ -252,10 +285,18 @@ function headPolicyOf(ctx: RequestContext): HeadPolicy {
     browserTtlSec: ctx.decision?.browserTtlSec ?? null,
     keepTags: ctx.zone?.zone.settings.strip_tag_headers === false,
     internal: false,
+    secure: ctx.secure,
+    hsts: hstsFor(ctx),
   };
 }
 
-const INTERNAL_HEAD: HeadPolicy = { browserTtlSec: null, keepTags: true, internal: true };
+const INTERNAL_HEAD: HeadPolicy = {
+  browserTtlSec: null,
+  keepTags: true,
+  internal: true,
+  secure: false,
+  hsts: null,
+};
 
 const TAG_FIELDS = new Set(['cache-tag', 'surrogate-key']);
 
@@ -274,6 +315,9 @@ function flatten(
     if (CACHE_ONLY_FIELDS.has(name) && !policy.internal && !(policy.keepTags && TAG_FIELDS.has(name)))
       continue;
     if (name === 'cache-control' && policy.browserTtlSec !== null) continue;
+    // The zone's HSTS replaces the origin's; none goes over plain HTTP (RFC 6797 §7.2).
+    if (name === 'strict-transport-security' && !policy.internal && (policy.hsts !== null || !policy.secure))
+      continue;
     if (name === 'via') {
       sawVia = true;
       out.push('via', `${headerValue(headers, 'via')}, ${via}`);
@@ -286,6 +330,7 @@ function flatten(
   if (!sawVia) out.push('via', via);
   if (stored) out.push('accept-ranges', 'bytes');
   if (policy.browserTtlSec !== null) out.push('cache-control', `max-age=${policy.browserTtlSec}`);
+  if (policy.hsts !== null) out.push('strict-transport-security', policy.hsts);
   return out;
 }
 

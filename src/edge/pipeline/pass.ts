@@ -1,11 +1,11 @@
 // pass: a private round trip upstream; nothing is stored. A successful unsafe request invalidates
 // the stored responses for its URL and for same-origin Location / Content-Location (RFC 9111 §4.4).
 import { invalidatedUrls } from '../../lib/http-cache/policy.ts';
-import { normalizeHost } from '../cache/key.ts';
 import { classify } from '../upstream/origin-client.ts';
 import { invalidatesOnSuccess } from './builtin.ts';
 import type { RequestContext } from './context.ts';
 import type { Next } from './steps.ts';
+import { primaryKeysForUrlBothSchemes } from '../zones/zone-table.ts';
 
 export async function pass(ctx: RequestContext): Promise<Next<'pass'>> {
   let response;
@@ -35,18 +35,9 @@ async function invalidate(
   await Promise.allSettled(removals);
 }
 
+/** Both schemes' keys: a change made over https leaves no stale copy under http, and back. */
 function keysOfUrl(ctx: RequestContext, url: string): readonly string[] {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return [];
-  }
   const zone = ctx.zone;
   if (zone === null) return [];
-  return zone.primaryKeysFor(
-    'http',
-    normalizeHost(parsed.host, 'http'),
-    `${parsed.pathname}${parsed.search}`,
-  );
+  return primaryKeysForUrlBothSchemes(zone, url) ?? [];
 }

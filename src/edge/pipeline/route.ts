@@ -1,12 +1,15 @@
 // route: strict checks on the request target and Host, then the cache key. Node's HTTP parser
 // (llhttp, strict mode) has already refused framing attacks: Content-Length with
 // Transfer-Encoding, bad or duplicate Content-Length, obsolete line folding, invalid field names
-// and values (see server/client-errors.ts for the status each gets).
+// and values (see server/client-errors.ts for the status each gets). HTTP/2 requests (node:http2's
+// compatibility API) name their host in :authority (RFC 9113 §8.3.1). The request's scheme is the
+// connection's, never a client's claim (:scheme, X-Forwarded-Proto), except on a verified internal hop.
 import { MeridianError } from '../../common/errors.ts';
 import { answerAcmeChallenge } from '../acme/answer.ts';
 import { normalizeHost } from '../cache/key.ts';
 import { HOP_HEADER, MAX_HOPS } from '../cluster/hop.ts';
 import type { RequestContext } from './context.ts';
+import { hostWithoutPort, redirectsToHttps } from './https-zone.ts';
 import type { Next } from './steps.ts';
 
 /** reg-name / IPv4 / [IPv6] with an optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
@@ -41,8 +44,11 @@ export function route(ctx: RequestContext): Next<'route'> | Promise<Next<'route'
     if (isLoop(ctx)) return 'synth';
     const raw = req.headers[HOP_HEADER];
     if (typeof raw === 'string') {
-      const hop = cluster.verify(raw, req.method ?? 'GET', host, path);
+      // The first node's scheme travels as X-Forwarded-Proto, and the hop's signature covers it.
+      const scheme = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+      const hop = cluster.verify(raw, req.method ?? 'GET', host, path, scheme);
       if (hop !== null) {
+        ctx.scheme = scheme;
         if (hop.path.length >= MAX_HOPS || hop.path.some((s) => s.node === cluster.self.name)) {
           ctx.fail(
             new MeridianError('LOOP_DETECTED', `the request already went through ${cluster.self.name}`),
@@ -101,22 +107,19 @@ function zoneStep(ctx: RequestContext, host: string, path: string): Next<'route'
     host,
     target: path,
     headers: req.headers,
-    scheme: 'http',
+    scheme: ctx.scheme,
   });
   ctx.zone = zone;
   ctx.decision = decision;
   ctx.primaryKey = decision.primaryKey;
+  // After the zone is known, before the cache: a redirected request never reads or fills it.
+  if (redirectsToHttps(ctx)) return 'synth';
   return 'filter';
-}
-
-/** Zones are found by hostname; a port in Host does not change the site. */
-function hostWithoutPort(host: string): string {
-  const colon = host.lastIndexOf(':');
-  return colon === -1 || host.endsWith(']') ? host : host.slice(0, colon);
 }
 
 /** RFC 9112 §3.2: exactly one valid Host; HTTP/1.0 without Host falls back to the origin's. */
 function hostOf(ctx: RequestContext): string | null {
+  if (ctx.h2) return authorityOf(ctx);
   const raw = ctx.req.rawHeaders;
   let host: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
@@ -133,7 +136,34 @@ function hostOf(ctx: RequestContext): string | null {
     ctx.fail(new MeridianError('BAD_REQUEST', 'invalid Host header'));
     return null;
   }
-  return normalizeHost(host, 'http');
+  return normalizeHost(host, ctx.scheme);
+}
+
+/**
+ * RFC 9113 §8.3.1: the host is :authority, or Host when a client sends no :authority; a request with
+ * both must name the same authority (else it is malformed), and one with neither names no host.
+ */
+function authorityOf(ctx: RequestContext): string | null {
+  const headers = ctx.req.headers;
+  const authority = headers[':authority'];
+  const host = headers.host;
+  if (Array.isArray(host) || Array.isArray(authority)) {
+    ctx.fail(new MeridianError('BAD_REQUEST', 'more than one Host header'));
+    return null;
+  }
+  const value = authority ?? host;
+  if (value === undefined || !HOST.test(value)) {
+    ctx.fail(
+      new MeridianError('BAD_REQUEST', value === undefined ? 'no :authority or Host' : 'invalid :authority'),
+    );
+    return null;
+  }
+  const normalized = normalizeHost(value, ctx.scheme);
+  if (authority !== undefined && host !== undefined && normalizeHost(host, ctx.scheme) !== normalized) {
+    ctx.fail(new MeridianError('BAD_REQUEST', ':authority and Host name different hosts'));
+    return null;
+  }
+  return normalized;
 }
 
 /** RFC 9112 §3.2.2: an absolute-form target is accepted only for the host the request names. */
@@ -145,7 +175,10 @@ function pathOfAbsoluteForm(ctx: RequestContext, target: string, host: string): 
     ctx.fail(new MeridianError('BAD_REQUEST', 'invalid request target'));
     return null;
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || normalizeHost(url.host, 'http') !== host) {
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    normalizeHost(url.host, ctx.scheme) !== host
+  ) {
     ctx.fail(new MeridianError('BAD_REQUEST', 'absolute-form target for another host'));
     return null;
   }

@@ -29,7 +29,7 @@ import type { Cache, CachedObject } from '../cache/cache.ts';
 import type { InvalidationRule } from '../cache/invalidation.ts';
 import { purgeClockMs } from '../cache/invalidation.ts';
 import type { ZoneRuntime } from '../zones/types.ts';
-import { primaryKeysForUrl } from '../zones/zone-table.ts';
+import { primaryKeysForUrl, primaryKeysForUrlBothSchemes } from '../zones/zone-table.ts';
 import { trackStateWrite } from '../sync/state-writes.ts';
 import { loadRules, saveRules } from './rules-file.ts';
 
@@ -134,23 +134,40 @@ export class Purger {
     await this.flush();
   }
 
-  /** In effect at once: the cache notes the purge time first, then starts removing (or expiring). */
+  /**
+   * In effect at once: the cache notes the purge time first, then starts removing (or expiring). A
+   * URL names its resource under both schemes: http and https are stored apart (cache/key.ts), and a
+   * purge of "https://host/p" must not leave the copy a client fetched over http (issue 20).
+   */
   #purgeFile(zone: ZoneRuntime | undefined, file: PurgeFile, soft: boolean, nowMs: number): void {
     const cache = this.#cache;
     if (typeof file === 'string') {
-      for (const primaryKey of primaryKeysForUrl(zone, file) ?? []) {
+      for (const primaryKey of primaryKeysForUrlBothSchemes(zone, file) ?? []) {
         this.#background(soft ? cache.expireUrl(primaryKey, nowMs) : cache.removeUrl(primaryKey, nowMs));
       }
       return;
     }
-    // One variant: the key a GET with these headers gets (cache-key rules and Vary included).
     const url = new URL(file.url);
+    this.#purgeVariant(zone, url, file.headers, soft, nowMs);
+    url.protocol = url.protocol === 'https:' ? 'http:' : 'https:';
+    this.#purgeVariant(zone, url, file.headers, soft, nowMs);
+  }
+
+  /** One variant: the key a GET with these headers gets (cache-key rules and Vary included). */
+  #purgeVariant(
+    zone: ZoneRuntime | undefined,
+    url: URL,
+    given: Record<string, string>,
+    soft: boolean,
+    nowMs: number,
+  ): void {
+    const cache = this.#cache;
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(file.headers)) headers[name.toLowerCase()] = value;
+    for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = value;
     const target = `${url.pathname}${url.search}`;
     const scheme = url.protocol === 'https:' ? 'https' : 'http';
     const decision = zone?.decide({ method: 'GET', host: url.host, target, headers, scheme });
-    const primaryKey = decision?.primaryKey ?? primaryKeysForUrl(undefined, file.url)?.[0];
+    const primaryKey = decision?.primaryKey ?? primaryKeysForUrl(undefined, url.href)?.[0];
     if (primaryKey === undefined) return;
     const key = cache.variantKeyFor(primaryKey, headers, decision?.keyExtra ?? '');
     // Also what refuses a fill of this variant that started before the purge and lands after it.

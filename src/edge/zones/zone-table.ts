@@ -157,6 +157,22 @@ export function primaryKeysForUrl(zone: ZoneRuntime | undefined, url: string): r
   return zone.primaryKeysFor(scheme, parsed.host, target);
 }
 
+/**
+ * A URL's primary keys under both schemes. The cache keys http and https apart (an origin may answer
+ * them differently), but whoever purges "https://host/p", or changes it with an unsafe request, means
+ * the resource whichever way a client fetched it. null when `url` is not an absolute http(s) URL.
+ */
+export function primaryKeysForUrlBothSchemes(
+  zone: ZoneRuntime | undefined,
+  url: string,
+): readonly string[] | null {
+  const given = primaryKeysForUrl(zone, url);
+  if (given === null) return null;
+  const other = new URL(url);
+  other.protocol = other.protocol === 'https:' ? 'http:' : 'https:';
+  return [...given, ...(primaryKeysForUrl(zone, other.href) ?? [])];
+}
+
 function assertNever(value: never): never {
   throw new Error(`unexpected event ${JSON.stringify(value)}`);
 }

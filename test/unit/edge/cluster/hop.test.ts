@@ -25,6 +25,15 @@ describe('internal-hop header', () => {
     assert.equal(verifyHop(key, 'garbage', req, 1), null);
   });
 
+  it('signs the scheme: an https hop does not verify as http, nor back; http signs as before', () => {
+    const https = { ...req, scheme: 'https' as const };
+    const value = signHop(key, hop, https);
+    assert.deepEqual(verifyHop(key, value, https, hop.ts), hop);
+    assert.equal(verifyHop(key, value, req, hop.ts), null);
+    assert.equal(verifyHop(key, signHop(key, hop, req), https, hop.ts), null);
+    assert.deepEqual(verifyHop(key, signHop(key, hop, req), { ...req, scheme: 'http' }, hop.ts), hop);
+  });
+
   it('carries a path of several hops', () => {
     const long = { ...hop, path: [...hop.path, { pop: 'iad', node: 'iad-2' }] };
     assert.deepEqual(verifyHop(key, signHop(key, long, req), req, hop.ts)?.path, long.path);

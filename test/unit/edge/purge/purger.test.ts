@@ -231,6 +231,27 @@ describe('Purger', () => {
     assert.equal(loadRules(dir).length, 2);
   });
 
+  it('a URL purge removes the object under both schemes (issue 20), and so does a variant purge', async () => {
+    const { cache } = await openCache();
+    const t0 = Date.now() - 10_000;
+    await store(cache, 'http://a.test/page', t0);
+    await store(cache, 'https://a.test/page', t0);
+    await store(cache, 'https://a.test/other', t0);
+    await store(cache, 'http://a.test/other', t0);
+    await store(cache, 'https://a.test/kept', t0);
+    const purger = new Purger({ cache, zoneOf: () => undefined, stateDir: null, log, retryMs: 5 });
+    await purger.apply(purgeOf({ files: ['https://a.test/page'] }));
+    assert.equal(found(cache, 'http://a.test/page'), null, 'the http object fetched over http');
+    assert.equal(found(cache, 'https://a.test/page'), null);
+    await purger.apply(purgeOf({ files: [{ url: 'http://a.test/other', headers: {} }] }));
+    assert.equal(found(cache, 'https://a.test/other'), null, 'the https variant, purged by its http URL');
+    assert.equal(found(cache, 'http://a.test/other'), null);
+    assert.ok(found(cache, 'https://a.test/kept'));
+    await purger.flush();
+    assert.equal(cache.disk.get('http://a.test/page'), undefined);
+    await purger.close();
+  });
+
   it('targetOf strips scheme and port and keeps path and query', () => {
     assert.deepEqual(targetOf('https://A.test:8443/x/y?q=1'), { host: 'a.test', hostPath: 'a.test/x/y?q=1' });
     assert.deepEqual(targetOf('http://a.test'), { host: 'a.test', hostPath: 'a.test/' });
