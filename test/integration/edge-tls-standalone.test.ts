@@ -82,7 +82,7 @@ describe('edge TLS: standalone certificate files', () => {
       },
       log,
     });
-    await assert.rejects(bad.start(), /--tls-cert\/--tls-key: private_key: does not match/);
+    await assert.rejects(bad.start(), /--tls-cert \S+ \/ --tls-key \S+: private_key: does not match/);
     bad.close();
   });
 
@@ -191,13 +191,15 @@ describe('meridian edge --tls-cert: SIGHUP reloads instead of ending the process
     await writePair(dir, v1, 'in-place');
     edge = await startEdgeProcess(
       'http://127.0.0.1:9/',
-      ['--tls-cert', join(dir, 'tls.pem'), '--tls-key', join(dir, 'tls.key')],
+      ['--listen-tls', '127.0.0.1:0', '--tls-cert', join(dir, 'tls.pem'), '--tls-key', join(dir, 'tls.key')],
       { admin: true },
     );
     assert.match(
       edge.stderr(),
       new RegExp(`"msg":"tls certificate loaded".*"fingerprint256":"${fingerprintOf(v1.certPem)}"`),
     );
+    const tlsPort = edge.tlsPort as number;
+    assert.equal((await handshake(tlsPort, 'hup.test')).fingerprint256, fingerprintOf(v1.certPem));
 
     edge.child.kill('SIGHUP');
     await until('the SIGHUP log line', () => edge.stderr().includes('SIGHUP: reloading the tls certificate'));
@@ -209,6 +211,9 @@ describe('meridian edge --tls-cert: SIGHUP reloads instead of ending the process
         edge.stderr(),
       ),
     );
+    // The listener serves the new certificate, with no restart: by SNI and without SNI.
+    assert.equal((await handshake(tlsPort, 'hup.test')).fingerprint256, fingerprintOf(v2.certPem));
+    assert.equal((await handshake(tlsPort, null)).fingerprint256, fingerprintOf(v2.certPem));
     const v3 = await ca.issue({ hosts: ['hup.test'] });
     await writeFile(join(dir, 'tls.pem'), v3.chainPem); // its key never comes
     edge.child.kill('SIGHUP');
@@ -216,6 +221,7 @@ describe('meridian edge --tls-cert: SIGHUP reloads instead of ending the process
       edge.stderr().includes('tls certificate not reloaded: keeping the old one'),
     );
     assert.equal(edge.child.exitCode, null, 'still running');
+    assert.equal((await handshake(tlsPort, 'hup.test')).fingerprint256, fingerprintOf(v2.certPem));
     assert.equal(edge.child.signalCode, null);
     assert.doesNotMatch(edge.stderr(), /PRIVATE KEY/);
     // The certificate's expiry is in /metrics (the one serving: v2).

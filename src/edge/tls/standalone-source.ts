@@ -42,13 +42,16 @@ export class StandaloneSource {
 
   /** Loads the pair (throws when it cannot serve: a node must not start without its certificate) and starts watching. */
   async start(): Promise<void> {
-    const { cert, key } = await this.#read();
+    const files = `--tls-cert ${this.#certFile} / --tls-key ${this.#keyFile}`;
     try {
+      const { cert, key } = await this.#read();
       const pair = this.#options.store.setDefault(cert, key);
       this.#digest = digestOf(cert, key);
       this.#options.log.info('tls certificate loaded', this.#describe(pair));
     } catch (err) {
-      throw new Error(`--tls-cert/--tls-key: ${(err as Error).message}`, { cause: err });
+      // The first line of the reason (OpenSSL's or the file system's); never the files' content.
+      const reason = ((err as Error).message.split('\n')[0] ?? '').slice(0, 200);
+      throw new Error(`${files}: ${reason}`, { cause: err });
     }
     for (const dir of new Set([dirname(this.#certFile), dirname(this.#keyFile)])) this.#watch(dir);
   }
