@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { startDemoOrigin } from '../../demo/origin.ts';
 import type { DemoOrigin } from '../../demo/origin.ts';
 import { cdnLabel } from '../../dns/labels.ts';
+import { createCertificateAuthority, type CertificateAuthority } from '../../common/tls/local-ca.ts';
 import { UsageError } from '../args.ts';
 import { callApi } from '../api-client.ts';
 import type { ApiTarget } from '../api-client.ts';
@@ -33,18 +34,24 @@ function testSubnet(i: number): string {
 export const UP_HELP = `meridian up — a local CDN cluster on loopback (control plane, PoPs, shield, DNS, demo origin)
 
 Usage:
-  meridian up [--pops nyc,fra,sin] [--shield iad] [--nodes 2] [--ports http=8080,control=8700,dns=5353,admin=9180,origin=9080]
+  meridian up [--pops nyc,fra,sin] [--shield iad] [--nodes 2]
+              [--ports http=8080,https=8443,control=8700,dns=5353,admin=9180,origin=9080]
               [--origin URL] [--dir .meridian-up] [--describe FILE]
 
 Options:
   --pops LIST       edge PoPs (names; known cities get their coordinates)  (default nyc,fra,sin)
   --shield NAME     the shield PoP ("none": no shield)                   (default iad)
   --nodes N         nodes per PoP                                          (default 2)
-  --ports LIST      http (every node's client port), admin (every node's metrics/health port),
-                    control, dns, origin                                   (defaults above)
+  --ports LIST      http and https (every node's client ports), admin (every node's metrics/health
+                    port), control, dns, origin                            (defaults above)
   --origin URL      put the demo zone in front of this origin instead of the built-in demo origin
   --dir DIR         state (database, caches, logs); wiped at start         (default .meridian-up)
   --describe FILE   write the running cluster as JSON once everything answers (DNS included)
+
+HTTPS: up makes a local CA (<dir>/tls/ca.pem), issues the demo zone's certificate from it and uploads
+it through the certificate API, as a customer would; each node also gets a certificate of its own
+address as its default. Trust the CA to call the nodes over HTTPS:
+  curl --cacert <dir>/tls/ca.pem --resolve demo.meridian.test:8443:127.0.1.1 https://demo.meridian.test:8443/
 
 Addresses: PoP number i (1, 2, 3 …) uses 127.0.i.1 … 127.0.i.N, the shield 127.0.100.x; the control
 plane, DNS and the demo origin listen on 127.0.0.1.
@@ -73,6 +80,7 @@ const CITIES: Record<string, { city: string; latitude: number; longitude: number
 export interface UpNode {
   name: string;
   url: string;
+  https_url: string;
   admin_url: string;
 }
 
@@ -80,19 +88,22 @@ export interface UpDescription {
   control: { url: string; token: string };
   origin: { url: string };
   zone: { id: string; hostname: string };
+  /** The local CA that issued the demo zone's and the nodes' certificates (PEM file). */
+  tls: { ca: string };
   dns: { address: string; name: string; subnets: Record<string, string> } | null;
   pops: { name: string; role: 'edge' | 'shield'; nodes: UpNode[] }[];
 }
 
 interface Ports {
   http: number;
+  https: number;
   admin: number;
   control: number;
   dns: number;
   origin: number;
 }
 
-const DEFAULT_PORTS: Ports = { http: 8080, admin: 9180, control: 8700, dns: 5353, origin: 9080 };
+const DEFAULT_PORTS: Ports = { http: 8080, https: 8443, admin: 9180, control: 8700, dns: 5353, origin: 9080 };
 
 export function parsePorts(value: string | undefined): Ports {
   const ports = { ...DEFAULT_PORTS };
@@ -250,6 +261,14 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
   const nodeToken = (
     await callApi<{ value: string }>(api, 'POST', '/client/v4/tokens', { name: 'up-nodes', scopes: ['node'] })
   ).result.value;
+  const ca = await createLocalCa(dir);
+  // The demo zone's certificate takes the customer's path: uploaded through the API, followed by
+  // every node through the event log.
+  const demoCert = await ca.issue({ hosts: [hostname] });
+  await callApi(api, 'POST', `/client/v4/zones/${zone.result.id}/custom_certificates`, {
+    certificate: demoCert.chainPem,
+    private_key: demoCert.keyPem,
+  });
 
   // Every node at once: each is its own process, and they start independently.
   const described: UpDescription['pops'] = await Promise.all(
@@ -259,6 +278,7 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
           const address = `127.0.${pop.octet}.${i + 1}`;
           const name = `${pop.name}-${i + 1}`;
           const url = `http://${address}:${ports.http}`;
+          const tls = await nodeCertificate(ca, dir, name, address);
           await supervisor.start(
             name,
             [
@@ -275,6 +295,12 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
               nodeToken,
               '--listen',
               `${address}:${ports.http}`,
+              '--listen-tls',
+              `${address}:${ports.https}`,
+              '--tls-cert',
+              tls.certFile,
+              '--tls-key',
+              tls.keyFile,
               '--admin-listen',
               `${address}:${ports.admin}`,
               '--public-url',
@@ -286,7 +312,12 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
             {},
             60_000,
           );
-          return { name, url, admin_url: `http://${address}:${ports.admin}` };
+          return {
+            name,
+            url,
+            https_url: `https://${address}:${ports.https}`,
+            admin_url: `http://${address}:${ports.admin}`,
+          };
         }),
       );
       return { name: pop.name, role: pop.role, nodes };
@@ -302,9 +333,37 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
     control: { url: controlUrl, token },
     origin: { url: originUrl },
     zone: { id: zone.result.id, hostname },
+    tls: { ca: join(dir, 'tls', 'ca.pem') },
     dns,
     pops: described,
   };
+}
+
+/** The cluster's local CA: its certificate in <dir>/tls/ca.pem (to trust), its key beside it (0600). */
+async function createLocalCa(dir: string): Promise<CertificateAuthority> {
+  const ca = await createCertificateAuthority('Meridian up local CA');
+  await mkdir(join(dir, 'tls'), { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, 'tls', 'ca.pem'), ca.certPem);
+  await writeFile(join(dir, 'tls', 'ca.key'), ca.keyPem, { mode: 0o600 });
+  return ca;
+}
+
+/**
+ * A node's own certificate (its address and name), its default for handshakes without SNI or for a
+ * name no zone certificate covers.
+ */
+async function nodeCertificate(
+  ca: CertificateAuthority,
+  dir: string,
+  name: string,
+  address: string,
+): Promise<{ certFile: string; keyFile: string }> {
+  const issued = await ca.issue({ hosts: [`${name}.nodes.meridian.test`, address] });
+  const certFile = join(dir, 'tls', `${name}.pem`);
+  const keyFile = join(dir, 'tls', `${name}.key`);
+  await writeFile(certFile, issued.chainPem);
+  await writeFile(keyFile, issued.keyPem, { mode: 0o600 });
+  return { certFile, keyFile };
 }
 
 /**
@@ -392,8 +451,11 @@ function summary(d: UpDescription, dir: string, describeFile: string | null): st
       `  curl -si -H 'Host: ${d.zone.hostname}' ${pop.nodes[0]?.url}/static/app.js | grep -i cache-status   # via ${pop.name}`,
     );
   }
+  const firstTls = (d.pops[0]?.nodes[0]?.https_url ?? '').replace('https://', '');
+  const [tlsHost, tlsPort] = firstTls.split(':');
   lines.push(
     `  curl -si --resolve ${d.zone.hostname}:${hostPort.split(':')[1]}:${hostPort.split(':')[0]} http://${d.zone.hostname}:${hostPort.split(':')[1]}/tagged/news`,
+    `  curl -si --cacert ${d.tls.ca} --resolve ${d.zone.hostname}:${tlsPort}:${tlsHost} https://${d.zone.hostname}:${tlsPort}/static/app.js   # HTTPS (HTTP/2)`,
     `  ./meridian purge --zone demo --tag news --wait`,
     `  ./meridian purge --zone demo --everything --wait`,
   );
