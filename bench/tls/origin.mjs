@@ -1,4 +1,5 @@
 // The benchmark's origin: /obj is a cacheable 1 KiB body (an hour of freshness); ORIGIN_PORT.
+import { Buffer } from 'node:buffer';
 import { createServer } from 'node:http';
 
 const body = Buffer.alloc(1024, 'x');
