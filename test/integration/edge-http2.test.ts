@@ -15,7 +15,14 @@ import {
   startTestOrigin,
 } from '../helpers/processes.ts';
 import type { EdgeProc, Proc } from '../helpers/processes.ts';
-import { h2Get, h2Request, h2Session, writeTestCerts, type H2Reply, type TestCerts } from '../helpers/https-clients.ts';
+import {
+  h2Get,
+  h2Request,
+  h2Session,
+  writeTestCerts,
+  type H2Reply,
+  type TestCerts,
+} from '../helpers/https-clients.ts';
 
 const HOST = 'h2.example';
 let origin: Proc;
