@@ -32,3 +32,15 @@ if ! command -v kdig >/dev/null; then
   echo "test: installing kdig (knot-dnsutils) for the GeoDNS tests"
   apt_install knot-dnsutils
 fi
+
+# The TLS tests: pebble (the ACME test CA, with pebble-challtestsrv for its DNS), nginx (an origin that
+# requires the client certificate), openssl (s_client, the OCSP responder) and curl (HTTP/2 over TLS).
+missing=()
+command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null || missing+=(pebble)
+command -v nginx >/dev/null || missing+=(nginx)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test: installing ${missing[*]} for the TLS tests"
+  apt_install "${missing[@]}"
+fi
