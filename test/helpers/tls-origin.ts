@@ -1,13 +1,11 @@
-// TLS upstreams for tests: the test origin serving HTTPS too (fixtures/origin.ts), nginx as an
-// origin, and a TLS terminator standing in for a node's TLS listener. Certificates from
-// src/common/tls/local-ca.ts.
+// TLS upstreams for tests: the test origin serving HTTPS too (fixtures/origin.ts) and nginx as an
+// origin. Certificates from src/common/tls/local-ca.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { fetchReply, spawnNode, type Proc } from './processes.ts';
 
 const ORIGIN = join(import.meta.dirname, '..', 'integration', 'fixtures', 'origin.ts');
@@ -146,49 +144,4 @@ async function waitForPort(port: number, child: ChildProcess): Promise<boolean> 
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
-}
-
-export interface TlsTerminator {
-  readonly port: number;
-  readonly url: string;
-  /** Handshakes completed, and the SNI each sent (null: none). */
-  readonly handshakes: (string | null)[];
-  /** Where decrypted bytes go (set once the node behind it listens). */
-  target: number;
-  close(): Promise<void>;
-}
-
-/**
- * A TLS listener that forwards the decrypted bytes to a plain port: stands in for a node's own TLS
- * listener (--listen-tls), which is another part of the work, so that peers reach the node over TLS
- * at an https:// --public-url known before the node starts.
- */
-export async function startTlsTerminator(cert: { chainPem: string; keyPem: string }): Promise<TlsTerminator> {
-  const handshakes: (string | null)[] = [];
-  const state = { target: 0 };
-  const server = createTlsServer({ cert: cert.chainPem, key: cert.keyPem }, (socket: TLSSocket) => {
-    handshakes.push(typeof socket.servername === 'string' ? socket.servername : null);
-    const upstream = connect(state.target, '127.0.0.1');
-    socket.pipe(upstream).pipe(socket);
-    socket.on('error', () => upstream.destroy());
-    upstream.on('error', () => socket.destroy());
-  });
-  server.on('tlsClientError', () => undefined);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    port,
-    url: `https://127.0.0.1:${port}`,
-    handshakes,
-    get target() {
-      return state.target;
-    },
-    set target(value: number) {
-      state.target = value;
-    },
-    async close() {
-      server.close();
-    },
-  };
 }

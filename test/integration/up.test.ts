@@ -4,73 +4,19 @@
 // answers with the admin token, and GeoDNS sends each test subnet to its PoP's nodes. Then SIGINT to
 // the `up` process alone (Ctrl-C) must stop every process it started.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { UpDescription } from '../../src/cli/commands/up.ts';
 import { addressesOf, eventually, kdig } from '../helpers/dns.ts';
-import { api, CLI, fetchReply } from '../helpers/processes.ts';
+import { api, fetchReply } from '../helpers/processes.ts';
+import { groupAlive, startUp, type UpPorts, type UpRun } from '../helpers/up.ts';
 
 const STARTUP_MS = 90_000;
 const execFileAsync = promisify(execFile);
-
-/** Can something listen on this port (TCP on 127.0.0.1, and UDP too when asked)? */
-async function isFree(port: number, udp: boolean): Promise<boolean> {
-  const server = createServer();
-  try {
-    server.listen({ host: '127.0.0.1', port, exclusive: true });
-    await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e))]);
-  } catch {
-    return false;
-  } finally {
-    server.close();
-  }
-  if (!udp) return true;
-  const socket = createSocket('udp4');
-  try {
-    socket.bind({ address: '127.0.0.1', port, exclusive: true });
-    await Promise.race([once(socket, 'listening'), once(socket, 'error').then(([e]) => Promise.reject(e))]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    socket.close();
-  }
-}
-
-/**
- * Six free ports below Linux's ephemeral range (32768+), so that no outgoing connection takes one
- * between this check and `up` binding it; random, so that two runs of the suite side by side differ.
- */
-async function freePorts(): Promise<{
-  http: number;
-  https: number;
-  admin: number;
-  control: number;
-  dns: number;
-  origin: number;
-}> {
-  const picked: number[] = [];
-  while (picked.length < 6) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (!picked.includes(port) && (await isFree(port, picked.length === 3))) picked.push(port);
-  }
-  const [http, admin, control, dns, origin, https] = picked as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  return { http, https, admin, control, dns, origin };
-}
 
 /** Does host:port accept a TCP connection (within 2 s)? */
 function accepts(host: string, port: number): Promise<boolean> {
@@ -86,75 +32,29 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** Is any process of this process group alive? */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
-
 describe('meridian up', () => {
+  let run: UpRun;
   let dir: string;
-  let ports: Awaited<ReturnType<typeof freePorts>>;
+  let ports: UpPorts;
   let up: ChildProcess;
-  let output = '';
   let cluster: UpDescription;
-  /** Every process `up` started, and `up` itself, are in this group (`up` leads it). */
   let pgid = 0;
   let startupMs = 0;
+  const output = (): string => run.output();
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'meridian-up-'));
-    ports = await freePorts();
-    const describeFile = join(dir, 'cluster.json');
-    const portList = Object.entries(ports)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    up = spawn(
-      process.execPath,
-      [CLI, 'up', '--ports', portList, '--dir', join(dir, 'state'), '--describe', describeFile],
-      { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    pgid = up.pid ?? 0;
-    const keep = (d: Buffer): void => {
-      output = (output + d.toString()).slice(-20_000);
-    };
-    up.stdout?.on('data', keep);
-    up.stderr?.on('data', keep);
-    let exited: string | null = null;
-    up.once('exit', (code, signal) => (exited = `up exited (${signal ?? code}) before it was up`));
-    // The file appears whole (up renames it into place) once every part answers.
-    const started = Date.now();
-    for (;;) {
-      if (exited !== null) throw new Error(`${exited}\n${output}`);
-      const text = await readFile(describeFile, 'utf8').catch(() => null);
-      if (text !== null) {
-        cluster = JSON.parse(text) as UpDescription;
-        startupMs = Date.now() - started;
-        break;
-      }
-      if (Date.now() - started > STARTUP_MS)
-        throw new Error(`no ${describeFile} within ${STARTUP_MS} ms\n${output}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    run = await startUp([], STARTUP_MS);
+    ({ dir, ports, child: up, cluster, pgid, startupMs } = run);
   });
 
   after(async () => {
-    // Whatever happened: nothing this test started outlives it.
-    if (pgid !== 0 && groupAlive(pgid)) {
-      process.kill(-pgid, 'SIGKILL');
-      await eventually(async () => !groupAlive(pgid), 5_000, 'the process group is gone').catch(() => {});
-    }
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await run?.cleanup();
   });
 
   it('describes the cluster: control plane, origin, zone, DNS, three edge PoPs and a shield', (t) => {
     t.diagnostic(`the describe file appeared ${startupMs} ms after up started`);
     assert.deepEqual(Object.keys(cluster), ['control', 'origin', 'zone', 'tls', 'dns', 'pops']);
-    assert.equal(cluster.tls.ca, join(dir, 'state', 'tls', 'ca.pem'));
+    assert.deepEqual(cluster.tls, { ca: join(dir, 'state', 'tls', 'ca.pem'), internal: false });
     assert.equal(cluster.control.url, `http://127.0.0.1:${ports.control}`);
     assert.match(cluster.control.token, /^mrd_up_[0-9a-f]{48}$/);
     assert.equal(cluster.origin.url, `http://127.0.0.1:${ports.origin}`);
@@ -181,7 +81,7 @@ describe('meridian up', () => {
       pop('sin', 'edge', 3),
       pop('iad', 'shield', 100),
     ]);
-    assert.match(output, /Meridian is up\./);
+    assert.match(output(), /Meridian is up\./);
   });
 
   it("serves the demo zone through every PoP, and every node's /healthz answers", async () => {
@@ -271,11 +171,11 @@ describe('meridian up', () => {
     const started = Date.now();
     up.kill('SIGINT');
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`up still running 30 s after SIGINT\n${output}`)), 30_000).unref(),
+      setTimeout(() => reject(new Error(`up still running 30 s after SIGINT\n${output()}`)), 30_000).unref(),
     );
     const [code, signal] = await Promise.race([exited, timeout]);
     assert.equal(signal, null);
-    assert.equal(code, 0, output);
+    assert.equal(code, 0, output());
     await eventually(async () => !groupAlive(pgid), 5_000, 'no process of the group is left');
     const dns = cluster.dns;
     assert.ok(dns !== null);
@@ -290,7 +190,7 @@ describe('meridian up', () => {
     for (const url of listeners) {
       assert.equal(await accepts(url.hostname, Number(url.port)), false, `${url.host} still accepts`);
     }
-    assert.doesNotMatch(output, /meridian up: \S+ exited/, 'no part of the cluster died on its own');
+    assert.doesNotMatch(output(), /meridian up: \S+ exited/, 'no part of the cluster died on its own');
     t.diagnostic(`up and its processes were gone ${Date.now() - started} ms after SIGINT`);
   });
 });

@@ -36,7 +36,7 @@ export const UP_HELP = `meridian up — a local CDN cluster on loopback (control
 Usage:
   meridian up [--pops nyc,fra,sin] [--shield iad] [--nodes 2]
               [--ports http=8080,https=8443,control=8700,dns=5353,admin=9180,origin=9080]
-              [--origin URL] [--dir .meridian-up] [--describe FILE]
+              [--origin URL] [--dir .meridian-up] [--describe FILE] [--internal-tls]
 
 Options:
   --pops LIST       edge PoPs (names; known cities get their coordinates)  (default nyc,fra,sin)
@@ -47,6 +47,8 @@ Options:
   --origin URL      put the demo zone in front of this origin instead of the built-in demo origin
   --dir DIR         state (database, caches, logs); wiped at start         (default .meridian-up)
   --describe FILE   write the running cluster as JSON once everything answers (DNS included)
+  --internal-tls    hops between nodes (non-owner to owner, edge PoP to shield) over TLS: each node
+                    registers its https_url and verifies its peers against <dir>/tls/ca.pem
 
 HTTPS: up makes a local CA (<dir>/tls/ca.pem), issues the demo zone's certificate from it and uploads
 it through the certificate API, as a customer would; each node also gets a certificate of its own
@@ -89,7 +91,7 @@ export interface UpDescription {
   origin: { url: string };
   zone: { id: string; hostname: string };
   /** The local CA that issued the demo zone's and the nodes' certificates (PEM file). */
-  tls: { ca: string };
+  tls: { ca: string; internal: boolean };
   dns: { address: string; name: string; subnets: Record<string, string> } | null;
   pops: { name: string; role: 'edge' | 'shield'; nodes: UpNode[] }[];
 }
@@ -150,6 +152,7 @@ export async function runUp(argv: string[]): Promise<void> {
       origin: { type: 'string' },
       dir: { type: 'string', default: '.meridian-up' },
       describe: { type: 'string' },
+      'internal-tls': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -190,6 +193,7 @@ export async function runUp(argv: string[]): Promise<void> {
       nodesPerPop,
       ports,
       originUrl: values.origin ?? null,
+      internalTls: values['internal-tls'],
       supervisor,
       setOrigin: (o) => (origin = o),
     });
@@ -213,6 +217,8 @@ interface ClusterPlan {
   nodesPerPop: number;
   ports: Ports;
   originUrl: string | null;
+  /** Nodes register their https:// URL and verify peers against the local CA (--peer-ca). */
+  internalTls: boolean;
   supervisor: Supervisor;
   setOrigin: (origin: DemoOrigin) => void;
 }
@@ -278,7 +284,11 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
           const address = `127.0.${pop.octet}.${i + 1}`;
           const name = `${pop.name}-${i + 1}`;
           const url = `http://${address}:${ports.http}`;
+          const httpsUrl = `https://${address}:${ports.https}`;
           const tls = await nodeCertificate(ca, dir, name, address);
+          // Peers call a node at its public URL: with --internal-tls its TLS listener, whose default
+          // certificate (its address, from the local CA) they verify against the CA.
+          const internal = plan.internalTls ? ['--peer-ca', join(dir, 'tls', 'ca.pem')] : [];
           await supervisor.start(
             name,
             [
@@ -304,7 +314,8 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
               '--admin-listen',
               `${address}:${ports.admin}`,
               '--public-url',
-              url,
+              plan.internalTls ? httpsUrl : url,
+              ...internal,
               '--cache-dir',
               join(dir, 'nodes', name),
             ],
@@ -315,7 +326,7 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
           return {
             name,
             url,
-            https_url: `https://${address}:${ports.https}`,
+            https_url: httpsUrl,
             admin_url: `http://${address}:${ports.admin}`,
           };
         }),
@@ -333,7 +344,7 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
     control: { url: controlUrl, token },
     origin: { url: originUrl },
     zone: { id: zone.result.id, hostname },
-    tls: { ca: join(dir, 'tls', 'ca.pem') },
+    tls: { ca: join(dir, 'tls', 'ca.pem'), internal: plan.internalTls },
     dns,
     pops: described,
   };
@@ -432,6 +443,7 @@ function summary(d: UpDescription, dir: string, describeFile: string | null): st
     `  zone           ${d.zone.hostname} (${d.zone.id})`,
   ];
   if (d.dns !== null) lines.push(`  DNS            ${d.dns.address}  (${d.dns.name})`);
+  if (d.tls.internal) lines.push(`  internal hops  over TLS (peers verified against ${d.tls.ca})`);
   for (const pop of d.pops) {
     lines.push(
       `  ${pop.role === 'shield' ? 'shield' : 'PoP   '} ${pop.name.padEnd(7)} ${pop.nodes.map((n) => n.url).join('  ')}`,
