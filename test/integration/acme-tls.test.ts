@@ -251,4 +251,36 @@ describe('ACME with the real certificate store: issue, serve by SNI, renew', () 
     for (const host of ['shop.acme.test', 'www.shop.acme.test'])
       await servedByEveryNode(host, renewed.fingerprint_sha256);
   });
+
+  it('after a control-plane restart the sealed account key is reused and renewal goes on', async () => {
+    const db = new Database(join(control.dataDir, 'meridian.db'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT name, value FROM cluster_keys').all() as {
+        name: string;
+        value: unknown;
+      }[];
+      const account = rows.find((r) => r.name.includes('acme'));
+      assert.ok(account !== undefined, `the account key row (${rows.map((r) => r.name).join(', ')})`);
+      assert.doesNotMatch(String(account.value), /PRIVATE KEY|BEGIN/, 'sealed');
+    } finally {
+      db.close();
+    }
+    const current = (await acmeCerts(zoneId)).find((c) => c.status === 'active');
+    await control.stop();
+    control = await startControlProcess({
+      reuse: control,
+      extra: [
+        ...['--acme-directory', pebble.directoryUrl, '--acme-ca', join(dir, 'pebble-ca.pem')],
+        ...['--acme-email', 'ops@acme.test'],
+      ],
+    });
+    const renewed = await activeCert(zoneId, current.fingerprint_sha256, VALIDITY_S * 1000 + 40_000);
+    await servedByEveryNode('shop.acme.test', renewed.fingerprint_sha256);
+    // pebble counts the accounts it holds: one, the first one, reused after the restart.
+    const counts = [...pebble.output().matchAll(/There are now (\d+) accounts in memory/g)].map((m) =>
+      Number(m[1]),
+    );
+    assert.ok(counts.length >= 1, 'pebble logged the account');
+    assert.equal(Math.max(...counts), 1, 'no second account registered');
+  });
 });
