@@ -85,7 +85,15 @@ export async function startControl(
   const acmeHook =
     acmeSettings === null
       ? null
-      : { order: (zone: Zone, actor: Actor) => orderAcme(store, zone, actor, (z) => acme?.order(z)) };
+      : {
+          order: (zone: Zone, actor: Actor) => orderAcme(store, zone, actor, (z) => acme?.order(z)),
+          // Fix (e2e): a zone created or changed with settings.acme used to wait for the engine's next
+          // rescan (up to 60 s) before its first order; now this replica orders at once. Zones saved
+          // through another replica are still picked up by that replica's hook or the rescan.
+          zoneSaved: (zone: Zone) => {
+            if (zone.settings.acme) acme?.order(zone);
+          },
+        };
   const app = buildApi({
     store,
     version: config.version,

@@ -14,6 +14,8 @@ import type { Router } from './router.ts';
 export interface AcmeHook {
   /** Starts an order for the zone's hostnames; answers the certificate (status pending). */
   order(zone: Zone, actor: Actor): Promise<CertificateMeta>;
+  /** A zone was created or changed through the API (settings.acme may have turned on). */
+  zoneSaved?(zone: Zone): void;
 }
 
 const Pem = z.string().min(1).max(100_000);

@@ -40,7 +40,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     forceCloseConnections: true,
   });
   const router = new Router(app, store);
-  zoneRoutes(router, store);
+  zoneRoutes(router, store, { onSaved: (zone) => options.acme?.zoneSaved?.(zone) });
   ruleRoutes(router, store);
   purgeRoutes(router, store, options.purgeRate);
   tokenRoutes(router, store);

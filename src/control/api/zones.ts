@@ -1,6 +1,6 @@
 // /client/v4/zones: create, list, get, change, delete.
 import { z } from 'zod';
-import { ZoneInputSchema, ZonePatchSchema } from '../../common/config/zone.ts';
+import { ZoneInputSchema, ZonePatchSchema, type Zone } from '../../common/config/zone.ts';
 import { StoreConflictError } from '../store/types.ts';
 import type { ControlStore } from '../store/types.ts';
 import { conflict, forbidden, notFound, ok } from './envelope.ts';
@@ -12,7 +12,12 @@ export const ZoneSchema = ZoneInputSchema.extend({
   updated_at: z.string(),
 });
 
-export function zoneRoutes(router: Router, store: ControlStore): void {
+export interface ZoneRouteOptions {
+  /** Called after a zone is created or changed (the ACME engine orders for settings.acme at once). */
+  onSaved?: (zone: Zone) => void;
+}
+
+export function zoneRoutes(router: Router, store: ControlStore, options: ZoneRouteOptions = {}): void {
   router.add(
     {
       method: 'GET',
@@ -41,7 +46,9 @@ export function zoneRoutes(router: Router, store: ControlStore): void {
     },
     async ({ reply, body, token, actor }) => {
       if (token.zones !== null) throw forbidden('a token limited to zones cannot create zones');
-      return ok(reply, await translateConflicts(() => store.createZone(body, actor)), 201);
+      const zone = await translateConflicts(() => store.createZone(body, actor));
+      options.onSaved?.(zone);
+      return ok(reply, zone, 201);
     },
   );
   router.add(
@@ -72,6 +79,7 @@ export function zoneRoutes(router: Router, store: ControlStore): void {
     async ({ reply, params, body, actor }) => {
       const zone = await translateConflicts(() => store.patchZone(params.zone_id as string, body, actor));
       if (zone === undefined) throw notFound('zone');
+      options.onSaved?.(zone);
       return ok(reply, zone);
     },
   );
