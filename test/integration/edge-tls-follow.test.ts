@@ -23,7 +23,7 @@ import type { EdgeConfig } from '../../src/edge/config.ts';
 import { startEdge, type EdgeNode } from '../../src/edge/edge.ts';
 import { deriveTicketKey, periodAt, DEFAULT_TICKET_PERIOD_MS } from '../../src/edge/tls/ticket-keys.ts';
 import { fetchReply } from '../helpers/processes.ts';
-import { memoryLogger } from '../helpers/tls.ts';
+import { memoryLogger, until } from '../helpers/tls.ts';
 
 const TOKEN = 'mrd_node_follow_token';
 const TICKET_SECRET = randomBytes(32);
@@ -113,14 +113,6 @@ class ControlStandIn {
     const event = { ...body, seq: this.snapshot.seq + 1, at: new Date().toISOString() } as ControlEvent;
     this.snapshot = { ...this.snapshot, seq: event.seq };
     for (const res of this.streams) res.write(`${JSON.stringify(event)}\n`);
-  }
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -29,6 +29,7 @@ import {
   memoryLogger,
   startTlsTestServer,
   type TlsTestServer,
+  until,
 } from '../helpers/tls.ts';
 
 const TOKEN = 'mrd_node_test_token';
@@ -135,14 +136,6 @@ function managedTls(controlUrl: string, cacheDir: string, log = memoryLogger()):
     },
     log,
   });
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('edge TLS: managed certificates from the control plane', () => {

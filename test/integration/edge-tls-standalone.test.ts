@@ -22,17 +22,10 @@ import {
   memoryLogger,
   startTlsTestServer,
   type TlsTestServer,
+  until,
 } from '../helpers/tls.ts';
 
 const log = memoryLogger();
-
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function writePair(dir: string, pair: IssuedCertificate, how: 'in-place' | 'rename'): Promise<void> {
   if (how === 'in-place') {
