@@ -54,6 +54,8 @@ export interface EdgeConfig {
   origin: URL | null;
   /** Standalone mode: 'preserve' forwards the client's Host; 'origin' sends the origin's host. */
   hostHeader: 'preserve' | 'origin';
+  /** Standalone mode: Strict-Transport-Security max-age on HTTPS responses (--hsts-max-age); null: none. */
+  hstsMaxAgeSec: number | null;
   upstreamTls: UpstreamTlsConfig;
   /** Managed mode: the control plane this node follows (null: standalone). */
   control: ControlLink | null;

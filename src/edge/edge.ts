@@ -203,6 +203,11 @@ function resolverFor(
       ...ZoneSettingsSchema.parse({}),
       default_ttl: config.policy.defaultTtlSec,
       authenticated_origin_pulls: config.upstreamTls.originClientCert !== null,
+      ...(config.hstsMaxAgeSec === null
+        ? {}
+        : {
+            hsts: { enabled: true, max_age: config.hstsMaxAgeSec, include_subdomains: false, preload: false },
+          }),
     },
     created_at: now,
     updated_at: now,

@@ -58,7 +58,13 @@ describe('the HTTPS listener (standalone)', () => {
     certs = await writeTestCerts(dir, [HOST]);
     origin = await startTestOrigin();
     const tls = ['--listen-tls', '127.0.0.1:0', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile];
-    edge = await startEdgeProcess(origin.url, [...tls, '--client-header-timeout', '1s']);
+    edge = await startEdgeProcess(origin.url, [
+      ...tls,
+      '--client-header-timeout',
+      '1s',
+      '--hsts-max-age',
+      '600',
+    ]);
     rejecting = await startEdgeProcess(origin.url, [...tls, '--tls-unknown-sni', 'reject']);
     port = edge.tlsPort as number;
   });
@@ -116,6 +122,12 @@ describe('the HTTPS listener (standalone)', () => {
     const h2 = await curl(port, HOST, certs.caFile, path, ['--http2', '-i']);
     assert.match(h2.stdout, /cache-status: meridian; hit/);
     assert.equal(await originCount(origin, '/https/curl'), 1);
+    // --hsts-max-age: on HTTPS answers (misses and hits, either protocol), never over plain HTTP.
+    for (const reply of [first, h1, h2])
+      assert.match(reply.stdout, /strict-transport-security: max-age=600\r?\n/i);
+    const plain = await fetchReply(`${edge.url}${path}`, { headers: { host: HOST } });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers['strict-transport-security'], undefined);
   });
 
   it('no SNI or an unknown name gets the default certificate (--tls-unknown-sni default)', async () => {

@@ -41,6 +41,7 @@ Options:
   --disk-cache-size SIZE    disk tier capacity (default 10GB)
   --max-object-size SIZE    largest body stored (default 1GB); larger ones stream through
   --host-header MODE        preserve (default): forward the client's Host; origin: send the origin's
+  --hsts-max-age SECONDS    standalone: Strict-Transport-Security: max-age=SECONDS on HTTPS answers
   --node-name NAME          name in Via and Cache-Status (default meridian)
   --default-ttl DURATION    freshness when the origin gives none (default: RFC 9111 heuristic)
   --connect-timeout DUR     origin connect timeout (default 5s)
@@ -73,6 +74,7 @@ const OPTIONS = {
   'disk-cache-size': { type: 'string', default: '10GB' },
   'max-object-size': { type: 'string', default: '1GB' },
   'host-header': { type: 'string', default: 'preserve' },
+  'hsts-max-age': { type: 'string' },
   'node-name': { type: 'string', default: 'meridian' },
   'default-ttl': { type: 'string' },
   'connect-timeout': { type: 'string', default: '5s' },
@@ -113,6 +115,7 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
     upstreamTls: parseUpstreamTls(values, origin),
     control,
     hostHeader,
+    hstsMaxAgeSec: hstsMaxAgeOf(values['hsts-max-age'], control === null),
     cacheDir: values['cache-dir'] ?? join(tmpdir(), `meridian-cache-${values.node ?? listen.port}`),
     memoryCacheBytes: parseSize('memory-cache-size', values['memory-cache-size']),
     diskCacheBytes: parseSize('disk-cache-size', values['disk-cache-size']),
@@ -136,6 +139,15 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
     },
     hitForPassSec: 120,
   };
+}
+
+/** Standalone: Strict-Transport-Security on HTTPS answers (managed zones set settings.hsts instead). */
+function hstsMaxAgeOf(value: string | undefined, standalone: boolean): number | null {
+  if (value === undefined) return null;
+  if (!standalone) throw new UsageError('--hsts-max-age: standalone only; a managed zone sets settings.hsts');
+  if (!/^\d{1,9}$/.test(value) || Number(value) > 63_072_000)
+    throw new UsageError(`--hsts-max-age: expected seconds from 0 to 63072000 (2 years), got "${value}"`);
+  return Number(value);
 }
 
 function tlsConfig(
