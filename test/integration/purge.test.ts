@@ -359,9 +359,9 @@ describe('purge', () => {
       { env: { ...process.env, MERIDIAN_API: control.url, MERIDIAN_TOKEN: control.adminToken } },
     );
     assert.match(stdout, /purge [0-9a-f]{32} accepted/);
-    assert.match(stdout, /fra 1\/1 {2}nyc 2\/2/);
+    assert.match(stdout, /fra 1\/1 applied {2}nyc 2\/2 applied/);
     const done =
-      /complete: every live node applied the purge in (\d+) ms \(the last, (\S+), applied it (\d+) ms after it was accepted, by its clock\)/.exec(
+      /complete: every node applied the purge in (\d+) ms \(the last, (\S+), applied it (\d+) ms after it was accepted, by its clock\)/.exec(
         stdout,
       );
     assert.ok(done, stdout);
@@ -369,5 +369,77 @@ describe('purge', () => {
     assert.ok(Number(done[3]) <= Number(done[1]), stdout);
     assert.match(done[2] as string, /^(fra|nyc)-/);
     await assertEverywhere('/cli-1?cc=max-age%3D600', false);
+  });
+
+  const runCli = async (
+    args: string[],
+    api = control.url,
+    token = control.adminToken,
+  ): Promise<{ code: number; stdout: string; stderr: string }> => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
+        env: { ...process.env, MERIDIAN_API: api, MERIDIAN_TOKEN: token },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  it('meridian purge --wait names a node that is down, per PoP, and completes with the others', async () => {
+    const away = nodes.get('nyc-2') as EdgeProc;
+    await away.stop();
+    nodes.delete('nyc-2');
+    await removeDir(away.cacheDir);
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+      const list = (await admin('GET', '/client/v4/nodes')).body.result as { name: string; status: string }[];
+      if (list.find((n) => n.name === 'nyc-2')?.status === 'down') break;
+    }
+    const url = `http://${HOST}/cli-2`;
+    const res = await runCli(['purge', '--zone', 'purge-site', '--url', url, '--wait']);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /fra 1\/1 applied {2}nyc 1 applied, 1 down \(nyc-2\)/);
+    assert.match(res.stdout, /complete: 2 of 3 nodes applied the purge; down: nyc-2 .* in \d+ ms/);
+    const json = await runCli(['purge', '--zone', 'purge-site', '--url', url, '--wait', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const status = JSON.parse(json.stdout) as PurgeStatus & {
+      outcome: string;
+      nodes: { total: number; applied: number; down: number; pending: number };
+    };
+    assert.equal(status.outcome, 'complete');
+    assert.deepEqual(status.nodes, { total: 3, applied: 2, down: 1, pending: 0 });
+    const nyc = status.pops.find((p) => p.name === 'nyc');
+    assert.deepEqual(
+      nyc?.nodes.map((n) => [n.name, (n as { state?: string }).state]),
+      [
+        ['nyc-1', 'applied'],
+        ['nyc-2', 'down'],
+      ],
+    );
+  });
+
+  it('meridian purge --wait with no node registered says so and exits 1 (nothing confirmed it)', async () => {
+    const empty = await startControlProcess();
+    try {
+      const call = (method: string, path: string, body?: unknown) =>
+        api(empty.url, empty.adminToken, method, path, body);
+      await call('POST', '/client/v4/zones', {
+        name: 'lonely',
+        hostnames: ['lonely.test'],
+        origins: [{ url: origin.url }],
+      });
+      const args = ['purge', '--zone', 'lonely', '--url', 'http://lonely.test/x', '--wait'];
+      const res = await runCli(args, empty.url, empty.adminToken);
+      assert.equal(res.code, 1, res.stdout + res.stderr);
+      assert.doesNotMatch(res.stdout, /complete/);
+      assert.match(res.stderr, /not confirmed: no node is registered/);
+      const json = await runCli([...args, '--json'], empty.url, empty.adminToken);
+      assert.equal(json.code, 1);
+      assert.equal((JSON.parse(json.stdout) as { outcome: string }).outcome, 'no-nodes');
+    } finally {
+      await empty.stop();
+      await removeDir(empty.dataDir);
+    }
   });
 });
