@@ -250,6 +250,7 @@ async function follow(
           nodeName: config.nodeName,
           stream: link.natsStream,
           subject: eventSubjectOf(link.natsStream),
+          log: logger,
         });
   const cluster = new Cluster({ self: { name: config.nodeName, pop: link.pop, url: nodeUrl } });
   runtime.cluster = cluster;
