@@ -419,6 +419,35 @@ describe('purge', () => {
     );
   });
 
+  it('meridian purge --wait exits 1 after --timeout naming a live node that has not applied it', async () => {
+    // A node that registers and heart-beats an old seq but never applies anything: up, and pending.
+    await admin('PUT', '/client/v4/pops/zzz', { city: 'Nowhere', latitude: 0, longitude: 0 });
+    const node = (method: string, path: string, body: unknown) =>
+      api(control.url, nodeToken, method, path, body);
+    const reg = await node('POST', '/internal/v1/nodes/register', {
+      name: 'zzz-1',
+      pop: 'zzz',
+      url: 'http://127.0.0.1:9',
+      admin_url: null,
+    });
+    assert.equal(reg.status, 200, JSON.stringify(reg.body.errors));
+    const beat = setInterval(
+      () =>
+        void node('POST', '/internal/v1/nodes/zzz-1/heartbeat', { applied_seq: 0 }).catch(() => undefined),
+      500,
+    );
+    try {
+      const url = `http://${HOST}/cli-3`;
+      const res = await runCli(['purge', '--zone', 'purge-site', '--url', url, '--wait', '--timeout', '1s']);
+      assert.equal(res.code, 1, res.stdout + res.stderr);
+      assert.match(res.stdout, /zzz 1 pending \(zzz-1\)/);
+      assert.match(res.stderr, /not complete after 1s: pending: zzz-1; down: nyc-2/);
+      assert.doesNotMatch(res.stdout, /complete:/);
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
   it('meridian purge --wait with no node registered says so and exits 1 (nothing confirmed it)', async () => {
     const empty = await startControlProcess();
     try {
