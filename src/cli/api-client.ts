@@ -37,6 +37,10 @@ export function apiTarget(values: { api?: string | undefined; token?: string | u
   if (token === undefined || token === '') throw new UsageError('--token: required (or set MERIDIAN_TOKEN)');
   const urls = splitUrlList(api).map((u) => u.replace(/\/$/, ''));
   if (urls.length === 0) throw new UsageError('--api: expected one or more http:// URLs, comma separated');
+  for (const url of urls) {
+    if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url))
+      throw new UsageError(`--api (or MERIDIAN_API): expected an http:// or https:// URL, got "${url}"`);
+  }
   return { api: urls.join(','), token };
 }
 
@@ -44,7 +48,8 @@ export function apiTarget(values: { api?: string | undefined; token?: string | u
 const stderrLog: Logger = {
   debug: () => {},
   info: (msg) => process.stderr.write(`meridian: ${msg}\n`),
-  warn: (msg) => process.stderr.write(`meridian: ${msg}\n`),
+  // Failovers only: when every URL fails, the error the verb ends with says so.
+  warn: (msg, fields) => void (fields?.from !== undefined && process.stderr.write(`meridian: ${msg}\n`)),
   error: (msg) => process.stderr.write(`meridian: ${msg}\n`),
 };
 
@@ -81,6 +86,8 @@ export async function callApi<T>(
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           body: body === undefined ? null : JSON.stringify(body),
+          // A replica that accepts and then hangs must not hold the command for undici's 5 minutes.
+          headersTimeout: 30_000,
         });
         if (answer.statusCode >= 500 && method === 'GET' && pool.urls.length > 1) {
           const text = await answer.body.text().catch(() => '');

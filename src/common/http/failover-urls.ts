@@ -71,7 +71,7 @@ export class FailoverUrls {
     if (!this.#isDown && this.urls.every((u) => this.#failures.has(u.href))) {
       this.#isDown = true;
       const where = this.urls.length === 1 ? this.current.origin : 'every URL';
-      this.#log?.warn(`${this.#what} unreachable at ${where}; retrying`, {
+      this.#log?.warn(`${this.#what} unreachable at ${where}`, {
         urls: this.urls.map((u) => u.origin),
         reasons: Object.fromEntries(this.#failures),
       });
