@@ -448,8 +448,8 @@ describe('purge', () => {
     }
   });
 
-  it('meridian purge --wait with no node registered says so and exits 1 (nothing confirmed it)', async () => {
-    const empty = await startControlProcess();
+  it('meridian purge --wait with no node registered, or every node down, says so and exits 1', async () => {
+    const empty = await startControlProcess({ extra: ['--node-stale', '1s'] });
     try {
       const call = (method: string, path: string, body?: unknown) =>
         api(empty.url, empty.adminToken, method, path, body);
@@ -466,6 +466,23 @@ describe('purge', () => {
       const json = await runCli([...args, '--json'], empty.url, empty.adminToken);
       assert.equal(json.code, 1);
       assert.equal((JSON.parse(json.stdout) as { outcome: string }).outcome, 'no-nodes');
+      // One node that registers and falls silent: once it is down, nothing confirms a purge either.
+      await call('PUT', '/client/v4/pops/nyc', { city: 'New York', latitude: 40.7, longitude: -74 });
+      const token = (await call('POST', '/client/v4/tokens', { name: 'n', scopes: ['node'] })).body.result
+        .value as string;
+      const node = { name: 'gone-1', pop: 'nyc', url: 'http://127.0.0.1:9', admin_url: null };
+      assert.equal((await api(empty.url, token, 'POST', '/internal/v1/nodes/register', node)).status, 200);
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+        const list = (await call('GET', '/client/v4/nodes')).body.result as { status: string }[];
+        if (list[0]?.status === 'down') break;
+      }
+      const down = await runCli(args, empty.url, empty.adminToken);
+      assert.equal(down.code, 1, down.stdout + down.stderr);
+      assert.match(down.stdout, /nyc 1 down \(gone-1\)/);
+      assert.match(
+        down.stderr,
+        /not confirmed: no node applied the purge, every registered node is down; down: gone-1/,
+      );
     } finally {
       await empty.stop();
       await removeDir(empty.dataDir);
