@@ -1,5 +1,10 @@
 // The CLI's client for the control plane's REST API: --api / MERIDIAN_API and --token / MERIDIAN_TOKEN.
+// Either may name several replicas, comma separated: a call that cannot reach one goes to the next
+// (reads also on a timeout or a 5xx; writes only when the connection was refused, so that a write is
+// never made twice), and the failover is said once on stderr.
 import { request } from 'undici';
+import { FailoverUrls, isConnectError, isFailoverError, splitUrlList } from '../common/http/failover-urls.ts';
+import type { Logger } from '../common/log.ts';
 import { UsageError } from './args.ts';
 
 /** Options every API verb takes (parseArgs shapes). */
@@ -30,7 +35,36 @@ export function apiTarget(values: { api?: string | undefined; token?: string | u
   const api = values.api ?? process.env.MERIDIAN_API ?? 'http://127.0.0.1:8700';
   const token = values.token ?? process.env.MERIDIAN_TOKEN;
   if (token === undefined || token === '') throw new UsageError('--token: required (or set MERIDIAN_TOKEN)');
-  return { api: api.replace(/\/$/, ''), token };
+  const urls = splitUrlList(api).map((u) => u.replace(/\/$/, ''));
+  if (urls.length === 0) throw new UsageError('--api: expected one or more http:// URLs, comma separated');
+  for (const url of urls) {
+    if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url))
+      throw new UsageError(`--api (or MERIDIAN_API): expected an http:// or https:// URL, got "${url}"`);
+  }
+  return { api: urls.join(','), token };
+}
+
+/** Plain lines on stderr (the CLI's output is for people, not the JSON log). */
+const stderrLog: Logger = {
+  debug: () => {},
+  info: (msg) => process.stderr.write(`meridian: ${msg}\n`),
+  // Failovers only: when every URL fails, the error the verb ends with says so.
+  warn: (msg, fields) => void (fields?.from !== undefined && process.stderr.write(`meridian: ${msg}\n`)),
+  error: (msg) => process.stderr.write(`meridian: ${msg}\n`),
+};
+
+/** One pool per --api value for the process: a failover is kept for the calls after it. */
+const pools = new Map<string, FailoverUrls>();
+
+function poolOf(api: string): FailoverUrls {
+  let pool = pools.get(api);
+  if (pool === undefined) {
+    const urls = splitUrlList(api);
+    // A single URL says nothing more than the error the call throws.
+    pool = new FailoverUrls(urls, urls.length > 1 ? { log: stderrLog } : {});
+    pools.set(api, pool);
+  }
+  return pool;
 }
 
 export async function callApi<T>(
@@ -39,18 +73,35 @@ export async function callApi<T>(
   path: string,
   body?: unknown,
 ): Promise<Envelope<T>> {
+  const pool = poolOf(target.api);
+  const canFailOver = method === 'GET' ? isFailoverError : (err: unknown) => isConnectError(err);
   let res;
   try {
-    res = await request(`${target.api}${path}`, {
-      method: method as 'GET',
-      headers: {
-        authorization: `Bearer ${target.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    res = await pool.call(
+      async (base) => {
+        const answer = await request(`${base.href.replace(/\/$/, '')}${path}`, {
+          method: method as 'GET',
+          headers: {
+            authorization: `Bearer ${target.token}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          body: body === undefined ? null : JSON.stringify(body),
+          // A replica that accepts and then hangs must not hold the command for undici's 5 minutes.
+          headersTimeout: 30_000,
+        });
+        if (answer.statusCode >= 500 && method === 'GET' && pool.urls.length > 1) {
+          const text = await answer.body.text().catch(() => '');
+          throw Object.assign(new Error(`HTTP ${answer.statusCode}: ${text.slice(0, 200)}`), {
+            status: answer.statusCode,
+          });
+        }
+        return answer;
       },
-      body: body === undefined ? null : JSON.stringify(body),
-    });
+      { canFailOver },
+    );
   } catch (err) {
-    throw new ApiCallError(`cannot reach the control plane at ${target.api}: ${(err as Error).message}`);
+    const where = pool.urls.map((u) => u.origin).join(', ');
+    throw new ApiCallError(`cannot reach the control plane at ${where}: ${(err as Error).message}`);
   }
   const text = await res.body.text();
   let envelope: Envelope<T>;

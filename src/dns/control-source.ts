@@ -1,14 +1,18 @@
 // Reads zones, PoPs and nodes from the control plane's REST API (GET /client/v4/zones, /pops,
 // /nodes with a bearer token that has zones:read), once a second by default. When a poll fails the
-// last good data stays in force; the failure is logged once, and so is the recovery.
+// last good data stays in force; the failure is logged once, and so is the recovery. With several
+// URLs (replicas), a poll that fails (refused, timeout, 5xx) is made again at the next one, which then
+// stays in use; failovers are logged once (failover-urls.ts).
 import { Agent, request } from 'undici';
 import type { NodeInfo, Pop } from '../common/config/topology.ts';
 import type { Zone } from '../common/config/zone.ts';
+import { FailoverUrls } from '../common/http/failover-urls.ts';
 import type { Logger } from '../common/log.ts';
 import type { ControlData } from './state.ts';
 
 export interface ControlSourceOptions {
-  url: string;
+  /** The control plane, or several replicas in failover order. */
+  url: string | readonly string[];
   token: string;
   intervalMs: number;
   timeoutMs: number;
@@ -28,6 +32,7 @@ interface Envelope<T> {
 export class ControlSource {
   readonly #options: ControlSourceOptions;
   readonly #agent: Agent;
+  readonly #urls: FailoverUrls;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
   #last = '';
@@ -37,6 +42,9 @@ export class ControlSource {
 
   constructor(options: ControlSourceOptions) {
     this.#options = options;
+    this.#urls = new FailoverUrls(typeof options.url === 'string' ? [options.url] : options.url, {
+      log: options.log,
+    });
     this.#agent = new Agent({
       connect: { timeout: options.timeoutMs },
       headersTimeout: options.timeoutMs,
@@ -68,13 +76,15 @@ export class ControlSource {
 
   async #pollOnce(): Promise<boolean> {
     try {
-      const [zones, pops, nodes] = await Promise.all([
-        this.#getAllPages<Zone>('/client/v4/zones'),
-        this.#get<Pop[]>('/client/v4/pops'),
-        this.#get<NodeInfo[]>('/client/v4/nodes'),
-      ]);
+      // One poll reads all three lists from one replica; a failure moves the whole poll to the next.
+      const [zones, pops, nodes] = await this.#urls.call((base) =>
+        Promise.all([
+          this.#getAllPages<Zone>(base, '/client/v4/zones'),
+          this.#get<Pop[]>(base, '/client/v4/pops'),
+          this.#get<NodeInfo[]>(base, '/client/v4/nodes'),
+        ]),
+      );
       this.lastSuccessAt = Date.now();
-      if (this.#failing) this.#options.log.info('control plane reachable again', { url: this.#options.url });
       this.#failing = false;
       this.#options.onPoll?.(true);
       // Heart-beats change last_heartbeat_at and applied_seq every few seconds; answers do not care.
@@ -86,9 +96,10 @@ export class ControlSource {
       }
       return true;
     } catch (err) {
+      // The pool logged it (once, until a poll works again at some URL); say what it means here.
       if (!this.#failing && !this.#closed) {
         this.#options.log.warn('control plane unreachable; serving the last good data', {
-          url: this.#options.url,
+          url: this.#urls.urls.map((u) => u.origin).join(','),
           err,
         });
       }
@@ -98,22 +109,22 @@ export class ControlSource {
     }
   }
 
-  async #get<T>(path: string): Promise<T> {
-    return (await this.#envelope<T>(path)).result;
+  async #get<T>(base: URL, path: string): Promise<T> {
+    return (await this.#envelope<T>(base, path)).result;
   }
 
-  async #getAllPages<T>(path: string): Promise<T[]> {
+  async #getAllPages<T>(base: URL, path: string): Promise<T[]> {
     const all: T[] = [];
     for (let page = 1; page <= 10_000; page++) {
-      const res = await this.#envelope<T[]>(`${path}?per_page=100&page=${page}`);
+      const res = await this.#envelope<T[]>(base, `${path}?per_page=100&page=${page}`);
       all.push(...res.result);
       if (res.result_info === undefined || page >= res.result_info.total_pages) break;
     }
     return all;
   }
 
-  async #envelope<T>(path: string): Promise<Envelope<T>> {
-    const res = await request(new URL(path, this.#options.url), {
+  async #envelope<T>(base: URL, path: string): Promise<Envelope<T>> {
+    const res = await request(new URL(path, base), {
       method: 'GET',
       headers: { authorization: `Bearer ${this.#options.token}`, accept: 'application/json' },
       dispatcher: this.#agent,
@@ -124,11 +135,11 @@ export class ControlSource {
     try {
       body = JSON.parse(text) as Envelope<T>;
     } catch {
-      throw new Error(`GET ${path}: ${res.statusCode}, not JSON`);
+      throw Object.assign(new Error(`GET ${path}: ${res.statusCode}, not JSON`), { status: res.statusCode });
     }
     if (res.statusCode !== 200 || body.success !== true) {
       const why = Array.isArray(body.errors) ? body.errors.map((e) => e.message).join('; ') : '';
-      throw new Error(`GET ${path}: ${res.statusCode} ${why}`);
+      throw Object.assign(new Error(`GET ${path}: ${res.statusCode} ${why}`), { status: res.statusCode });
     }
     return body;
   }

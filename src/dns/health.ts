@@ -52,6 +52,8 @@ interface Target {
   needOk: boolean;
   state: HealthState;
   inFlight: boolean;
+  /** Why the last probe failed (logged when the node turns unhealthy). */
+  lastError?: string;
 }
 
 export class HealthChecker {
@@ -121,8 +123,11 @@ export class HealthChecker {
           const before = target.state.healthy;
           target.state = nextHealth(target.state, ok, this.#options);
           if (target.state.healthy !== before) {
-            if (before !== null || !ok)
-              this.#log.info(ok ? 'node healthy' : 'node unhealthy', { node: name, url: target.url });
+            if (ok) {
+              if (before !== null) this.#log.info('node healthy', { node: name, url: target.url });
+            } else {
+              this.#log.warn('node unhealthy', { node: name, url: target.url, reason: target.lastError });
+            }
             this.#onChange();
           }
         }),
@@ -140,8 +145,12 @@ export class HealthChecker {
         headers: { 'user-agent': 'meridian-dns-probe' },
       });
       await res.body.dump();
-      return target.needOk ? res.statusCode === 200 : true;
-    } catch {
+      const ok = target.needOk ? res.statusCode === 200 : true;
+      if (!ok) target.lastError = `HTTP ${res.statusCode}`;
+      return ok;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      target.lastError = `${typeof code === 'string' ? `${code}: ` : ''}${(err as Error).message}`;
       return false;
     }
   }

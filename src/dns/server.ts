@@ -36,7 +36,11 @@ export interface DnsOptions {
   /** UDP and TCP listen on this one address (port 0: any free port, the same for both). */
   listen: { host: string; port: number };
   /** The control plane and a token with zones:read. */
-  control: { url: string; token: string };
+  control: {
+    url: string;
+    token: string;
+    /** Every URL in failover order (url first); absent: url alone. */ urls?: string[];
+  };
   /** The CDN zone DNS is authoritative for, e.g. "cdn.example.net". */
   zone: string;
   /** NS records at the apex (default: ns1.<zone>, answered with the listen address when it is one). */
@@ -143,7 +147,7 @@ export async function startDns(options: DnsOptions): Promise<DnsServer> {
   };
   const health = new HealthChecker(probe, log, rebuild);
   const source = new ControlSource({
-    url: options.control.url,
+    url: options.control.urls ?? options.control.url,
     token: options.control.token,
     intervalMs: options.pollIntervalMs ?? 1_000,
     timeoutMs: 2_000,

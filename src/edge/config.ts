@@ -8,7 +8,10 @@ export interface ListenAddress {
 }
 
 export interface ControlLink {
+  /** The control plane (the first of `urls`). */
   url: URL;
+  /** Every control-plane URL, in failover order (`--control A,B`); absent: `url` alone. */
+  urls?: readonly URL[];
   /** A token with the `node` scope. */
   token: string;
   pop: string;

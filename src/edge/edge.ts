@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { ZoneSettingsSchema, type Zone } from '../common/config/zone.ts';
 import { MeridianError } from '../common/errors.ts';
 import { eventSubjectOf } from '../common/events/nats-names.ts';
+import { FailoverUrls } from '../common/http/failover-urls.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { ChallengeTable } from './acme/challenges.ts';
 import { Cache } from './cache/cache.ts';
@@ -25,6 +26,7 @@ import type { CertStore } from './server/cert-store.ts';
 import { answerClientError } from './server/client-errors.ts';
 import { startEdgeHttps, type HttpsListener } from './server/https.ts';
 import { secureContextOptions } from './server/tls-policy.ts';
+import { ControlClient } from './sync/control-client.ts';
 import { startFollower } from './sync/follower.ts';
 import { EdgeTls } from './tls/edge-tls.ts';
 import { HttpStreamSource } from './sync/http-stream-source.ts';
@@ -77,6 +79,12 @@ export async function startEdge(
     log: logger,
   });
   const readiness = { ready: config.control === null };
+  // One pool of control-plane URLs for every client of the node (follower, event stream, certificate
+  // fetches): a failover is seen, used and logged once, by all of them.
+  const controlUrls =
+    config.control === null
+      ? null
+      : new FailoverUrls(config.control.urls ?? [config.control.url], { log: logger });
   const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones, readiness), logger);
   runtime.isReady = () => readiness.ready;
   // Before any listener: a standalone pair that does not load stops the start with a clear error.
@@ -85,6 +93,9 @@ export async function startEdge(
     log: logger,
     registry: runtime.metrics.registry,
     contextOptions: secureContextOptions(),
+    ...(controlUrls === null || config.control === null
+      ? {}
+      : { fetcher: new ControlClient({ controlUrl: controlUrls, token: config.control.token }) }),
   }).start();
   certStore = tls.store;
   const purger =
@@ -125,14 +136,16 @@ export async function startEdge(
   const address = server.address() as AddressInfo;
   const adminAddress = admin === null ? null : (admin.address() as AddressInfo);
   const follower =
-    purger === null ? null : await follow(runtime, config, zones, purger, tls, address, adminAddress, logger);
+    purger === null || controlUrls === null
+      ? null
+      : await follow(runtime, config, controlUrls, zones, purger, tls, address, adminAddress, logger);
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
     tls: https === null ? undefined : `${https.address.address}:${https.address.port}`,
     admin: adminAddress === null ? undefined : `${adminAddress.address}:${adminAddress.port}`,
     origin: config.origin?.origin,
-    control: config.control?.url.origin,
+    control: controlUrls?.urls.map((u) => u.origin).join(','),
     seq: follower?.appliedSeq,
   });
   return {
@@ -219,6 +232,7 @@ function resolverFor(
 async function follow(
   runtime: EdgeRuntime,
   config: EdgeConfig,
+  controlUrls: FailoverUrls,
   zones: ZoneTable,
   purger: Purger,
   tls: EdgeTls,
@@ -230,17 +244,18 @@ async function follow(
   const nodeUrl = link.publicUrl ?? `http://${address.address}:${address.port}`;
   const source =
     link.nats === null
-      ? new HttpStreamSource({ controlUrl: link.url.href, token: link.token })
+      ? new HttpStreamSource({ controlUrl: controlUrls, token: link.token, log: logger })
       : new NatsSource({
           servers: link.nats,
           nodeName: config.nodeName,
           stream: link.natsStream,
           subject: eventSubjectOf(link.natsStream),
+          log: logger,
         });
   const cluster = new Cluster({ self: { name: config.nodeName, pop: link.pop, url: nodeUrl } });
   runtime.cluster = cluster;
   const follower = startFollower({
-    controlUrl: link.url.href,
+    controlUrl: controlUrls,
     token: link.token,
     node: {
       name: config.nodeName,

@@ -359,9 +359,9 @@ describe('purge', () => {
       { env: { ...process.env, MERIDIAN_API: control.url, MERIDIAN_TOKEN: control.adminToken } },
     );
     assert.match(stdout, /purge [0-9a-f]{32} accepted/);
-    assert.match(stdout, /fra 1\/1 {2}nyc 2\/2/);
+    assert.match(stdout, /fra 1\/1 applied {2}nyc 2\/2 applied/);
     const done =
-      /complete: every live node applied the purge in (\d+) ms \(the last, (\S+), applied it (\d+) ms after it was accepted, by its clock\)/.exec(
+      /complete: every node applied the purge in (\d+) ms \(the last, (\S+), applied it (\d+) ms after it was accepted, by its clock\)/.exec(
         stdout,
       );
     assert.ok(done, stdout);
@@ -369,5 +369,123 @@ describe('purge', () => {
     assert.ok(Number(done[3]) <= Number(done[1]), stdout);
     assert.match(done[2] as string, /^(fra|nyc)-/);
     await assertEverywhere('/cli-1?cc=max-age%3D600', false);
+  });
+
+  const runCli = async (
+    args: string[],
+    api = control.url,
+    token = control.adminToken,
+  ): Promise<{ code: number; stdout: string; stderr: string }> => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
+        env: { ...process.env, MERIDIAN_API: api, MERIDIAN_TOKEN: token },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  it('meridian purge --wait names a node that is down, per PoP, and completes with the others', async () => {
+    const away = nodes.get('nyc-2') as EdgeProc;
+    await away.stop();
+    nodes.delete('nyc-2');
+    await removeDir(away.cacheDir);
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+      const list = (await admin('GET', '/client/v4/nodes')).body.result as { name: string; status: string }[];
+      if (list.find((n) => n.name === 'nyc-2')?.status === 'down') break;
+    }
+    const url = `http://${HOST}/cli-2`;
+    const res = await runCli(['purge', '--zone', 'purge-site', '--url', url, '--wait']);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /fra 1\/1 applied {2}nyc 1 applied, 1 down \(nyc-2\)/);
+    assert.match(res.stdout, /complete: 2 of 3 nodes applied the purge; down: nyc-2 .* in \d+ ms/);
+    const json = await runCli(['purge', '--zone', 'purge-site', '--url', url, '--wait', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const status = JSON.parse(json.stdout) as PurgeStatus & {
+      outcome: string;
+      nodes: { total: number; applied: number; down: number; pending: number };
+    };
+    assert.equal(status.outcome, 'complete');
+    assert.deepEqual(status.nodes, { total: 3, applied: 2, down: 1, pending: 0 });
+    const nyc = status.pops.find((p) => p.name === 'nyc');
+    assert.deepEqual(
+      nyc?.nodes.map((n) => [n.name, (n as { state?: string }).state]),
+      [
+        ['nyc-1', 'applied'],
+        ['nyc-2', 'down'],
+      ],
+    );
+  });
+
+  it('meridian purge --wait exits 1 after --timeout naming a live node that has not applied it', async () => {
+    // A node that registers and heart-beats an old seq but never applies anything: up, and pending.
+    await admin('PUT', '/client/v4/pops/zzz', { city: 'Nowhere', latitude: 0, longitude: 0 });
+    const node = (method: string, path: string, body: unknown) =>
+      api(control.url, nodeToken, method, path, body);
+    const reg = await node('POST', '/internal/v1/nodes/register', {
+      name: 'zzz-1',
+      pop: 'zzz',
+      url: 'http://127.0.0.1:9',
+      admin_url: null,
+    });
+    assert.equal(reg.status, 200, JSON.stringify(reg.body.errors));
+    const beat = setInterval(
+      () =>
+        void node('POST', '/internal/v1/nodes/zzz-1/heartbeat', { applied_seq: 0 }).catch(() => undefined),
+      500,
+    );
+    try {
+      const url = `http://${HOST}/cli-3`;
+      const res = await runCli(['purge', '--zone', 'purge-site', '--url', url, '--wait', '--timeout', '1s']);
+      assert.equal(res.code, 1, res.stdout + res.stderr);
+      assert.match(res.stdout, /zzz 1 pending \(zzz-1\)/);
+      assert.match(res.stderr, /not complete after 1s: pending: zzz-1; down: nyc-2/);
+      assert.doesNotMatch(res.stdout, /complete:/);
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
+  it('meridian purge --wait with no node registered, or every node down, says so and exits 1', async () => {
+    const empty = await startControlProcess({ extra: ['--node-stale', '1s'] });
+    try {
+      const call = (method: string, path: string, body?: unknown) =>
+        api(empty.url, empty.adminToken, method, path, body);
+      await call('POST', '/client/v4/zones', {
+        name: 'lonely',
+        hostnames: ['lonely.test'],
+        origins: [{ url: origin.url }],
+      });
+      const args = ['purge', '--zone', 'lonely', '--url', 'http://lonely.test/x', '--wait'];
+      const res = await runCli(args, empty.url, empty.adminToken);
+      assert.equal(res.code, 1, res.stdout + res.stderr);
+      assert.doesNotMatch(res.stdout, /complete/);
+      assert.match(res.stderr, /not confirmed: no node is registered/);
+      const json = await runCli([...args, '--json'], empty.url, empty.adminToken);
+      assert.equal(json.code, 1);
+      assert.equal((JSON.parse(json.stdout) as { outcome: string }).outcome, 'no-nodes');
+      // One node that registers and falls silent: once it is down, nothing confirms a purge either.
+      await call('PUT', '/client/v4/pops/nyc', { city: 'New York', latitude: 40.7, longitude: -74 });
+      const token = (await call('POST', '/client/v4/tokens', { name: 'n', scopes: ['node'] })).body.result
+        .value as string;
+      const node = { name: 'gone-1', pop: 'nyc', url: 'http://127.0.0.1:9', admin_url: null };
+      assert.equal((await api(empty.url, token, 'POST', '/internal/v1/nodes/register', node)).status, 200);
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+        const list = (await call('GET', '/client/v4/nodes')).body.result as { status: string }[];
+        if (list[0]?.status === 'down') break;
+      }
+      const down = await runCli(args, empty.url, empty.adminToken);
+      assert.equal(down.code, 1, down.stdout + down.stderr);
+      assert.match(down.stdout, /nyc 1 down \(gone-1\)/);
+      assert.match(
+        down.stderr,
+        /not confirmed: no node applied the purge, every registered node is down; down: gone-1/,
+      );
+    } finally {
+      await empty.stop();
+      await removeDir(empty.dataDir);
+    }
   });
 });

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseLocationsFile, type Location } from '../../dns/geo.ts';
 import { DnsConfigError, startDns, type DnsOptions } from '../../dns/server.ts';
-import { parseDuration, parseHttpUrl, parseListen, UsageError } from '../args.ts';
+import { parseDuration, parseListen, UsageError } from '../args.ts';
+import { parseControlUrls } from '../control-urls.ts';
 
 export const DNS_HELP = `meridian dns — authoritative GeoDNS for the CDN's hostnames
 
@@ -16,7 +17,8 @@ zone's hostname (or the zone's name) lower-cased with "." and "_" replaced by "-
 
 Options:
   --listen HOST:PORT          UDP and TCP listener (default 127.0.0.1:5353)
-  --control URL               the control plane (its REST API is polled)
+  --control URL[,URL...]      the control plane (its REST API is polled); several replicas (comma
+                              separated or repeated) are failed over in order
   --token TOKEN               an API token with zones:read (or MERIDIAN_TOKEN)
   --zone NAME                 the zone DNS is authoritative for, e.g. cdn.example.net
   --ns NAME[=IP,...]          an NS record at the apex; repeat for more (default ns1.<zone>=<listen host>);
@@ -40,7 +42,7 @@ Options:
 
 const OPTIONS = {
   listen: { type: 'string', default: '127.0.0.1:5353' },
-  control: { type: 'string' },
+  control: { type: 'string', multiple: true },
   token: { type: 'string' },
   zone: { type: 'string' },
   ns: { type: 'string', multiple: true },
@@ -91,7 +93,7 @@ export function parseDnsArgs(argv: string[]): DnsOptions | 'help' {
   if (token === undefined || token === '') throw new UsageError('--token: required (or MERIDIAN_TOKEN)');
   const options: DnsOptions = {
     listen: parseListen('listen', values.listen),
-    control: { url: parseHttpUrl('control', values.control).href, token },
+    control: { ...controlUrlsOf(values.control), token },
     zone: values.zone,
     ttlSec: parseDuration('ttl', values.ttl) / 1000,
     maxAddresses: positiveInt('max-addresses', values['max-addresses']),
@@ -153,4 +155,9 @@ export async function runDns(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+function controlUrlsOf(values: readonly string[]): { url: string; urls: string[] } {
+  const urls = parseControlUrls('control', values).map((u) => u.href);
+  return { url: urls[0] as string, urls };
 }

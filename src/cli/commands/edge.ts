@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
 import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
+import { parseControlUrls } from '../control-urls.ts';
 import { streamName } from './control.ts';
 import { parseUpstreamTls, UPSTREAM_TLS_HELP, UPSTREAM_TLS_OPTIONS } from './edge-upstream-tls.ts';
 import { startEdge, type EdgeNode } from '../../edge/edge.ts';
@@ -18,7 +19,8 @@ Usage:
 
 Options:
   --origin URL              origin every request is fetched from (standalone mode)
-  --control URL             control plane to follow (managed mode): zones, rules, purges
+  --control URL[,URL...]    control plane to follow (managed mode): zones, rules, purges; several
+                            replicas (comma separated or repeated) are failed over in order
   --pop NAME                this node's PoP (managed mode)
   --role edge|shield        the PoP's role, checked at registration (a shield PoP's nodes fetch from
                             origins for the edge PoPs of zones that name it)
@@ -55,7 +57,7 @@ ${UPSTREAM_TLS_HELP}`;
 
 const OPTIONS = {
   origin: { type: 'string' },
-  control: { type: 'string' },
+  control: { type: 'string', multiple: true },
   pop: { type: 'string' },
   role: { type: 'string' },
   node: { type: 'string' },
@@ -176,7 +178,7 @@ function tlsConfig(
 }
 
 function controlLink(values: {
-  control?: string;
+  control?: string[];
   pop?: string;
   role?: string;
   node?: string;
@@ -194,8 +196,10 @@ function controlLink(values: {
     throw new UsageError(`--role: expected edge or shield, got "${values.role}"`);
   if (values.nats !== undefined && !/^(nats|tls):\/\//.test(values.nats))
     throw new UsageError(`--nats: expected nats://HOST:PORT, got "${values.nats}"`);
+  const urls = parseControlUrls('control', values.control ?? []);
   return {
-    url: parseHttpUrl('control', values.control as string),
+    url: urls[0] as URL,
+    urls,
     token,
     pop: parseToken('pop', values.pop),
     publicUrl:

@@ -21,6 +21,8 @@ const NodeStatusSchema = z.object({
   name: z.string(),
   status: z.enum(['up', 'down']),
   applied: z.boolean(),
+  /** applied; down (not applied, and the node is down: it applies the purge when it is back); pending. */
+  state: z.enum(['applied', 'down', 'pending']),
   /** The node's time of application (null: applied, known from its reported sequence only; or not yet). */
   applied_at: z.string().nullable(),
 });
@@ -30,10 +32,19 @@ const PurgeStatusSchema = z.object({
   created_at: z.string(),
   seq: z.number(),
   request: z.record(z.string(), z.unknown()),
-  /** Every node that is up has applied the purge. */
+  /** Every node that is up has applied the purge (also true when no node is registered: see `nodes`). */
   complete: z.boolean(),
+  /** Registered nodes by state: a purge is confirmed when `applied` > 0 and `pending` is 0. */
+  nodes: z.object({ total: z.number(), applied: z.number(), down: z.number(), pending: z.number() }),
   pops: z.array(
-    z.object({ name: z.string(), applied: z.number(), total: z.number(), nodes: z.array(NodeStatusSchema) }),
+    z.object({
+      name: z.string(),
+      applied: z.number(),
+      down: z.number(),
+      pending: z.number(),
+      total: z.number(),
+      nodes: z.array(NodeStatusSchema),
+    }),
   ),
 });
 const PurgeCreatedSchema = z.object({ id: z.string(), seq: z.number(), created_at: z.string() });
@@ -89,17 +100,22 @@ export function purgeRoutes(
       const [acks, nodes] = await Promise.all([store.listPurgeAcks(purge.id), store.listNodes()]);
       const ackAt = new Map(acks.map((a) => [a.node, a.applied_at]));
       const pops = new Map<string, z.infer<typeof PurgeStatusSchema>['pops'][number]>();
-      let complete = true;
+      const counts = { total: 0, applied: 0, down: 0, pending: 0 };
       for (const node of nodes) {
         const appliedAt = ackAt.get(node.name) ?? null;
         const applied = appliedAt !== null || node.applied_seq >= purge.seq;
-        if (node.status === 'up' && !applied) complete = false;
+        const state = applied ? 'applied' : node.status === 'down' ? 'down' : 'pending';
         let pop = pops.get(node.pop);
         if (pop === undefined)
-          pops.set(node.pop, (pop = { name: node.pop, applied: 0, total: 0, nodes: [] }));
+          pops.set(
+            node.pop,
+            (pop = { name: node.pop, applied: 0, down: 0, pending: 0, total: 0, nodes: [] }),
+          );
         pop.total += 1;
-        if (applied) pop.applied += 1;
-        pop.nodes.push({ name: node.name, status: node.status, applied, applied_at: appliedAt });
+        pop[state] += 1;
+        counts.total += 1;
+        counts[state] += 1;
+        pop.nodes.push({ name: node.name, status: node.status, applied, state, applied_at: appliedAt });
       }
       const { id, zone_id, created_at, seq, ...request } = purge;
       return ok(reply, {
@@ -108,7 +124,8 @@ export function purgeRoutes(
         created_at,
         seq,
         request,
-        complete,
+        complete: counts.pending === 0,
+        nodes: counts,
         pops: [...pops.values()].sort((a, b) => a.name.localeCompare(b.name)),
       });
     },

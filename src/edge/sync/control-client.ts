@@ -4,6 +4,7 @@
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { CertificateMaterial } from '../../common/config/certificate.ts';
+import { FailoverUrls } from '../../common/http/failover-urls.ts';
 import type { Snapshot } from '../../common/events/types.ts';
 import { isSnapshot } from './snapshot.ts';
 
@@ -17,7 +18,8 @@ export interface NodeRegistration {
 }
 
 export interface ControlClientOptions {
-  controlUrl: string;
+  /** One URL, several (failover in order), or a pool shared with the node's other control-plane clients. */
+  controlUrl: string | readonly string[] | FailoverUrls;
   token: string;
   /** Whole-call limit (headers and body). Default 10 s. */
   timeoutMs?: number;
@@ -35,18 +37,18 @@ export class ControlHttpError extends Error {
 }
 
 export class ControlClient {
-  readonly #base: URL;
+  /** Where calls go: the first URL that answers, kept while it does (failover-urls.ts). */
+  readonly urls: FailoverUrls;
   readonly #token: string;
   readonly #timeoutMs: number;
   readonly #dispatcher: Dispatcher | undefined;
 
   constructor(options: ControlClientOptions) {
-    if (!/^https?:\/\//.test(options.controlUrl)) {
-      throw new TypeError(
-        `controlUrl: expected an http:// or https:// URL, got ${JSON.stringify(options.controlUrl)}`,
-      );
-    }
-    this.#base = new URL(options.controlUrl);
+    const { controlUrl } = options;
+    this.urls =
+      controlUrl instanceof FailoverUrls
+        ? controlUrl
+        : new FailoverUrls(typeof controlUrl === 'string' ? [controlUrl] : controlUrl);
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#dispatcher = options.dispatcher;
@@ -104,8 +106,21 @@ export class ControlClient {
     body: unknown,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
+    // Every call here is idempotent (register, heartbeat, receipts, reads): any failure may go elsewhere.
+    return this.urls.call((base) => this.#callOnce(base, method, path, body, signal), {
+      ...(signal === undefined ? {} : { signal }),
+    });
+  }
+
+  async #callOnce(
+    base: URL,
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const res = await request(new URL(path, this.#base), {
+    const res = await request(new URL(path, base), {
       method,
       headers: {
         authorization: `Bearer ${this.#token}`,

@@ -26,10 +26,11 @@ import type { Dispatcher } from 'undici';
 import type { Purge } from '../../common/config/purge.ts';
 import type { ControlEvent, EventSource, EventSubscription, Snapshot } from '../../common/events/types.ts';
 import type { Logger } from '../../common/log.ts';
+import { LogThrottle } from '../../common/log-throttle.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { ControlClient, ControlHttpError } from './control-client.ts';
-import type { NodeRegistration } from './control-client.ts';
+import type { ControlClientOptions, NodeRegistration } from './control-client.ts';
 import { loadLastKnownGood, saveLastKnownGood } from './last-known-good.ts';
 import { applyEventToSnapshot } from './snapshot.ts';
 import { stateWritesSettled } from './state-writes.ts';
@@ -48,7 +49,8 @@ export interface FollowerApply {
 }
 
 export interface FollowerOptions {
-  controlUrl: string;
+  /** The control plane: one URL, several (failover), or a pool shared with the node's other clients. */
+  controlUrl: ControlClientOptions['controlUrl'];
   /** A token with the `node` scope. */
   token: string;
   node: NodeRegistration;
@@ -90,6 +92,8 @@ class EventFollower implements Follower {
   readonly #options: FollowerOptions;
   readonly #client: ControlClient;
   readonly #log: Logger;
+  /** Background failures (heartbeat, receipts, retries) repeat every few seconds: logged, not flooded. */
+  readonly #failures: LogThrottle;
   readonly #backoff: BackoffOptions;
   readonly #closing = new AbortController();
   readonly ready: Promise<void>;
@@ -122,6 +126,7 @@ class EventFollower implements Follower {
   constructor(options: FollowerOptions) {
     this.#options = options;
     this.#log = options.log;
+    this.#failures = new LogThrottle(options.log);
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#client = new ControlClient({
       controlUrl: options.controlUrl,
@@ -305,9 +310,14 @@ class EventFollower implements Follower {
     this.#isHeartbeatInFlight = true;
     try {
       await this.#client.heartbeat(this.#options.node.name, seq, this.#closing.signal);
+      this.#failures.recovered('heartbeat', 'heartbeats delivered again', { seq });
     } catch (err) {
       if (this.#closing.signal.aborted) return;
-      this.#log.debug('heartbeat failed', { err });
+      // Unlogged, a node whose heartbeats go nowhere is marked down by the control plane in silence.
+      this.#failures.warn('heartbeat', 'heartbeat failed; the control plane will mark this node down', {
+        err,
+        control: this.#client.urls.current.origin,
+      });
       if (err instanceof ControlHttpError && err.status === 404) {
         this.#isRegistered = false;
         this.#registerInBackground();
@@ -333,13 +343,17 @@ class EventFollower implements Follower {
         // A receipt means durable: the purges' disk side (unlinks, purge-rules.json) has landed.
         await stateWritesSettled(this.#options.stateDir);
         await this.#client.purgeAcks(this.#options.node.name, batch, this.#closing.signal);
+        this.#failures.recovered('receipts', 'purge receipts delivered again');
         attempt = 0;
       } catch (err) {
         if (this.#closing.signal.aborted) return;
         // The heartbeat's applied_seq still tells the control plane the purge was applied.
-        this.#log.debug('purge receipts not delivered; retrying', { err, attempt });
+        this.#failures.warn('receipts', 'purge receipts not delivered; retrying', { err, attempt });
         this.#pendingAcks.unshift(...batch);
         if (attempt >= 5) {
+          this.#log.warn('purge receipts dropped after 6 attempts (the heartbeat still reports the seq)', {
+            receipts: this.#pendingAcks.length,
+          });
           this.#pendingAcks = [];
           return;
         }
@@ -354,10 +368,11 @@ class EventFollower implements Follower {
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
         await fn();
+        this.#failures.recovered(what, `${what} succeeded after failures`, { attempts: attempt });
         return;
       } catch (err) {
         if (signal.aborted) return;
-        this.#log.debug(`${what} failed; retrying`, { err, attempt });
+        this.#failures.warn(what, `${what} failed; retrying`, { err, attempt });
         await sleep(backoffDelayMs(attempt, this.#backoff), signal);
       }
     }
@@ -382,9 +397,13 @@ class EventFollower implements Follower {
     if (state === null || version === this.#persistedVersion) return;
     try {
       await saveLastKnownGood(this.#options.stateDir, state);
+      this.#failures.recovered('persist', 'last-known-good state written again', { seq: state.seq });
       this.#persistedVersion = Math.max(this.#persistedVersion, version);
     } catch (err) {
-      this.#log.warn('cannot write last-known-good state', { err, stateDir: this.#options.stateDir });
+      this.#failures.warn('persist', 'cannot write last-known-good state', {
+        err,
+        stateDir: this.#options.stateDir,
+      });
     }
   }
 }

@@ -9,14 +9,19 @@
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { ControlEvent, EventSource, EventSubscription } from '../../common/events/types.ts';
+import { FailoverUrls, isFailoverError } from '../../common/http/failover-urls.ts';
 import type { Logger } from '../../common/log.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { LineSplitter } from './ndjson.ts';
 
 export interface HttpStreamSourceOptions {
-  /** Base URL of the control plane, e.g. http://control:8080. */
-  controlUrl: string;
+  /**
+   * Base URL of the control plane, e.g. http://control:8080; several (failover in order), or a pool
+   * shared with the node's other control-plane clients: a refused, failed or 5xx connection moves
+   * the next one to another URL.
+   */
+  controlUrl: string | readonly string[] | FailoverUrls;
   /** A token with the `node` scope, sent as `Authorization: Bearer`. */
   token: string;
   /** Silence (no event, no heartbeat) after which the connection counts as dead. Default 30 s. */
@@ -30,7 +35,7 @@ export interface HttpStreamSourceOptions {
 }
 
 interface Settings {
-  controlUrl: string;
+  urls: FailoverUrls;
   token: string;
   silenceMs: number;
   headersTimeoutMs: number;
@@ -44,13 +49,14 @@ export class HttpStreamSource implements EventSource {
   readonly #subscriptions = new Set<HttpSubscription>();
 
   constructor(options: HttpStreamSourceOptions) {
-    if (!/^https?:\/\//.test(options.controlUrl)) {
-      throw new TypeError(
-        `controlUrl: expected an http:// or https:// URL, got ${JSON.stringify(options.controlUrl)}`,
-      );
-    }
+    const { controlUrl } = options;
     this.#settings = {
-      controlUrl: options.controlUrl,
+      urls:
+        controlUrl instanceof FailoverUrls
+          ? controlUrl
+          : new FailoverUrls(typeof controlUrl === 'string' ? [controlUrl] : controlUrl, {
+              ...(options.log === undefined ? {} : { log: options.log }),
+            }),
       token: options.token,
       silenceMs: options.silenceMs ?? 30_000,
       headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
@@ -145,8 +151,25 @@ class HttpSubscription implements EventSubscription {
 
   /** One connection: streams until the server ends it, silence, an error, or close. */
   async #follow(closing: AbortSignal): Promise<Outcome> {
-    const { controlUrl, token, silenceMs, headersTimeoutMs, dispatcher } = this.#settings;
-    const url = new URL('/internal/v1/events', controlUrl);
+    const { urls, token, silenceMs, headersTimeoutMs, dispatcher } = this.#settings;
+    const base = urls.current;
+    try {
+      return await this.#stream(base, closing, token, silenceMs, headersTimeoutMs, dispatcher);
+    } catch (err) {
+      if (!closing.aborted && isFailoverError(err)) urls.failed(base, err);
+      throw err;
+    }
+  }
+
+  async #stream(
+    base: URL,
+    closing: AbortSignal,
+    token: string,
+    silenceMs: number,
+    headersTimeoutMs: number,
+    dispatcher: Dispatcher | undefined,
+  ): Promise<Outcome> {
+    const url = new URL('/internal/v1/events', base);
     url.searchParams.set('after', String(this.#lastSeq));
     const silence = new AbortController();
     const res = await request(url, {
@@ -163,8 +186,11 @@ class HttpSubscription implements EventSubscription {
     }
     if (res.statusCode !== 200) {
       const text = await res.body.text().catch(() => '');
-      throw new Error(`GET ${url.pathname}: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
+      throw Object.assign(new Error(`GET ${url.pathname}: HTTP ${res.statusCode} ${text.slice(0, 300)}`), {
+        status: res.statusCode,
+      });
     }
+    this.#settings.urls.succeeded(base);
     let hasProgressed = false;
     const splitter = new LineSplitter();
     const onSilence = (): void =>

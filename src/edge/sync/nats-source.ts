@@ -115,7 +115,23 @@ export class NatsSource implements EventSource {
       maxReconnectAttempts: -1,
       reconnectTimeWait: this.#options.reconnectTimeWaitMs ?? 2_000,
     });
+    void this.#nc.then(
+      (nc) => this.#logStatus(nc),
+      () => undefined,
+    ); // the caller reports a failed connect
     return this.#nc;
+  }
+
+  /** Losing and regaining NATS is said once each (the client reconnects on its own, silently). */
+  async #logStatus(nc: NatsConnection): Promise<void> {
+    const log = this.#settings.log;
+    if (log === undefined) return;
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect')
+        log.warn('NATS connection lost; reconnecting', { server: status.server });
+      else if (status.type === 'reconnect') log.info('NATS connection back', { server: status.server });
+      else if (status.type === 'error') log.warn('NATS error', { err: status.error });
+    }
   }
 }
 

@@ -62,7 +62,12 @@ export class EdgeTls {
         ? null
         : new ManagedSource({
             store: this.store,
-            fetcher: options.fetcher ?? new ControlClient({ controlUrl: link.url.href, token: link.token }),
+            fetcher:
+              options.fetcher ??
+              new ControlClient({
+                controlUrl: (link.urls ?? [link.url]).map((u) => u.href),
+                token: link.token,
+              }),
             cache: new MaterialCache(config.cacheDir, link.token),
             nodeName: config.nodeName,
             pop: link.pop,

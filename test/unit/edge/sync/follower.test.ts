@@ -16,6 +16,7 @@ import type {
 } from '../../../../src/common/events/types.ts';
 import { createLogger } from '../../../../src/common/log.ts';
 import { startFollower } from '../../../../src/edge/sync/follower.ts';
+import { memoryLogger } from '../../../helpers/tls.ts';
 import type { Follower } from '../../../../src/edge/sync/follower.ts';
 
 const log = createLogger('test', 'error');
@@ -59,7 +60,7 @@ describe('startFollower', () => {
   const json = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
-  const start = (source: EventSource, applied: Snapshot[] = []): Follower => {
+  const start = (source: EventSource, applied: Snapshot[] = [], logger = log): Follower => {
     follower = startFollower({
       controlUrl: url,
       token: 't',
@@ -69,7 +70,7 @@ describe('startFollower', () => {
       apply: { applySnapshot: (s) => void applied.push(s), applyEvent: () => {} },
       heartbeatMs: 10,
       backoff: { initialMs: 10, maxMs: 40 },
-      log,
+      log: logger,
     });
     return follower;
   };
@@ -115,6 +116,30 @@ describe('startFollower', () => {
     assert.equal(source.subscriptions[0]?.afterSeq, 4);
     isKnown = false; // the control plane forgot the node
     await until('a second registration', () => calls.filter((c) => c.endsWith('/register')).length === 2);
+  });
+
+  test('failed heartbeats are logged as warnings, once per minute, and their recovery once', async () => {
+    let isRefused = false;
+    handle = (req, res) => {
+      if (req.url === '/internal/v1/snapshot') return json(res, 200, snapshotAt(4));
+      if (req.url?.endsWith('/heartbeat') && isRefused)
+        return json(res, 403, { success: false, errors: [{ code: 10000, message: 'token revoked' }] });
+      json(res, 200, { success: true, result: {} });
+    };
+    const logger = memoryLogger();
+    await start(new ScriptedSource(), [], logger).ready;
+    const beats = () => calls.filter((c) => c.endsWith('/heartbeat')).length;
+    await until('a heartbeat', () => beats() >= 1);
+    isRefused = true;
+    const refusedFrom = beats();
+    await until('five refused heartbeats', () => beats() >= refusedFrom + 5);
+    const failed = logger.lines.filter((l) => l.msg.startsWith('heartbeat failed'));
+    assert.equal(failed.length, 1, JSON.stringify(logger.lines));
+    assert.equal(failed[0]?.level, 'warn');
+    assert.match(String((failed[0]?.fields?.err as Error).message), /HTTP 403 token revoked/);
+    isRefused = false;
+    await until('the recovery line', () => logger.lines.some((l) => l.msg === 'heartbeats delivered again'));
+    assert.equal(logger.lines.find((l) => l.msg === 'heartbeats delivered again')?.level, 'info');
   });
 
   test('with no control plane and an unreadable last-known-good file, ready waits for the control plane', async () => {
