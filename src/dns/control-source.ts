@@ -5,6 +5,7 @@ import { Agent, request } from 'undici';
 import type { NodeInfo, Pop } from '../common/config/topology.ts';
 import type { Zone } from '../common/config/zone.ts';
 import type { Logger } from '../common/log.ts';
+import { explainUntrusted } from '../common/tls/control-trust.ts';
 import type { ControlData } from './state.ts';
 
 export interface ControlSourceOptions {
@@ -12,6 +13,8 @@ export interface ControlSourceOptions {
   token: string;
   intervalMs: number;
   timeoutMs: number;
+  /** PEM CAs that verify an https:// control plane (--control-ca); absent or null: the system's. */
+  ca?: string | null;
   log: Logger;
   /** Called with every poll's data that differs from the previous one (heartbeat noise ignored). */
   onData(data: ControlData): void;
@@ -38,7 +41,10 @@ export class ControlSource {
   constructor(options: ControlSourceOptions) {
     this.#options = options;
     this.#agent = new Agent({
-      connect: { timeout: options.timeoutMs },
+      connect: {
+        timeout: options.timeoutMs,
+        ...(options.ca === undefined || options.ca === null ? {} : { ca: options.ca }),
+      },
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       connections: 4,
@@ -89,7 +95,7 @@ export class ControlSource {
       if (!this.#failing && !this.#closed) {
         this.#options.log.warn('control plane unreachable; serving the last good data', {
           url: this.#options.url,
-          err,
+          err: explainUntrusted(err, this.#options.url, '--control-ca'),
         });
       }
       this.#failing = true;

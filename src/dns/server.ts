@@ -35,8 +35,8 @@ import { EDNS_UDP_SIZE, encodeResponse, parseQuery, type ResponseSpec } from './
 export interface DnsOptions {
   /** UDP and TCP listen on this one address (port 0: any free port, the same for both). */
   listen: { host: string; port: number };
-  /** The control plane and a token with zones:read. */
-  control: { url: string; token: string };
+  /** The control plane, a token with zones:read, and PEM CAs for its https:// (--control-ca). */
+  control: { url: string; token: string; ca?: string | null };
   /** The CDN zone DNS is authoritative for, e.g. "cdn.example.net". */
   zone: string;
   /** NS records at the apex (default: ns1.<zone>, answered with the listen address when it is one). */
@@ -145,6 +145,7 @@ export async function startDns(options: DnsOptions): Promise<DnsServer> {
   const source = new ControlSource({
     url: options.control.url,
     token: options.control.token,
+    ca: options.control.ca ?? null,
     intervalMs: options.pollIntervalMs ?? 1_000,
     timeoutMs: 2_000,
     log,

@@ -27,6 +27,7 @@ import { startEdgeHttps, type HttpsListener } from './server/https.ts';
 import { secureContextOptions } from './server/tls-policy.ts';
 import { startFollower } from './sync/follower.ts';
 import { EdgeTls } from './tls/edge-tls.ts';
+import { controlDispatcher } from '../common/tls/control-trust.ts';
 import { HttpStreamSource } from './sync/http-stream-source.ts';
 import { NatsSource } from './sync/nats-source.ts';
 import { failoverRuleFor, sendWithFailover, withHostFor } from './upstream/failover.ts';
@@ -228,14 +229,18 @@ async function follow(
 ): Promise<{ appliedSeq: number | null; close(): Promise<void> }> {
   const link = config.control as NonNullable<EdgeConfig['control']>;
   const nodeUrl = link.publicUrl ?? `http://${address.address}:${address.port}`;
+  // --control-ca: the control plane's HTTPS is verified against the cluster CA, for these calls only.
+  const dispatcher = controlDispatcher(link.controlCa ?? null);
+  const viaDispatcher = dispatcher === undefined ? {} : { dispatcher };
   const source =
     link.nats === null
-      ? new HttpStreamSource({ controlUrl: link.url.href, token: link.token })
+      ? new HttpStreamSource({ controlUrl: link.url.href, token: link.token, log: logger, ...viaDispatcher })
       : new NatsSource({
           servers: link.nats,
           nodeName: config.nodeName,
           stream: link.natsStream,
           subject: eventSubjectOf(link.natsStream),
+          tlsCa: link.natsCa ?? null,
         });
   const cluster = new Cluster({ self: { name: config.nodeName, pop: link.pop, url: nodeUrl } });
   runtime.cluster = cluster;
@@ -250,6 +255,7 @@ async function follow(
       admin_url: adminAddress === null ? null : `http://${adminAddress.address}:${adminAddress.port}`,
     },
     source,
+    ...viaDispatcher,
     stateDir: config.cacheDir,
     apply: {
       applySnapshot(snapshot) {
@@ -280,6 +286,7 @@ async function follow(
     async close() {
       await follower.close();
       await source.close();
+      await dispatcher?.close();
     },
   };
 }

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { parseLocationsFile, type Location } from '../../dns/geo.ts';
 import { DnsConfigError, startDns, type DnsOptions } from '../../dns/server.ts';
 import { parseDuration, parseHttpUrl, parseListen, UsageError } from '../args.ts';
+import { readCaFlag } from '../tls-files.ts';
 
 export const DNS_HELP = `meridian dns — authoritative GeoDNS for the CDN's hostnames
 
@@ -17,6 +18,8 @@ zone's hostname (or the zone's name) lower-cased with "." and "_" replaced by "-
 Options:
   --listen HOST:PORT          UDP and TCP listener (default 127.0.0.1:5353)
   --control URL               the control plane (its REST API is polled)
+  --control-ca FILE           PEM CAs that verify an https:// --control (default: the system's and
+                              NODE_EXTRA_CA_CERTS)
   --token TOKEN               an API token with zones:read (or MERIDIAN_TOKEN)
   --zone NAME                 the zone DNS is authoritative for, e.g. cdn.example.net
   --ns NAME[=IP,...]          an NS record at the apex; repeat for more (default ns1.<zone>=<listen host>);
@@ -41,6 +44,7 @@ Options:
 const OPTIONS = {
   listen: { type: 'string', default: '127.0.0.1:5353' },
   control: { type: 'string' },
+  'control-ca': { type: 'string' },
   token: { type: 'string' },
   zone: { type: 'string' },
   ns: { type: 'string', multiple: true },
@@ -91,7 +95,11 @@ export function parseDnsArgs(argv: string[]): DnsOptions | 'help' {
   if (token === undefined || token === '') throw new UsageError('--token: required (or MERIDIAN_TOKEN)');
   const options: DnsOptions = {
     listen: parseListen('listen', values.listen),
-    control: { url: parseHttpUrl('control', values.control).href, token },
+    control: {
+      url: parseHttpUrl('control', values.control).href,
+      token,
+      ca: readCaFlag('control-ca', values['control-ca']),
+    },
     zone: values.zone,
     ttlSec: parseDuration('ttl', values.ttl) / 1000,
     maxAddresses: positiveInt('max-addresses', values['max-addresses']),

@@ -5,6 +5,7 @@ import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { CertificateMaterial } from '../../common/config/certificate.ts';
 import type { Snapshot } from '../../common/events/types.ts';
+import { explainUntrusted } from '../../common/tls/control-trust.ts';
 import { isSnapshot } from './snapshot.ts';
 
 export interface NodeRegistration {
@@ -105,7 +106,26 @@ export class ControlClient {
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const res = await request(new URL(path, this.#base), {
+    const res = await this.#request(method, path, body, signal, timeout);
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      throw new ControlHttpError(
+        res.statusCode,
+        `${method} ${path}: HTTP ${res.statusCode} ${errorText(text)}`,
+      );
+    }
+    return unwrapEnvelope(text === '' ? null : JSON.parse(text));
+  }
+
+  /** An untrusted certificate is rethrown saying which flag gives the CA (a bare OpenSSL code does not). */
+  async #request(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    timeout: AbortSignal,
+  ): Promise<Dispatcher.ResponseData> {
+    return request(new URL(path, this.#base), {
       method,
       headers: {
         authorization: `Bearer ${this.#token}`,
@@ -115,15 +135,9 @@ export class ControlClient {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
+    }).catch((err: unknown) => {
+      throw explainUntrusted(err, this.#base.origin, '--control-ca');
     });
-    const text = await res.body.text();
-    if (res.statusCode < 200 || res.statusCode > 299) {
-      throw new ControlHttpError(
-        res.statusCode,
-        `${method} ${path}: HTTP ${res.statusCode} ${errorText(text)}`,
-      );
-    }
-    return unwrapEnvelope(text === '' ? null : JSON.parse(text));
   }
 }
 

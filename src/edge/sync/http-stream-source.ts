@@ -10,6 +10,7 @@ import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { ControlEvent, EventSource, EventSubscription } from '../../common/events/types.ts';
 import type { Logger } from '../../common/log.ts';
+import { explainUntrusted } from '../../common/tls/control-trust.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { LineSplitter } from './ndjson.ts';
@@ -127,7 +128,7 @@ class HttpSubscription implements EventSubscription {
       } catch (err) {
         if (signal.aborted) return;
         this.#settings.log?.warn('event stream failed; reconnecting', {
-          err,
+          err: explainUntrusted(err, this.#settings.controlUrl, '--control-ca'),
           afterSeq: this.#lastSeq,
           attempt,
         });
