@@ -13,7 +13,8 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { createCertificateAuthority } from '../../src/common/tls/local-ca.ts';
-import { eventually } from '../helpers/dns.ts';
+import { Resolver } from 'node:dns/promises';
+import { eventually, startDnsProcess, type DnsProc } from '../helpers/dns.ts';
 import { freeFixedPorts } from '../helpers/ports.ts';
 import {
   CLI,
@@ -23,6 +24,7 @@ import {
   spawnNode,
   startEdgeProcess,
   startTestOrigin,
+  TEST_MASTER_KEY,
   type EdgeProc,
   type Proc,
 } from '../helpers/processes.ts';
@@ -106,7 +108,7 @@ describe('TLS between the parts', () => {
   let base: string;
   let nodeToken: string;
   const edges: EdgeProc[] = [];
-  const others: Proc[] = [];
+  const others: (Proc | DnsProc)[] = [];
 
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await request(`${base}${path}`, {
@@ -304,5 +306,44 @@ describe('TLS between the parts', () => {
       20_000,
       'zone over NATS/TLS',
     );
+  });
+
+  it('meridian dns reads an HTTPS control plane with --control-ca, and names the flag with the wrong CA', async () => {
+    const args = ['--control', base, '--token', ADMIN_TOKEN, '--zone', 'cdn.test', '--geoip', 'none'];
+    const dns = await startDnsProcess([...args, '--control-ca', caFile, '--default-location', '1,2']);
+    others.push(dns);
+    const resolver = new Resolver({ timeout: 2_000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${dns.port}`]);
+    // tls-1 (PoP tls) registered at 127.0.0.1: the zone's label answers with it once it is probed.
+    await eventually(
+      async () => (await resolver.resolve4('tls-site-test.cdn.test')).includes('127.0.0.1'),
+      20_000,
+      'DNS answer',
+    );
+    assert.doesNotMatch(dns.stderr(), /control plane unreachable/);
+    const wrong = await startDnsProcess([...args, '--control-ca', wrongCaFile]);
+    others.push(wrong);
+    const line =
+      wrong
+        .stderr()
+        .split('\n')
+        .find((l) => l.includes('control plane unreachable')) ?? '';
+    assert.match(line, /is not trusted \(SELF_SIGNED_CERT_IN_CHAIN.*give --control-ca FILE/);
+  });
+
+  it('sslmode=verify-full in the --db URL is honoured: no silent fall-back to plain text', async () => {
+    // The test PostgreSQL has SSL off (if it had it on, its certificate is not from this CA): either
+    // way a control plane told to verify the server must not start.
+    const url = `postgres://postgres@127.0.0.1:5432/test?sslmode=verify-full&sslrootcert=${caFile}`;
+    const result = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, 'control', '--listen', '127.0.0.1:0', '--db', url],
+        { env: { ...process.env, MERIDIAN_MASTER_KEY: TEST_MASTER_KEY }, timeout: 60_000 },
+        (error, _out, err) => resolve({ code: error === null ? 0 : (error.code as number | null), err }),
+      );
+    });
+    assert.notEqual(result.code, 0);
+    assert.match(result.err, /does not support SSL|certificate/i);
   });
 });

@@ -100,6 +100,10 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
       '--origin or --control: give exactly one (standalone in front of an origin, or managed by a control plane)',
     );
   }
+  if (values.control === undefined) {
+    const managedOnly = (['control-ca', 'nats-ca'] as const).find((flag) => values[flag] !== undefined);
+    if (managedOnly !== undefined) throw new UsageError(`--${managedOnly}: needs --control (managed mode)`);
+  }
   const control = values.control === undefined ? null : controlLink(values);
   const listen = parseListen('listen', values.listen);
   const hostHeader = values['host-header'];
