@@ -3,8 +3,10 @@
 // invariants everywhere). The build needs the node:24 base images from Docker Hub.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { startEdgeProcess, startTestOrigin, removeDir } from '../helpers/processes.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TAG = `meridian-test:${process.pid}`;
@@ -72,5 +74,39 @@ describe('the container image', () => {
       "process.exit(require('better-sqlite3')(':memory:').prepare('select 1 as x').get().x === 1 ? 0 : 1)",
     ]);
     assert.equal(sqlite.code, 0, sqlite.err);
+  });
+});
+
+describe("the image's HEALTHCHECK command, run by this Node (no docker needed)", () => {
+  /** The `node -e` script of the Dockerfile's HEALTHCHECK, exactly as written there. */
+  const script = (() => {
+    const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+    const cmd = /^HEALTHCHECK .*?CMD (\[.*\])$/m.exec(text)?.[1] ?? '[]';
+    const argv = JSON.parse(cmd) as string[];
+    assert.deepEqual(argv.slice(0, 2), ['node', '-e']);
+    return argv[2] as string;
+  })();
+  const check = (url: string): Promise<number> =>
+    new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['-e', script],
+        { env: { ...process.env, MERIDIAN_HEALTHCHECK_URL: url }, timeout: 20_000 },
+        (error) => resolve(error === null ? 0 : Number(error.code ?? 1)),
+      );
+    });
+
+  it("passes against an edge's admin /healthz and fails where nothing listens", async () => {
+    const origin = await startTestOrigin();
+    const edge = await startEdgeProcess(origin.url, [], { admin: true });
+    try {
+      assert.equal(await check(`${edge.adminUrl}/healthz`), 0);
+      await edge.stop();
+      assert.equal(await check(`${edge.adminUrl}/healthz`), 1);
+    } finally {
+      await edge.stop();
+      await origin.stop();
+      await removeDir(edge.cacheDir);
+    }
   });
 });
