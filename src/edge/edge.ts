@@ -241,6 +241,7 @@ async function follow(
           stream: link.natsStream,
           subject: eventSubjectOf(link.natsStream),
           tlsCa: link.natsCa ?? null,
+          log: logger,
         });
   const cluster = new Cluster({ self: { name: config.nodeName, pop: link.pop, url: nodeUrl } });
   runtime.cluster = cluster;

@@ -106,26 +106,7 @@ export class ControlClient {
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const res = await this.#request(method, path, body, signal, timeout);
-    const text = await res.body.text();
-    if (res.statusCode < 200 || res.statusCode > 299) {
-      throw new ControlHttpError(
-        res.statusCode,
-        `${method} ${path}: HTTP ${res.statusCode} ${errorText(text)}`,
-      );
-    }
-    return unwrapEnvelope(text === '' ? null : JSON.parse(text));
-  }
-
-  /** An untrusted certificate is rethrown saying which flag gives the CA (a bare OpenSSL code does not). */
-  async #request(
-    method: 'GET' | 'POST',
-    path: string,
-    body: unknown,
-    signal: AbortSignal | undefined,
-    timeout: AbortSignal,
-  ): Promise<Dispatcher.ResponseData> {
-    return request(new URL(path, this.#base), {
+    const res = await request(new URL(path, this.#base), {
       method,
       headers: {
         authorization: `Bearer ${this.#token}`,
@@ -136,8 +117,17 @@ export class ControlClient {
       signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
     }).catch((err: unknown) => {
+      // An untrusted certificate says which flag gives the CA (a bare OpenSSL code does not).
       throw explainUntrusted(err, this.#base.origin, '--control-ca');
     });
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      throw new ControlHttpError(
+        res.statusCode,
+        `${method} ${path}: HTTP ${res.statusCode} ${errorText(text)}`,
+      );
+    }
+    return unwrapEnvelope(text === '' ? null : JSON.parse(text));
   }
 }
 
