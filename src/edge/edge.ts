@@ -25,6 +25,7 @@ import type { CertStore } from './server/cert-store.ts';
 import { answerClientError } from './server/client-errors.ts';
 import { startEdgeHttps, type HttpsListener } from './server/https.ts';
 import { secureContextOptions } from './server/tls-policy.ts';
+import { registeredAdminUrl } from './sync/admin-url.ts';
 import { startFollower } from './sync/follower.ts';
 import { EdgeTls } from './tls/edge-tls.ts';
 import { controlDispatcher } from '../common/tls/control-trust.ts';
@@ -253,7 +254,7 @@ async function follow(
       pop: link.pop,
       url: nodeUrl,
       ...(link.role === null ? {} : { role: link.role }),
-      admin_url: adminAddress === null ? null : `http://${adminAddress.address}:${adminAddress.port}`,
+      admin_url: adminAddress === null ? null : registeredAdminUrl(adminAddress, nodeUrl),
     },
     source,
     ...viaDispatcher,
