@@ -30,6 +30,10 @@ export interface ControlConfig {
   nats: string | null;
   /** JetStream stream of this control plane's log (one per database). */
   natsStream: string;
+  /** PEM CAs that verify the NATS servers' TLS (--nats-ca); absent or null: the system's. */
+  natsCa?: string | null;
+  /** Serve the API over HTTPS with this chain and key (PEM; --tls-cert/--tls-key); absent or null: HTTP. */
+  tls?: { cert: string; key: string } | null;
   /** MERIDIAN_ADMIN_TOKEN: use this secret as the admin token. */
   adminToken: string | null;
   /** A node is marked down when its last heartbeat is older than this. */
@@ -100,10 +104,11 @@ export async function startControl(
     purgeRate: config.purgeRate,
     registry,
     acme: acmeHook,
+    https: config.tls ?? null,
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = `${config.tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   const publisher =
     config.nats === null
       ? null
@@ -111,6 +116,7 @@ export async function startControl(
           servers: config.nats,
           stream: config.natsStream,
           subject: eventSubjectOf(config.natsStream),
+          tlsCa: config.natsCa ?? null,
         });
   const timers = [
     setInterval(
@@ -154,6 +160,7 @@ export async function startControl(
     url,
     db: config.db.replace(/\/\/[^@]*@/, '//***@'),
     nats: config.nats,
+    tls: config.tls ? 'https' : 'off',
     master_key: masterKey.id,
   });
   return {

@@ -8,6 +8,7 @@ import type { NodeInfo, Pop } from '../common/config/topology.ts';
 import type { Zone } from '../common/config/zone.ts';
 import { FailoverUrls } from '../common/http/failover-urls.ts';
 import type { Logger } from '../common/log.ts';
+import { explainUntrusted } from '../common/tls/control-trust.ts';
 import type { ControlData } from './state.ts';
 
 export interface ControlSourceOptions {
@@ -16,6 +17,8 @@ export interface ControlSourceOptions {
   token: string;
   intervalMs: number;
   timeoutMs: number;
+  /** PEM CAs that verify an https:// control plane (--control-ca); absent or null: the system's. */
+  ca?: string | null;
   log: Logger;
   /** Called with every poll's data that differs from the previous one (heartbeat noise ignored). */
   onData(data: ControlData): void;
@@ -46,7 +49,10 @@ export class ControlSource {
       log: options.log,
     });
     this.#agent = new Agent({
-      connect: { timeout: options.timeoutMs },
+      connect: {
+        timeout: options.timeoutMs,
+        ...(options.ca === undefined || options.ca === null ? {} : { ca: options.ca }),
+      },
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       connections: 4,
@@ -100,7 +106,7 @@ export class ControlSource {
       if (!this.#failing && !this.#closed) {
         this.#options.log.warn('control plane unreachable; serving the last good data', {
           url: this.#urls.urls.map((u) => u.origin).join(','),
-          err,
+          err: explainUntrusted(err, this.#urls.current.origin, '--control-ca'),
         });
       }
       this.#failing = true;

@@ -35,11 +35,13 @@ import { EDNS_UDP_SIZE, encodeResponse, parseQuery, type ResponseSpec } from './
 export interface DnsOptions {
   /** UDP and TCP listen on this one address (port 0: any free port, the same for both). */
   listen: { host: string; port: number };
-  /** The control plane and a token with zones:read. */
+  /** The control plane, a token with zones:read, and PEM CAs for its https:// (--control-ca). */
   control: {
     url: string;
     token: string;
-    /** Every URL in failover order (url first); absent: url alone. */ urls?: string[];
+    /** Every URL in failover order (url first); absent: url alone. */
+    urls?: string[];
+    ca?: string | null;
   };
   /** The CDN zone DNS is authoritative for, e.g. "cdn.example.net". */
   zone: string;
@@ -149,6 +151,7 @@ export async function startDns(options: DnsOptions): Promise<DnsServer> {
   const source = new ControlSource({
     url: options.control.urls ?? options.control.url,
     token: options.control.token,
+    ca: options.control.ca ?? null,
     intervalMs: options.pollIntervalMs ?? 1_000,
     timeoutMs: 2_000,
     log,

@@ -23,6 +23,10 @@ export interface ControlLink {
   natsStream: string;
   /** The role the node was started with (checked against its PoP's at registration); null: not said. */
   role: 'edge' | 'shield' | null;
+  /** PEM CAs that verify an https:// control plane (--control-ca); null: the system's. */
+  controlCa?: string | null;
+  /** PEM CAs that verify NATS servers' TLS (--nats-ca); null: the system's. */
+  natsCa?: string | null;
 }
 
 /** The HTTPS listener and where its certificates come from. */

@@ -2,6 +2,7 @@
 // or the control plane's, followed through the event log), the client and admin listeners.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import type { Dispatcher } from 'undici';
 import type { Http2ServerRequest } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { ZoneSettingsSchema, type Zone } from '../common/config/zone.ts';
@@ -27,8 +28,10 @@ import { answerClientError } from './server/client-errors.ts';
 import { startEdgeHttps, type HttpsListener } from './server/https.ts';
 import { secureContextOptions } from './server/tls-policy.ts';
 import { ControlClient } from './sync/control-client.ts';
+import { registeredAdminUrl } from './sync/admin-url.ts';
 import { startFollower } from './sync/follower.ts';
 import { EdgeTls } from './tls/edge-tls.ts';
+import { controlDispatcher } from '../common/tls/control-trust.ts';
 import { HttpStreamSource } from './sync/http-stream-source.ts';
 import { NatsSource } from './sync/nats-source.ts';
 import { failoverRuleFor, sendWithFailover, withHostFor } from './upstream/failover.ts';
@@ -95,7 +98,13 @@ export async function startEdge(
     contextOptions: secureContextOptions(),
     ...(controlUrls === null || config.control === null
       ? {}
-      : { fetcher: new ControlClient({ controlUrl: controlUrls, token: config.control.token }) }),
+      : {
+          fetcher: new ControlClient({
+            controlUrl: controlUrls,
+            token: config.control.token,
+            ...viaCa(controlDispatcher(config.control.controlCa ?? null)),
+          }),
+        }),
   }).start();
   certStore = tls.store;
   const purger =
@@ -191,6 +200,11 @@ function clientCertsFor(
   return (zoneId) => store?.clientCertificateFor(zoneId) ?? null;
 }
 
+/** The dispatcher option for a control-plane client that trusts --control-ca (none: the default). */
+function viaCa(dispatcher: Dispatcher | undefined): { dispatcher?: Dispatcher } {
+  return dispatcher === undefined ? {} : { dispatcher };
+}
+
 /** Standalone: every Host is served by one zone made from --origin. Managed: the control plane's zones. */
 function resolverFor(
   config: EdgeConfig,
@@ -242,14 +256,18 @@ async function follow(
 ): Promise<{ appliedSeq: number | null; close(): Promise<void> }> {
   const link = config.control as NonNullable<EdgeConfig['control']>;
   const nodeUrl = link.publicUrl ?? `http://${address.address}:${address.port}`;
+  // --control-ca: the control plane's HTTPS is verified against the cluster CA, for these calls only.
+  const dispatcher = controlDispatcher(link.controlCa ?? null);
+  const viaDispatcher = dispatcher === undefined ? {} : { dispatcher };
   const source =
     link.nats === null
-      ? new HttpStreamSource({ controlUrl: controlUrls, token: link.token, log: logger })
+      ? new HttpStreamSource({ controlUrl: controlUrls, token: link.token, log: logger, ...viaDispatcher })
       : new NatsSource({
           servers: link.nats,
           nodeName: config.nodeName,
           stream: link.natsStream,
           subject: eventSubjectOf(link.natsStream),
+          tlsCa: link.natsCa ?? null,
           log: logger,
         });
   const cluster = new Cluster({ self: { name: config.nodeName, pop: link.pop, url: nodeUrl } });
@@ -262,9 +280,10 @@ async function follow(
       pop: link.pop,
       url: nodeUrl,
       ...(link.role === null ? {} : { role: link.role }),
-      admin_url: adminAddress === null ? null : `http://${adminAddress.address}:${adminAddress.port}`,
+      admin_url: adminAddress === null ? null : registeredAdminUrl(adminAddress, nodeUrl),
     },
     source,
+    ...viaDispatcher,
     stateDir: config.cacheDir,
     apply: {
       applySnapshot(snapshot) {
@@ -295,6 +314,7 @@ async function follow(
     async close() {
       await follower.close();
       await source.close();
+      await dispatcher?.close();
     },
   };
 }

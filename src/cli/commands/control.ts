@@ -7,6 +7,7 @@ import { DEFAULT_EVENT_STREAM, isValidStreamName } from '../../common/events/nat
 import { DEFAULT_PURGE_RATE } from '../../control/api/purge.ts';
 import { MasterKeyError } from '../../control/secrets/master-key.ts';
 import { parseDuration, parseListen, UsageError } from '../args.ts';
+import { readCaFlag, readServerPair } from '../tls-files.ts';
 
 export function streamName(value: string): string {
   if (!isValidStreamName(value))
@@ -25,6 +26,10 @@ Options:
   --db URL               sqlite:PATH (default sqlite:./meridian-data/meridian.db) or postgres://user@host:port/db
   --nats URL             also publish the event log to NATS JetStream (distributed mode)
   --nats-stream NAME     JetStream stream for the log (default MERIDIAN_EVENTS; one per database)
+  --nats-ca FILE         PEM CAs that verify the NATS servers' TLS (tls://; a CA makes TLS required)
+  --tls-cert FILE        serve the API over HTTPS with this certificate chain (PEM, leaf first);
+                         nodes then verify it with --control-ca (docs/deploy/README.md)
+  --tls-key FILE         its private key (PEM); required with --tls-cert
   --node-stale DURATION  mark a node down after this long without a heartbeat (default 10s)
   --event-retention N    events kept in the log (default 100000)
   --purge-rate N         purge calls per second and zone, sustained (default 50)
@@ -49,6 +54,9 @@ export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
       db: { type: 'string', default: 'sqlite:./meridian-data/meridian.db' },
       nats: { type: 'string' },
       'nats-stream': { type: 'string', default: DEFAULT_EVENT_STREAM },
+      'nats-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       'node-stale': { type: 'string', default: '10s' },
       'event-retention': { type: 'string', default: '100000' },
       'purge-rate': { type: 'string', default: String(DEFAULT_PURGE_RATE.perSecond) },
@@ -73,6 +81,8 @@ export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
     db: values.db,
     nats: values.nats ?? null,
     natsStream: streamName(values['nats-stream']),
+    natsCa: natsCaOf(values['nats-ca'], values.nats),
+    tls: readServerPair('tls-cert', 'tls-key', values['tls-cert'], values['tls-key']),
     adminToken: process.env.MERIDIAN_ADMIN_TOKEN || null,
     nodeStaleMs: parseDuration('node-stale', values['node-stale']),
     eventRetention: Number(retention),
@@ -115,6 +125,12 @@ function acmeSettingsOf(
       throw new UsageError(`--acme-ca: ${caFile} holds no PEM certificate`);
   }
   return { directoryUrl: url.href, directoryCa, email: email ?? null };
+}
+
+/** --nats-ca without --nats has nothing to verify: say so rather than ignore it. */
+export function natsCaOf(file: string | undefined, nats: string | undefined): string | null {
+  if (file !== undefined && nats === undefined) throw new UsageError('--nats-ca: needs --nats');
+  return readCaFlag('nats-ca', file);
 }
 
 function positiveNumber(flag: string, value: string): number {

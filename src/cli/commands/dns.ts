@@ -5,6 +5,7 @@ import { parseLocationsFile, type Location } from '../../dns/geo.ts';
 import { DnsConfigError, startDns, type DnsOptions } from '../../dns/server.ts';
 import { parseDuration, parseListen, UsageError } from '../args.ts';
 import { parseControlUrls } from '../control-urls.ts';
+import { readCaFlag } from '../tls-files.ts';
 
 export const DNS_HELP = `meridian dns — authoritative GeoDNS for the CDN's hostnames
 
@@ -19,6 +20,8 @@ Options:
   --listen HOST:PORT          UDP and TCP listener (default 127.0.0.1:5353)
   --control URL[,URL...]      the control plane (its REST API is polled); several replicas (comma
                               separated or repeated) are failed over in order
+  --control-ca FILE           PEM CAs that verify an https:// --control (default: the system's and
+                              NODE_EXTRA_CA_CERTS)
   --token TOKEN               an API token with zones:read (or MERIDIAN_TOKEN)
   --zone NAME                 the zone DNS is authoritative for, e.g. cdn.example.net
   --ns NAME[=IP,...]          an NS record at the apex; repeat for more (default ns1.<zone>=<listen host>);
@@ -43,6 +46,7 @@ Options:
 const OPTIONS = {
   listen: { type: 'string', default: '127.0.0.1:5353' },
   control: { type: 'string', multiple: true },
+  'control-ca': { type: 'string' },
   token: { type: 'string' },
   zone: { type: 'string' },
   ns: { type: 'string', multiple: true },
@@ -93,7 +97,7 @@ export function parseDnsArgs(argv: string[]): DnsOptions | 'help' {
   if (token === undefined || token === '') throw new UsageError('--token: required (or MERIDIAN_TOKEN)');
   const options: DnsOptions = {
     listen: parseListen('listen', values.listen),
-    control: { ...controlUrlsOf(values.control), token },
+    control: { ...controlUrlsOf(values.control), token, ca: readCaFlag('control-ca', values['control-ca']) },
     zone: values.zone,
     ttlSec: parseDuration('ttl', values.ttl) / 1000,
     maxAddresses: positiveInt('max-addresses', values['max-addresses']),

@@ -5,11 +5,12 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
 import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
 import { parseControlUrls } from '../control-urls.ts';
-import { streamName } from './control.ts';
+import { natsCaOf, streamName } from './control.ts';
 import { parseUpstreamTls, UPSTREAM_TLS_HELP, UPSTREAM_TLS_OPTIONS } from './edge-upstream-tls.ts';
 import { startEdge, type EdgeNode } from '../../edge/edge.ts';
 import { DEFAULT_POLICY_OPTIONS } from '../../lib/http-cache/policy.ts';
 import { parseDuration, parseHttpUrl, parseListen, parseSize, parseToken, UsageError } from '../args.ts';
+import { readCaFlag } from '../tls-files.ts';
 
 export const EDGE_HELP = `meridian edge — run an edge node (a caching reverse proxy)
 
@@ -28,6 +29,9 @@ Options:
   --token TOKEN             a token with the node scope (or MERIDIAN_NODE_TOKEN)
   --nats URL                follow the event log over NATS JetStream instead of the HTTP stream
   --nats-stream NAME        the control plane's JetStream stream (default MERIDIAN_EVENTS)
+  --control-ca FILE         PEM CAs that verify an https:// --control (default: the system's and
+                            NODE_EXTRA_CA_CERTS)
+  --nats-ca FILE            PEM CAs that verify the NATS servers' TLS (tls://; a CA makes TLS required)
   --public-url URL          where other nodes reach this one (default: http://<listen address>)
   --listen HOST:PORT        client listener (default 127.0.0.1:8080)
   --listen-tls HOST:PORT    HTTPS listener: TLS 1.2/1.3, HTTP/2 and HTTP/1.1 (ALPN) on one port
@@ -64,6 +68,8 @@ const OPTIONS = {
   token: { type: 'string' },
   nats: { type: 'string' },
   'nats-stream': { type: 'string', default: DEFAULT_EVENT_STREAM },
+  'control-ca': { type: 'string' },
+  'nats-ca': { type: 'string' },
   'public-url': { type: 'string' },
   listen: { type: 'string', default: '127.0.0.1:8080' },
   'listen-tls': { type: 'string' },
@@ -95,6 +101,10 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
     throw new UsageError(
       '--origin or --control: give exactly one (standalone in front of an origin, or managed by a control plane)',
     );
+  }
+  if (values.control === undefined) {
+    const managedOnly = (['control-ca', 'nats-ca'] as const).find((flag) => values[flag] !== undefined);
+    if (managedOnly !== undefined) throw new UsageError(`--${managedOnly}: needs --control (managed mode)`);
   }
   const control = values.control === undefined ? null : controlLink(values);
   const listen = parseListen('listen', values.listen);
@@ -186,6 +196,8 @@ function controlLink(values: {
   nats?: string;
   'nats-stream'?: string;
   'public-url'?: string;
+  'control-ca'?: string;
+  'nats-ca'?: string;
 }): ControlLink {
   const token = values.token ?? process.env.MERIDIAN_NODE_TOKEN;
   if (values.pop === undefined) throw new UsageError('--pop: required with --control');
@@ -209,6 +221,8 @@ function controlLink(values: {
     nats: values.nats ?? null,
     natsStream: streamName(values['nats-stream'] ?? DEFAULT_EVENT_STREAM),
     role: (values.role as 'edge' | 'shield' | undefined) ?? null,
+    controlCa: readCaFlag('control-ca', values['control-ca']),
+    natsCa: natsCaOf(values['nats-ca'], values.nats),
   };
 }
 

@@ -26,6 +26,8 @@ export interface ApiOptions {
   acme?: AcmeHook | null;
   /** The registry /metrics serves (default: a new one); the ACME engine adds its metrics to it. */
   registry?: Registry;
+  /** Serve HTTPS with this chain and key (PEM); absent or null: plain HTTP (behind a TLS proxy, or loopback). */
+  https?: { cert: string; key: string } | null;
   /** Extra resources (purge, analytics) register here. */
   extend?: (router: Router) => void;
 }
@@ -38,7 +40,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     forceCloseConnections: true,
-  });
+    // RFC 8446 / 5246 only: the nodes and the CLI are ours, nothing older needs to connect.
+    ...(options.https ? { https: { ...options.https, minVersion: 'TLSv1.2' as const } } : {}),
+  }) as unknown as FastifyInstance;
   const router = new Router(app, store);
   zoneRoutes(router, store, { onSaved: (zone) => options.acme?.zoneSaved?.(zone) });
   ruleRoutes(router, store);

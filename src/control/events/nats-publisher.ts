@@ -27,6 +27,7 @@ import {
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { ControlEvent } from '../../common/events/types.ts';
 import type { Logger } from '../../common/log.ts';
+import { natsTls } from '../../common/tls/control-trust.ts';
 import type { ControlStore } from '../store/types.ts';
 import { DEFAULT_EVENT_STREAM, DEFAULT_EVENT_SUBJECT } from '../../common/events/nats-names.ts';
 
@@ -46,6 +47,8 @@ export interface NatsPublisherOptions {
   duplicateWindowMs?: number;
   /** Wait after a failed publish before re-reading the stream. Default 1 s. */
   retryMs?: number;
+  /** PEM CAs that verify the servers' TLS (--nats-ca); null or absent: the system's. */
+  tlsCa?: string | null;
   log?: Logger;
 }
 
@@ -67,6 +70,7 @@ export async function startNatsPublisher(
     servers: options.servers,
     maxReconnectAttempts: -1,
     name: 'meridian-control-publisher',
+    ...natsTls(options.tlsCa),
   });
   try {
     const jsm = await jetstreamManager(nc);

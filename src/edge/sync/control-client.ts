@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { CertificateMaterial } from '../../common/config/certificate.ts';
 import { FailoverUrls } from '../../common/http/failover-urls.ts';
 import type { Snapshot } from '../../common/events/types.ts';
+import { explainUntrusted } from '../../common/tls/control-trust.ts';
 import { isSnapshot } from './snapshot.ts';
 
 export interface NodeRegistration {
@@ -130,6 +131,9 @@ export class ControlClient {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
+    }).catch((err: unknown) => {
+      // An untrusted certificate says which flag gives the CA (a bare OpenSSL code does not).
+      throw explainUntrusted(err, base.origin, '--control-ca');
     });
     const text = await res.body.text();
     if (res.statusCode < 200 || res.statusCode > 299) {

@@ -11,6 +11,7 @@ import type { Dispatcher } from 'undici';
 import type { ControlEvent, EventSource, EventSubscription } from '../../common/events/types.ts';
 import { FailoverUrls, isFailoverError } from '../../common/http/failover-urls.ts';
 import type { Logger } from '../../common/log.ts';
+import { explainUntrusted } from '../../common/tls/control-trust.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { LineSplitter } from './ndjson.ts';
@@ -133,7 +134,7 @@ class HttpSubscription implements EventSubscription {
       } catch (err) {
         if (signal.aborted) return;
         this.#settings.log?.warn('event stream failed; reconnecting', {
-          err,
+          err: explainUntrusted(err, this.#settings.urls.current.origin, '--control-ca'),
           afterSeq: this.#lastSeq,
           attempt,
         });

@@ -27,6 +27,7 @@ import type { Logger } from '../../common/log.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { DEFAULT_EVENT_STREAM, DEFAULT_EVENT_SUBJECT } from '../../common/events/nats-names.ts';
+import { natsTls } from '../../common/tls/control-trust.ts';
 
 export const MERIDIAN_SEQ_HEADER = 'Meridian-Seq';
 
@@ -40,6 +41,8 @@ export interface NatsSourceOptions {
   subject?: string;
   /** Wait between attempts to reach a NATS server again. Default 2 s. */
   reconnectTimeWaitMs?: number;
+  /** PEM CAs that verify the servers' TLS (--nats-ca); null or absent: the system's. */
+  tlsCa?: string | null;
   /** Between sessions that failed (stream missing, consumer errors). */
   backoff?: BackoffOptions;
   log?: Logger;
@@ -114,6 +117,7 @@ export class NatsSource implements EventSource {
       name: `meridian-edge-${this.#options.nodeName}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: this.#options.reconnectTimeWaitMs ?? 2_000,
+      ...natsTls(this.#options.tlsCa),
     });
     void this.#nc.then(
       (nc) => this.#logStatus(nc),

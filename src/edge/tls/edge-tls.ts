@@ -6,6 +6,7 @@ import type { SecureContextOptions, Server, TLSSocket } from 'node:tls';
 import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Registry } from 'prom-client';
+import type { Dispatcher } from 'undici';
 import type { EdgeConfig } from '../config.ts';
 import { CertStore, type StoreChange } from '../server/cert-store.ts';
 import { ControlClient } from '../sync/control-client.ts';
@@ -15,6 +16,7 @@ import { OcspStapler, type OcspOptions } from './ocsp.ts';
 import { StandaloneSource, type ReloadResult } from './standalone-source.ts';
 import { TicketKeys } from './ticket-keys.ts';
 import { registerTlsMetrics, type HandshakeCounts } from './tls-metrics.ts';
+import { controlDispatcher } from '../../common/tls/control-trust.ts';
 
 export interface EdgeTlsOptions {
   config: Pick<EdgeConfig, 'tls' | 'control' | 'cacheDir' | 'nodeName'>;
@@ -67,6 +69,7 @@ export class EdgeTls {
               new ControlClient({
                 controlUrl: (link.urls ?? [link.url]).map((u) => u.href),
                 token: link.token,
+                ...viaControlCa(link.controlCa ?? null),
               }),
             cache: new MaterialCache(config.cacheDir, link.token),
             nodeName: config.nodeName,
@@ -135,4 +138,10 @@ export class EdgeTls {
     if (change.kind === 'put') this.ocsp.track(cert.leaf, cert.issuer ?? null);
     else this.ocsp.untrack(cert.leaf);
   }
+}
+
+/** Certificate material comes from the control plane too: the same --control-ca verifies it. */
+function viaControlCa(ca: string | null): { dispatcher?: Dispatcher } {
+  const dispatcher = controlDispatcher(ca);
+  return dispatcher === undefined ? {} : { dispatcher };
 }
