@@ -88,7 +88,10 @@ export class ControlSource {
           this.#getAllPages<Zone>(base, '/client/v4/zones'),
           this.#get<Pop[]>(base, '/client/v4/pops'),
           this.#get<NodeInfo[]>(base, '/client/v4/nodes'),
-        ]),
+        ]).catch((err: unknown) => {
+          // An untrusted certificate says which flag gives the CA, in the pool's log line too.
+          throw explainUntrusted(err, base.origin, '--control-ca');
+        }),
       );
       this.lastSuccessAt = Date.now();
       this.#failing = false;
@@ -106,7 +109,7 @@ export class ControlSource {
       if (!this.#failing && !this.#closed) {
         this.#options.log.warn('control plane unreachable; serving the last good data', {
           url: this.#urls.urls.map((u) => u.origin).join(','),
-          err: explainUntrusted(err, this.#urls.current.origin, '--control-ca'),
+          err,
         });
       }
       this.#failing = true;
