@@ -57,6 +57,21 @@ export function topologyRoutes(router: Router, store: ControlStore): void {
   );
   router.add(
     {
+      method: 'GET',
+      path: '/client/v4/pops/:pop_name',
+      summary: 'Get a PoP',
+      scope: 'zones:read',
+      tag: 'topology',
+      result: PopSchema,
+    },
+    async ({ reply, params }) => {
+      const pop = (await store.listPops()).find((p) => p.name === params.pop_name);
+      if (pop === undefined) throw notFound('pop');
+      return ok(reply, pop);
+    },
+  );
+  router.add(
+    {
       method: 'PUT',
       path: '/client/v4/pops/:pop_name',
       summary: 'Create or change a PoP',
