@@ -153,6 +153,24 @@ describe('meridian zones settings', () => {
     assert.deepEqual(settings.dns_pops, ['fra']);
   });
 
+  it('zones create --default-ttl takes 1h', async () => {
+    const res = await cli(
+      'zones',
+      'create',
+      '--name',
+      'ttl',
+      '--hostname',
+      'ttl.cli.test',
+      '--origin',
+      'http://127.0.0.1:9',
+      '--default-ttl',
+      '1h',
+      '--json',
+    );
+    assert.equal(res.code, 0, res.err);
+    assert.equal((JSON.parse(res.out) as { settings: { default_ttl: number } }).settings.default_ttl, 3600);
+  });
+
   it('an unknown setting is refused, naming it', async () => {
     const res = await cli('zones', 'settings', 'cli', '--set', 'developmnt_mode=true');
     assert.equal(res.code, 1);
