@@ -47,6 +47,12 @@ const ERROR_RESPONSES = {
   '404': errorResponse('No such resource'),
 };
 
+/** Only operations that take a body can fail in the body parser. */
+const BODY_ERROR_RESPONSES = {
+  '413': errorResponse('The body is larger than 1 MiB'),
+  '415': errorResponse('The body is not application/json'),
+};
+
 /** Turns zod schemas into JSON Schema, moving every schema with an id into `components.schemas`. */
 class SchemaCollector {
   readonly components: Record<string, unknown> = {
@@ -130,6 +136,7 @@ export function buildOpenApi(routes: readonly DeclaredRoute[], version: string):
         required: true,
         content: { 'application/json': { schema: schemas.convert(spec.body, 'input') } },
       };
+      Object.assign(operation.responses as object, BODY_ERROR_RESPONSES);
     }
     (paths[path] ??= {})[spec.method.toLowerCase()] = operation;
   }
