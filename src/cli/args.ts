@@ -1,28 +1,46 @@
 // Flag values for the CLI: sizes, durations and addresses, each validated with an error that names
 // the flag and the bad value.
-import bytes from 'bytes';
-
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** "256MB", "10GB", "512KiB" or a number of bytes. */
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/**
+ * A size as nginx users write it: a number of bytes, or with a unit K, M, G or T, optionally
+ * followed by B or iB, in any case ("256M", "256mb", "256MiB", "10G", "1t"). Every unit is a power
+ * of 1024, as nginx's k/m/g are: 1K = 1KB = 1KiB = 1024 bytes. Anything else is an error naming the
+ * flag ("1XB", "12 potatoes", "-1G"), never a silent byte count.
+ */
 export function parseSize(flag: string, value: string): number {
-  const parsed = /^\d+$/.test(value) ? Number(value) : bytes.parse(value.replace(/iB$/i, 'B'));
-  if (parsed === null || !Number.isFinite(parsed) || parsed <= 0) {
-    throw new UsageError(`--${flag}: expected a size such as 256MB or 10GB, got "${value}"`);
+  const match = /^(\d+(?:\.\d+)?)(?:([kmgt])(?:i?b)?|b)?$/i.exec(value.trim());
+  const bytes = match === null ? NaN : Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toLowerCase()] ?? NaN);
+  if (!Number.isFinite(bytes) || bytes < 1) {
+    throw new UsageError(
+      `--${flag}: expected a size such as 256M, 10G or 512KiB (bytes, or K/M/G/T with optional B or iB; 1K = 1024), got "${value}"`,
+    );
   }
-  return Math.floor(parsed);
+  return Math.floor(bytes);
 }
 
-/** "30s", "500ms", "2m" or a number of seconds; returns milliseconds. */
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "500ms", "30s", "2m", "1h", "1d" or a number of seconds; returns milliseconds. */
 export function parseDuration(flag: string, value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
   if (match === null)
-    throw new UsageError(`--${flag}: expected a duration such as 30s or 500ms, got "${value}"`);
-  const amount = Number(match[1]);
-  const unit = match[2] ?? 's';
-  return Math.round(unit === 'ms' ? amount : unit === 'm' ? amount * 60_000 : amount * 1000);
+    throw new UsageError(
+      `--${flag}: expected a duration such as 30s, 500ms, 5m, 1h or 1d (a bare number is seconds), got "${value}"`,
+    );
+  return Math.round(Number(match[1]) * (DURATION_MS[match[2] ?? 's'] as number));
+}
+
+/** A duration in whole seconds (TTLs: "3600", "1h", "1d"); an error naming the flag below one second. */
+export function parseSeconds(flag: string, value: string): number {
+  const ms = parseDuration(flag, value);
+  if (ms % 1000 !== 0)
+    throw new UsageError(`--${flag}: expected whole seconds (e.g. 90s, 5m, 1h, 1d), got "${value}"`);
+  return ms / 1000;
 }
 
 /** "127.0.0.1:8080", "[::1]:8080" or ":8080" (all interfaces). */

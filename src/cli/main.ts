@@ -13,11 +13,14 @@ Commands:
   edge      run an edge node (standalone: --origin URL; managed: --control URL)
   control   run the control plane (REST API, state, event log)
   dns       run the authoritative GeoDNS server for the CDN's zone
-  zones     create, list, get, delete zones
+  zones     create, list, get, delete zones; show and change their settings
   rules     list, add, delete a zone's cache rules
   purge     purge cached content by URL, prefix, host, tag or everything, on every node
   tokens    create, list, delete API tokens
   certs     upload, list, delete a zone's TLS certificates (or order them over ACME)
+  pops      list, get, put, delete PoPs
+  nodes     list the nodes registered with the control plane
+  audit     read the audit log
 
 Run "meridian <command> --help" for a command's options.
 `;
@@ -36,6 +39,9 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   purge: async () => (await import('./commands/purge.ts')).runPurge,
   tokens: async () => (await import('./commands/tokens.ts')).runTokens,
   certs: async () => (await import('./commands/certs.ts')).runCerts,
+  pops: async () => (await import('./commands/pops.ts')).runPops,
+  nodes: async () => (await import('./commands/pops.ts')).runNodes,
+  audit: async () => (await import('./commands/audit.ts')).runAudit,
 };
 
 export async function main(argv: string[]): Promise<number> {

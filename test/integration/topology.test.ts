@@ -114,6 +114,21 @@ describe('topology: owners, shield, internal hops', () => {
     await origin?.stop();
   });
 
+  it('Accept-Ranges appears once per response, not once per hop (stored, hit and passed)', async () => {
+    const once = (reply: Reply, what: string): void => {
+      const value = reply.headers['accept-ranges'];
+      assert.equal(value, 'bytes', `${what}: ${JSON.stringify(value)} via ${cacheStatus(reply)}`);
+    };
+    const stored = '/topo/ranges?cc=max-age%3D300&ar=bytes';
+    const miss = await get(node('e1-a'), stored);
+    assert.ok(cachesOf(miss).length >= 2, cacheStatus(miss));
+    once(miss, 'miss through the shield');
+    once(await get(node('e1-a'), stored), 'hit');
+    once(await get(node('e2-b'), stored), 'the other PoP');
+    once(await get(node('e1-b'), '/topo/ranges-plain?cc=max-age%3D300'), 'origin without Accept-Ranges');
+    once(await get(node('e1-c'), '/topo/ranges-pass?cc=no-store&ar=bytes'), 'not stored anywhere');
+  });
+
   it('a node started with the wrong role is refused at registration', async () => {
     const res = await api(control.url, nodeToken, 'POST', '/internal/v1/nodes/register', {
       name: 'wrong-1',

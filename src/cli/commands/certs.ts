@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../args.ts';
+import { printTable } from '../table.ts';
 import { API_CLIENT_OPTIONS, apiTarget, callApi, printJson, zoneIdOf } from '../api-client.ts';
 
 export const CERTS_HELP = `meridian certs — a zone's TLS certificates
@@ -66,10 +67,10 @@ export async function runCerts(argv: string[]): Promise<void> {
     const res = await callApi<Meta[]>(target, 'GET', path);
     if (values.json) printJson(res.result);
     else
-      for (const c of res.result)
-        process.stdout.write(
-          `${c.id}  ${c.type}  ${c.status}  ${c.expires_on}  ${c.hosts.join(',')}  ${c.issuer}\n`,
-        );
+      printTable(
+        ['ID', 'TYPE', 'STATUS', 'EXPIRES', 'HOSTS', 'ISSUER'],
+        res.result.map((c) => [c.id, c.type, c.status, c.expires_on, c.hosts.join(','), c.issuer]),
+      );
   };
   const remove = async (path: string): Promise<void> => {
     const id = idOf(verb, positionals);

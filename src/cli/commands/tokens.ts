@@ -1,6 +1,7 @@
 // meridian tokens create|list|delete
 import { parseArgs } from 'node:util';
 import { UsageError } from '../args.ts';
+import { printTable } from '../table.ts';
 import { API_CLIENT_OPTIONS, apiTarget, callApi, printJson, zoneIdOf } from '../api-client.ts';
 
 export const TOKENS_HELP = `meridian tokens — API tokens
@@ -54,10 +55,15 @@ export async function runTokens(argv: string[]): Promise<void> {
       );
       if (values.json) printJson(res.result);
       else
-        for (const t of res.result)
-          process.stdout.write(
-            `${t.id}  ${t.name}  ${t.scopes.join(',')}  ${t.zones === null ? 'all zones' : t.zones.join(',')}\n`,
-          );
+        printTable(
+          ['ID', 'NAME', 'SCOPES', 'ZONES'],
+          res.result.map((t) => [
+            t.id,
+            t.name,
+            t.scopes.join(','),
+            t.zones === null ? 'all zones' : t.zones.join(','),
+          ]),
+        );
       return;
     }
     case 'delete': {

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { startDemoOrigin } from '../../demo/origin.ts';
 import type { DemoOrigin } from '../../demo/origin.ts';
 import { cdnLabel } from '../../dns/labels.ts';
+import { knownCity, type CityLocation } from '../../common/config/cities.ts';
 import { createCertificateAuthority, type CertificateAuthority } from '../../common/tls/local-ca.ts';
 import { UsageError } from '../args.ts';
 import { callApi } from '../api-client.ts';
@@ -65,20 +66,6 @@ sit at the edge PoPs' coordinates: PoP 1 198.51.100.0/24, PoP 2 192.0.2.0/24, Po
 PoP i > 3 100.64.i.0/24. Resolvers on loopback (queries without ECS) are at PoP 1.
 `;
 
-/** Coordinates for common PoP names (IATA-style); others get a spot derived from the name. */
-const CITIES: Record<string, { city: string; latitude: number; longitude: number }> = {
-  nyc: { city: 'New York', latitude: 40.71, longitude: -74.01 },
-  iad: { city: 'Ashburn', latitude: 39.04, longitude: -77.49 },
-  sfo: { city: 'San Francisco', latitude: 37.77, longitude: -122.42 },
-  fra: { city: 'Frankfurt', latitude: 50.11, longitude: 8.68 },
-  lon: { city: 'London', latitude: 51.51, longitude: -0.13 },
-  ams: { city: 'Amsterdam', latitude: 52.37, longitude: 4.9 },
-  sin: { city: 'Singapore', latitude: 1.35, longitude: 103.82 },
-  tyo: { city: 'Tokyo', latitude: 35.68, longitude: 139.69 },
-  syd: { city: 'Sydney', latitude: -33.87, longitude: 151.21 },
-  gru: { city: 'São Paulo', latitude: -23.55, longitude: -46.63 },
-};
-
 export interface UpNode {
   name: string;
   url: string;
@@ -133,8 +120,9 @@ export function parsePops(value: string): string[] {
   return pops;
 }
 
-function cityOf(name: string): { city: string; latitude: number; longitude: number } {
-  const known = CITIES[name];
+/** Coordinates for common PoP names (IATA-style); others get a spot derived from the name. */
+function cityOf(name: string): CityLocation {
+  const known = knownCity(name);
   if (known !== undefined) return known;
   let h = 0;
   for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;

@@ -48,8 +48,12 @@ export const PurgeRequestSchema = z
     hosts: z.array(host).min(1).max(PURGE_LIMITS.hosts).optional(),
     tags: z.array(tag).min(1).max(PURGE_LIMITS.tags).optional(),
     purge_everything: z.literal(true).optional(),
-    /** Mark stale instead of removing: the next request revalidates; stale-while-revalidate / stale-if-error still apply. */
-    soft: z.boolean().default(false),
+    soft: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Mark stale instead of removing: the next request revalidates; stale-while-revalidate / stale-if-error still apply.',
+      ),
   })
   .strict()
   .refine(

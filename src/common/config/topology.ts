@@ -1,19 +1,25 @@
 // PoPs and nodes: where the CDN runs. The control plane keeps the registry; edges and DNS read it.
 import { z } from 'zod';
 
-export const PopInputSchema = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and "-" only'),
-  city: z.string().min(1).max(100),
-  latitude: z.number().min(-90).max(90),
-  longitude: z.number().min(-180).max(180),
-  role: z.enum(['edge', 'shield']).default('edge'),
-  /** New users per second DNS may send before the PoP counts as full (0: unlimited). */
-  capacity: z.number().int().min(0).default(0),
-});
+export const PopInputSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and "-" only'),
+    city: z.string().min(1).max(100),
+    latitude: z.number().min(-90).max(90),
+    longitude: z.number().min(-180).max(180),
+    role: z.enum(['edge', 'shield']).default('edge'),
+    capacity: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('New users per second DNS may send before the PoP counts as full (0: unlimited).'),
+  })
+  .strict();
 
 export type PopInput = z.infer<typeof PopInputSchema>;
 export interface Pop extends PopInput {

@@ -8,7 +8,7 @@ export interface ApiErrorBody {
   message: string;
 }
 
-/** API error codes (numeric, as in Cloudflare's v4 API); docs/api-errors.md lists them. */
+/** API error codes (numeric, as in Cloudflare's v4 API); docs/errors.md lists them (generated). */
 export const API_ERRORS = {
   validation: 1001,
   unauthenticated: 1002,
@@ -17,8 +17,26 @@ export const API_ERRORS = {
   conflict: 1005,
   rate_limited: 1006,
   gone: 1007,
+  malformed_body: 1008,
+  unsupported_media_type: 1009,
+  body_too_large: 1010,
   internal: 1500,
 } as const;
+
+/** What each API error code means and the HTTP status it comes with (for docs/errors.md). */
+export const API_ERROR_INFO: Record<keyof typeof API_ERRORS, { status: number; summary: string }> = {
+  validation: { status: 400, summary: 'A field is invalid, missing or unknown; the message names it.' },
+  unauthenticated: { status: 401, summary: 'No bearer token, or one that is unknown or revoked.' },
+  forbidden: { status: 403, summary: 'The token lacks the scope or the zone.' },
+  not_found: { status: 404, summary: 'No such resource or route.' },
+  conflict: { status: 409, summary: 'The change conflicts with stored state (a name or hostname taken).' },
+  rate_limited: { status: 429, summary: 'Too many calls (purge rate per zone); Retry-After says when.' },
+  gone: { status: 410, summary: 'Reserved: the resource existed and is gone (not sent today).' },
+  malformed_body: { status: 400, summary: 'The body is not valid JSON.' },
+  unsupported_media_type: { status: 415, summary: 'The body is not Content-Type: application/json.' },
+  body_too_large: { status: 413, summary: 'The body is larger than the API accepts (1 MiB).' },
+  internal: { status: 500, summary: 'An unexpected failure in the control plane.' },
+};
 
 export class ApiError extends Error {
   readonly status: number;
@@ -54,10 +72,17 @@ export function fail(reply: FastifyReply, status: number, errors: ApiErrorBody[]
   return reply.code(status).send({ success: false, errors, messages: [], result: null });
 }
 
-/** A 400 whose message names each bad field and what is wrong with it. */
+/** A 400 whose message names each bad field and what is wrong with it; one per unknown field. */
 export function validationErrors(error: ZodError, prefix = ''): ApiErrorBody[] {
-  return error.issues.map((issue) => {
-    const field = [prefix, ...issue.path.map(String)].filter((p) => p !== '').join('.') || '(body)';
-    return { code: API_ERRORS.validation, message: `${field}: ${issue.message}` };
+  const fieldOf = (path: readonly PropertyKey[]): string =>
+    [prefix, ...path.map(String)].filter((p) => p !== '').join('.') || '(body)';
+  return error.issues.flatMap((issue) => {
+    // A typo ("match.pathh", "setings") must not vanish silently: name each key the schema lacks.
+    if (issue.code === 'unrecognized_keys')
+      return issue.keys.map((key) => ({
+        code: API_ERRORS.validation,
+        message: `${fieldOf([...issue.path, key])}: unknown field`,
+      }));
+    return [{ code: API_ERRORS.validation, message: `${fieldOf(issue.path)}: ${issue.message}` }];
   });
 }

@@ -1,30 +1,106 @@
-// The OpenAPI 3.1 document, generated from the route declarations and their zod schemas.
+// The OpenAPI 3.1 document, generated from the route declarations and their zod schemas. Schemas
+// given an id with `.meta({ id })` (Zone, Rule, ZoneSettings, …) become shared components that
+// operations reference; field descriptions come from `.describe()`.
 import { z } from 'zod';
-import type { DeclaredRoute } from './router.ts';
+import type { DeclaredRoute, RouteSpec } from './router.ts';
+
+const ERROR_ITEM = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: {
+    code: { type: 'integer', description: 'API error code (docs/errors.md)' },
+    message: { type: 'string', description: 'Names the field first, e.g. "match.pathh: unknown field"' },
+  },
+};
 
 const Envelope = (result: unknown): unknown => ({
   type: 'object',
   required: ['success', 'errors', 'messages', 'result'],
   properties: {
     success: { type: 'boolean' },
-    errors: {
-      type: 'array',
-      items: { type: 'object', properties: { code: { type: 'integer' }, message: { type: 'string' } } },
-    },
+    errors: { type: 'array', items: { $ref: '#/components/schemas/Error' } },
     messages: { type: 'array', items: {} },
     result,
-    result_info: { type: 'object' },
+    result_info: {
+      type: 'object',
+      description: 'Lists only: the page returned and the totals',
+      properties: {
+        page: { type: 'integer' },
+        per_page: { type: 'integer' },
+        count: { type: 'integer' },
+        total_count: { type: 'integer' },
+        total_pages: { type: 'integer' },
+      },
+    },
   },
 });
 
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
+});
+
 const ERROR_RESPONSES = {
-  '400': { description: 'Invalid input: each error message names the field' },
-  '401': { description: 'Missing or invalid bearer token' },
-  '403': { description: 'The token lacks the scope or the zone' },
-  '404': { description: 'No such resource' },
+  '400': errorResponse('Invalid input: each error message names the field (unknown fields too)'),
+  '401': errorResponse('Missing or invalid bearer token'),
+  '403': errorResponse('The token lacks the scope or the zone'),
+  '404': errorResponse('No such resource'),
 };
 
+/** Only operations that take a body can fail in the body parser. */
+const BODY_ERROR_RESPONSES = {
+  '413': errorResponse('The body is larger than 1 MiB'),
+  '415': errorResponse('The body is not application/json'),
+};
+
+/** Turns zod schemas into JSON Schema, moving every schema with an id into `components.schemas`. */
+class SchemaCollector {
+  readonly components: Record<string, unknown> = {
+    Error: ERROR_ITEM,
+    ErrorEnvelope: Envelope({ type: 'null' }),
+  };
+
+  convert(schema: z.ZodType, io: 'input' | 'output'): unknown {
+    const json = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+    // Request and response shapes of one schema differ (defaults make fields optional in requests).
+    const nameOf = (id: string): string => (io === 'input' && !id.endsWith('Input') ? `${id}Input` : id);
+    const defs = (json.$defs ?? {}) as Record<string, unknown>;
+    delete json.$defs;
+    delete json.$schema;
+    const rewrite = (value: unknown): unknown =>
+      JSON.parse(
+        JSON.stringify(value).replace(
+          /"#\/\$defs\/([^"]+)"/g,
+          (_m, id: string) => `"#/components/schemas/${nameOf(id)}"`,
+        ),
+      );
+    for (const [id, def] of Object.entries(defs)) this.components[nameOf(id)] ??= rewrite(def);
+    // A schema that itself has an id comes back as its definition inline: reference it instead.
+    const ownId = z.globalRegistry.get(schema)?.id;
+    if (ownId !== undefined) {
+      this.components[nameOf(ownId)] ??= rewrite(json);
+      return { $ref: `#/components/schemas/${nameOf(ownId)}` };
+    }
+    return rewrite(json);
+  }
+}
+
+/** A stable, unique operationId: the spec's own, or method + path ("getZonesByZoneIdRules"). */
+export function operationIdOf(spec: RouteSpec<unknown>): string {
+  if (spec.operationId !== undefined) return spec.operationId;
+  const words = spec.path
+    .replace(/^\/(client\/v4|internal\/v1)\//, (_m, base: string) =>
+      base === 'internal/v1' ? 'internal/' : '',
+    )
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => (s.startsWith(':') ? `by_${s.slice(1)}` : s))
+    .flatMap((s) => s.split(/[_-]/));
+  return [spec.method.toLowerCase(), ...words.map((w) => w.charAt(0).toUpperCase() + w.slice(1))].join('');
+}
+
 export function buildOpenApi(routes: readonly DeclaredRoute[], version: string): unknown {
+  const schemas = new SchemaCollector();
   const paths: Record<string, Record<string, unknown>> = {};
   for (const { spec } of routes) {
     const path = spec.path.replace(/:([a-z_]+)/g, '{$1}');
@@ -37,6 +113,7 @@ export function buildOpenApi(routes: readonly DeclaredRoute[], version: string):
     for (const name of spec.queryParams ?? [])
       params.push({ name, in: 'query', required: false, schema: { type: 'string' } });
     const operation: Record<string, unknown> = {
+      operationId: operationIdOf(spec),
       summary: spec.summary,
       tags: [spec.tag],
       security: [{ bearer: [] }],
@@ -47,11 +124,7 @@ export function buildOpenApi(routes: readonly DeclaredRoute[], version: string):
           description: 'Success',
           content: {
             'application/json': {
-              schema: Envelope(
-                spec.result === undefined
-                  ? {}
-                  : z.toJSONSchema(spec.result, { io: 'output', unrepresentable: 'any' }),
-              ),
+              schema: Envelope(spec.result === undefined ? {} : schemas.convert(spec.result, 'output')),
             },
           },
         },
@@ -61,10 +134,9 @@ export function buildOpenApi(routes: readonly DeclaredRoute[], version: string):
     if (spec.body !== undefined) {
       operation.requestBody = {
         required: true,
-        content: {
-          'application/json': { schema: z.toJSONSchema(spec.body, { io: 'input', unrepresentable: 'any' }) },
-        },
+        content: { 'application/json': { schema: schemas.convert(spec.body, 'input') } },
       };
+      Object.assign(operation.responses as object, BODY_ERROR_RESPONSES);
     }
     (paths[path] ??= {})[spec.method.toLowerCase()] = operation;
   }
@@ -73,10 +145,14 @@ export function buildOpenApi(routes: readonly DeclaredRoute[], version: string):
     info: {
       title: 'Meridian control plane API',
       version,
-      description: 'Shaped like Cloudflare v4: every answer is {success, errors, messages, result}.',
+      description:
+        'Shaped like Cloudflare v4: every answer is {success, errors, messages, result}. Request bodies are strict: an unknown field is a 400 naming it.',
     },
     servers: [{ url: '/' }],
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: {
+      schemas: schemas.components,
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    },
     paths,
   };
 }

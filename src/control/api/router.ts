@@ -21,6 +21,8 @@ export interface RouteSpec<B> {
   /** Fastify path, e.g. /client/v4/zones/:zone_id */
   path: string;
   summary: string;
+  /** OpenAPI operationId (default: derived from method and path, e.g. getZonesByZoneId). */
+  operationId?: string;
   scope: Scope;
   /** When the path has :zone_id, a zone-limited token must include it. */
   body?: z.ZodType<B>;

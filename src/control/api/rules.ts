@@ -12,9 +12,9 @@ const RuleSchema = RuleInputSchema.extend({
   position: z.number(),
   created_at: z.string(),
   updated_at: z.string(),
-});
+}).meta({ id: 'Rule' });
 const CreateRuleSchema = RuleInputSchema.extend({ position: z.number().int().min(0).optional() });
-const ReorderSchema = z.object({ rule_ids: z.array(z.string().min(1)).max(1000) });
+const ReorderSchema = z.object({ rule_ids: z.array(z.string().min(1)).max(1000) }).strict();
 
 export function ruleRoutes(router: Router, store: ControlStore): void {
   const zoneExists = async (zoneId: string): Promise<void> => {
@@ -24,6 +24,7 @@ export function ruleRoutes(router: Router, store: ControlStore): void {
     {
       method: 'GET',
       path: '/client/v4/zones/:zone_id/rules',
+      operationId: 'listRules',
       summary: "List a zone's cache rules in order",
       scope: 'zones:read',
       tag: 'rules',
@@ -38,6 +39,7 @@ export function ruleRoutes(router: Router, store: ControlStore): void {
     {
       method: 'POST',
       path: '/client/v4/zones/:zone_id/rules',
+      operationId: 'createRule',
       summary: 'Add a cache rule (last, or at `position`)',
       scope: 'zones:write',
       tag: 'rules',
@@ -60,6 +62,7 @@ export function ruleRoutes(router: Router, store: ControlStore): void {
     {
       method: 'PUT',
       path: '/client/v4/zones/:zone_id/rules/:rule_id',
+      operationId: 'replaceRule',
       summary: 'Replace a cache rule',
       scope: 'zones:write',
       tag: 'rules',
@@ -76,6 +79,7 @@ export function ruleRoutes(router: Router, store: ControlStore): void {
     {
       method: 'DELETE',
       path: '/client/v4/zones/:zone_id/rules/:rule_id',
+      operationId: 'deleteRule',
       summary: 'Delete a cache rule',
       scope: 'zones:write',
       tag: 'rules',
@@ -91,6 +95,7 @@ export function ruleRoutes(router: Router, store: ControlStore): void {
     {
       method: 'PUT',
       path: '/client/v4/zones/:zone_id/rules',
+      operationId: 'reorderRules',
       summary: 'Set the order of all rules',
       scope: 'zones:write',
       tag: 'rules',

@@ -6,7 +6,7 @@ import { authenticate, requireScope } from './auth.ts';
 import { auditRoutes } from './audit.ts';
 import { certificateRoutes } from './certificates.ts';
 import type { AcmeHook } from './certificates.ts';
-import { ApiError, API_ERRORS, fail, validationErrors } from './envelope.ts';
+import { ApiError, API_ERRORS, fail, validationErrors, type ApiErrorBody } from './envelope.ts';
 import { internalRoutes } from './internal.ts';
 import { buildOpenApi } from './openapi.ts';
 import { purgeRoutes } from './purge.ts';
@@ -16,6 +16,9 @@ import { ruleRoutes } from './rules.ts';
 import { tokenRoutes } from './tokens.ts';
 import { topologyRoutes } from './topology.ts';
 import { zoneRoutes } from './zones.ts';
+
+/** Largest request body (bytes): 1 MiB holds any zone, rule list or certificate chain. */
+const BODY_LIMIT = 1024 * 1024;
 
 export interface ApiOptions {
   store: ControlStore;
@@ -37,12 +40,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // forceCloseConnections: event streams are endless; shutdown must not wait for them.
   const app = Fastify({
     logger: false,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT,
     trustProxy: false,
     forceCloseConnections: true,
     // RFC 8446 / 5246 only: the nodes and the CLI are ours, nothing older needs to connect.
     ...(options.https ? { https: { ...options.https, minVersion: 'TLSv1.2' as const } } : {}),
   }) as unknown as FastifyInstance;
+  acceptJsonBodies(app);
   const router = new Router(app, store);
   zoneRoutes(router, store, { onSaved: (zone) => options.acme?.zoneSaved?.(zone) });
   ruleRoutes(router, store);
@@ -78,15 +82,45 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof ValidationFailure) return fail(reply, 400, validationErrors(err.error));
     if (err instanceof ApiError) return fail(reply, err.status, [{ code: err.code, message: err.message }]);
-    const status = (err as { statusCode?: number }).statusCode;
-    // Fastify's own client errors: malformed JSON, unsupported media type, body too large.
-    if (status !== undefined && status >= 400 && status < 500) {
-      return fail(reply, status, [
-        { code: API_ERRORS.validation, message: `(body): ${(err as Error).message}` },
-      ]);
-    }
+    const parser = parserError(err);
+    if (parser !== null) return fail(reply, parser.status, [parser.body]);
     app.log.error(err);
     return fail(reply, 500, [{ code: API_ERRORS.internal, message: 'internal error' }]);
   });
   return app;
+}
+
+/**
+ * application/json only (no text/plain), and an empty body is "no body": `curl -X DELETE -H
+ * 'Content-Type: application/json'` (and clients that always send the header) must not fail where
+ * the route takes no body. A route that needs one still answers "(body): expected a JSON object".
+ */
+function acceptJsonBodies(app: FastifyInstance): void {
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if ((body as string).trim() === '') return done(null, undefined);
+    json(req, body as string, done);
+  });
+}
+
+/** Fastify's own client errors (before any route runs) in the envelope, each with its documented code. */
+function parserError(err: unknown): { status: number; body: ApiErrorBody } | null {
+  const { code, statusCode, message } = err as { code?: string; statusCode?: number; message?: string };
+  const as = (status: number, apiCode: number, text: string) => ({
+    status,
+    body: { code: apiCode, message: `(body): ${text}` },
+  });
+  switch (code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return as(400, API_ERRORS.malformed_body, 'not valid JSON');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return as(415, API_ERRORS.unsupported_media_type, 'expected Content-Type: application/json');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return as(413, API_ERRORS.body_too_large, `larger than ${BODY_LIMIT} bytes`);
+    default:
+      if (statusCode !== undefined && statusCode >= 400 && statusCode < 500)
+        return as(statusCode, API_ERRORS.validation, message ?? 'invalid');
+      return null;
+  }
 }

@@ -5,18 +5,20 @@ import { hashSecret, newTokenSecret, SCOPES } from './auth.ts';
 import { forbidden, notFound, ok } from './envelope.ts';
 import { pageOf, resultInfo, type Router } from './router.ts';
 
-const CreateTokenSchema = z.object({
-  name: z.string().min(1).max(100),
-  scopes: z
-    .array(z.enum(SCOPES as [Scope, ...Scope[]]))
-    .min(1)
-    .max(SCOPES.length),
-  zones: z
-    .array(z.string().regex(/^[0-9a-f]{32}$/, 'a zone id'))
-    .min(1)
-    .max(1000)
-    .optional(),
-});
+const CreateTokenSchema = z
+  .object({
+    name: z.string().min(1).max(100),
+    scopes: z
+      .array(z.enum(SCOPES as [Scope, ...Scope[]]))
+      .min(1)
+      .max(SCOPES.length),
+    zones: z
+      .array(z.string().regex(/^[0-9a-f]{32}$/, 'a zone id'))
+      .min(1)
+      .max(1000)
+      .optional(),
+  })
+  .strict();
 const TokenSchema = z.object({
   id: z.string(),
   name: z.string(),

@@ -10,7 +10,7 @@ export const ZoneSchema = ZoneInputSchema.extend({
   id: z.string(),
   created_at: z.string(),
   updated_at: z.string(),
-});
+}).meta({ id: 'Zone' });
 
 export interface ZoneRouteOptions {
   /** Called after a zone is created or changed (the ACME engine orders for settings.acme at once). */
@@ -22,14 +22,22 @@ export function zoneRoutes(router: Router, store: ControlStore, options: ZoneRou
     {
       method: 'GET',
       path: '/client/v4/zones',
-      summary: 'List zones',
+      operationId: 'listZones',
+      summary: 'List zones (?name= : only the zone of that name, as in Cloudflare v4)',
       scope: 'zones:read',
       tag: 'zones',
       result: z.array(ZoneSchema),
-      queryParams: ['page', 'per_page'],
+      queryParams: ['page', 'per_page', 'name'],
     },
     async ({ reply, query, token }) => {
       const page = pageOf(query);
+      if (query.name !== undefined) {
+        // Names are unique: the answer is that zone or nothing (nor a zone outside the token's zones).
+        const zone = await store.getZoneByName(query.name);
+        const items =
+          zone !== undefined && (token.zones === null || token.zones.includes(zone.id)) ? [zone] : [];
+        return ok(reply, items, 200, resultInfo(page, items.length, items.length));
+      }
       const { items, total } = await store.listZones(page, token.zones);
       return ok(reply, items, 200, resultInfo(page, items.length, total));
     },
@@ -38,6 +46,7 @@ export function zoneRoutes(router: Router, store: ControlStore, options: ZoneRou
     {
       method: 'POST',
       path: '/client/v4/zones',
+      operationId: 'createZone',
       summary: 'Create a zone',
       scope: 'zones:write',
       tag: 'zones',
@@ -55,6 +64,7 @@ export function zoneRoutes(router: Router, store: ControlStore, options: ZoneRou
     {
       method: 'GET',
       path: '/client/v4/zones/:zone_id',
+      operationId: 'getZone',
       summary: 'Get a zone',
       scope: 'zones:read',
       tag: 'zones',
@@ -70,6 +80,7 @@ export function zoneRoutes(router: Router, store: ControlStore, options: ZoneRou
     {
       method: 'PATCH',
       path: '/client/v4/zones/:zone_id',
+      operationId: 'patchZone',
       summary: 'Change a zone',
       scope: 'zones:write',
       tag: 'zones',
@@ -87,6 +98,7 @@ export function zoneRoutes(router: Router, store: ControlStore, options: ZoneRou
     {
       method: 'DELETE',
       path: '/client/v4/zones/:zone_id',
+      operationId: 'deleteZone',
       summary: 'Delete a zone',
       scope: 'zones:write',
       tag: 'zones',

@@ -349,6 +349,9 @@ function flatten(
     if (CACHE_ONLY_FIELDS.has(name) && !policy.internal && !(policy.keepTags && TAG_FIELDS.has(name)))
       continue;
     if (name === 'cache-control' && policy.browserTtlSec !== null) continue;
+    // A stored object is served (and ranged, RFC 9110 §14.3) by this node: its own Accept-Ranges
+    // replaces the one each upstream hop (shield, owner, origin) added, or it would repeat per hop.
+    if (name === 'accept-ranges' && stored) continue;
     // The zone's HSTS replaces the origin's; none goes over plain HTTP (RFC 6797 §7.2).
     if (name === 'strict-transport-security' && !policy.internal && (policy.hsts !== null || !policy.secure))
       continue;
