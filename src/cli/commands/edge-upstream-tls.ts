@@ -2,11 +2,10 @@
 // certificate (authenticated origin pulls), and the cluster CA that peers' certificates chain to.
 // PEM files are read and checked here, at start: a bad file stops the node with a message naming
 // the flag, never a handshake failure on the first request.
-import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import { OriginTlsSchema } from '../../common/config/zone.ts';
 import type { UpstreamTlsConfig } from '../../edge/config.ts';
 import { UsageError } from '../args.ts';
+import { readCaFlag, readServerPair } from '../tls-files.ts';
 
 export const UPSTREAM_TLS_HELP = `TLS to origins and peers:
   --origin-ca FILE          PEM CAs that verify an https:// --origin (default: the system's)
@@ -51,13 +50,13 @@ export function parseUpstreamTls(values: UpstreamTlsValues, origin: URL | null):
   return {
     origin: origin?.protocol === 'https:' ? originTls(values) : null,
     originClientCert: clientCert(values),
-    peerCa: values['peer-ca'] === undefined ? null : readCas('peer-ca', values['peer-ca']),
+    peerCa: values['peer-ca'] === undefined ? null : readCaFlag('peer-ca', values['peer-ca']),
   };
 }
 
 function originTls(values: UpstreamTlsValues): UpstreamTlsConfig['origin'] {
   const parsed = OriginTlsSchema.safeParse({
-    ...(values['origin-ca'] === undefined ? {} : { ca: readCas('origin-ca', values['origin-ca']) }),
+    ...(values['origin-ca'] === undefined ? {} : { ca: readCaFlag('origin-ca', values['origin-ca']) }),
     ...(values['origin-servername'] === undefined ? {} : { servername: values['origin-servername'] }),
     verify: values['origin-insecure'] !== true,
   });
@@ -75,37 +74,5 @@ function clientCert(values: UpstreamTlsValues): UpstreamTlsConfig['originClientC
   if (certFile === undefined && keyFile === undefined) return null;
   if (certFile === undefined) throw new UsageError('--origin-client-key: needs --origin-client-cert');
   if (keyFile === undefined) throw new UsageError('--origin-client-cert: needs --origin-client-key');
-  const cert = readText('origin-client-cert', certFile);
-  const key = readText('origin-client-key', keyFile);
-  try {
-    // Parses both and checks that the key is the certificate's (OpenSSL's X509_check_private_key).
-    createSecureContext({ cert, key });
-  } catch (err) {
-    throw new UsageError(
-      `--origin-client-cert/--origin-client-key: not a usable certificate and key (${(err as Error).message})`,
-    );
-  }
-  return { cert, key };
-}
-
-function readCas(flag: string, file: string): string {
-  const pem = readText(flag, file);
-  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new UsageError(`--${flag}: ${file} holds no PEM certificate`);
-  try {
-    createSecureContext({ ca: pem });
-  } catch (err) {
-    throw new UsageError(`--${flag}: ${file}: ${(err as Error).message}`);
-  }
-  return pem;
-}
-
-function readText(flag: string, file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(
-      `--${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-    );
-  }
+  return readServerPair('origin-client-cert', 'origin-client-key', certFile, keyFile);
 }
