@@ -27,6 +27,8 @@ export interface CacheControl {
   public: boolean;
   mustRevalidate: boolean;
   proxyRevalidate: boolean;
+  /** RFC 9111 §5.2.2.3 (response): store only if the cache implements the status code's semantics. */
+  mustUnderstand: boolean;
   immutable: boolean;
   onlyIfCached: boolean;
   noTransform: boolean;
@@ -98,6 +100,7 @@ export function toCacheControl(d: Directives): CacheControl {
     public: d.has('public'),
     mustRevalidate: d.has('must-revalidate'),
     proxyRevalidate: d.has('proxy-revalidate'),
+    mustUnderstand: d.has('must-understand'),
     immutable: d.has('immutable'),
     onlyIfCached: d.has('only-if-cached'),
     noTransform: d.has('no-transform'),

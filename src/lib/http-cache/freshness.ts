@@ -40,7 +40,13 @@ export const DEFAULT_POLICY_OPTIONS: PolicyOptions = Object.freeze({
 });
 
 export type FreshnessSource =
-  'cdn-cache-control' | 'surrogate-control' | 'cache-control' | 'expires' | 'heuristic' | 'default';
+  | 'meridian-cdn-cache-control'
+  | 'cdn-cache-control'
+  | 'surrogate-control'
+  | 'cache-control'
+  | 'expires'
+  | 'heuristic'
+  | 'default';
 
 /** Freshness inputs persisted with a stored object (JSON-serialisable: no Infinity, no Date objects). */
 export interface StoredFreshness {
@@ -71,7 +77,8 @@ export interface StoredFreshness {
   source: FreshnessSource;
 }
 
-export type GoverningSource = 'cdn-cache-control' | 'surrogate-control' | 'cache-control';
+export type GoverningSource =
+  'meridian-cdn-cache-control' | 'cdn-cache-control' | 'surrogate-control' | 'cache-control';
 
 /** The cache-control field that governs this cache, parsed. */
 export interface GoverningCacheControl {
@@ -80,15 +87,19 @@ export interface GoverningCacheControl {
 }
 
 /**
- * Which cache-control field governs this cache (RFC 9213): CDN-Cache-Control, then Surrogate-Control,
- * then Cache-Control. A targeted field that is present and parses to at least one directive wins
- * entirely over Cache-Control for freshness and storability of THIS cache.
+ * Which cache-control field governs this cache (RFC 9213): Meridian-CDN-Cache-Control, then
+ * CDN-Cache-Control, then Surrogate-Control, then Cache-Control. A targeted field that is present
+ * and valid wins entirely over Cache-Control for freshness and storability of THIS cache.
  */
 export function targetedCacheControl(res: Headers): GoverningCacheControl {
   // RFC 9213 §2.2: "the cache MUST select the first (in target-list order) field with a valid,
   // non-empty value and use its value to determine the caching policy for the response, and it MUST
   // ignore the Cache-Control and Expires header fields in that response". Our target list is
-  // [CDN-Cache-Control, Surrogate-Control].
+  // [Meridian-CDN-Cache-Control, CDN-Cache-Control, Surrogate-Control]: RFC 9213 §2.2 orders a
+  // target list from most to least applicable, so the field addressed to Meridian alone comes
+  // before the one addressed to every CDN.
+  const own = parseTargetedField(res['meridian-cdn-cache-control']);
+  if (own) return { source: 'meridian-cdn-cache-control', cc: toCacheControl(own) };
   const cdn = parseTargetedField(res['cdn-cache-control']);
   if (cdn) return { source: 'cdn-cache-control', cc: toCacheControl(cdn) };
   const surrogate = parseSurrogateControl(res['surrogate-control']);

@@ -68,16 +68,20 @@ export function unquote(v: string): string {
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const LONG_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 const MONTH = `(${MONTHS.join('|')})`;
 const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
 
 // RFC 9110 §5.6.7: IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", and the obsolete forms a recipient
 // MUST accept: rfc850-date "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994".
-// "HTTP-date is case sensitive", so "gmt" or "sun" do not match.
-const IMF_FIXDATE = new RegExp(`^(?:${DAYS.join('|')}), (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
-const RFC850_DATE = new RegExp(`^(?:${LONG_DAYS.join('|')}), (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
-const ASCTIME_DATE = new RegExp(`^(?:${DAYS.join('|')}) ${MONTH} ( \\d|\\d{2}) ${TIME} (\\d{4})$`);
+// "HTTP-date is case sensitive" binds senders; RFC 9111 §4.2: "Although all date formats are
+// specified to be case-sensitive, a cache recipient SHOULD match the field value
+// case-insensitively" — hence the `i` flag (day and month names, "GMT"). RFC 9111 §4.2 also: "A
+// cache recipient SHOULD consider a date with a zone abbreviation other than "GMT" to be invalid".
+// The day name is checked for form only: RFC 9110 §5.6.7 defines it as redundant with the date.
+const IMF_FIXDATE = new RegExp(`^(?:${DAYS.join('|')}), (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`, 'i');
+const RFC850_DATE = new RegExp(`^(?:${LONG_DAYS.join('|')}), (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`, 'i');
+const ASCTIME_DATE = new RegExp(`^(?:${DAYS.join('|')}) ${MONTH} ( \\d|\\d{2}) ${TIME} (\\d{4})$`, 'i');
 
 /**
  * Parses an HTTP-date (RFC 9110 §5.6.7) to ms since the epoch; null when absent or invalid.
@@ -107,7 +111,7 @@ function fullYear(yy: number, nowMs: number): number {
 }
 
 function utc(year: number, month: string | undefined, day = '', h = '', min = '', sec = ''): number | null {
-  const mon = MONTHS.indexOf(month ?? '');
+  const mon = MONTHS.indexOf((month ?? '').toLowerCase());
   const [d, hh, mm, ss] = [Number(day), Number(h), Number(min), Number(sec)];
   // RFC 9110 §5.6.7: hour 00-23, minute 00-59, second 00-60 (60 only for a leap second).
   if (mon < 0 || hh > 23 || mm > 59 || ss > 60) return null;

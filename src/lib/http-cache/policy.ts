@@ -47,7 +47,21 @@ export type NoCacheReason =
   | 'request-no-store'
   | 'too-large'
   | 'range'
-  | 'partial';
+  | 'partial'
+  | 'must-understand';
+
+/**
+ * The final status codes whose caching requirements this cache implements (RFC 9111 §5.2.2.3
+ * must-understand): those RFC 9110 §15 defines, plus 429 (RFC 6585) and 451 (RFC 7725). For all of
+ * them storing and reusing is generic (the status, head and body replayed as stored); 206 is
+ * stored as a partial object that only serves the ranges it holds (see `storability`); 304 is never
+ * stored (it updates a stored response, RFC 9111 §4.3.4). An unregistered code such as 299 or 599
+ * may mean anything, so a response that asks for understanding is not stored.
+ */
+export const UNDERSTOOD_STATUS: ReadonlySet<number> = new Set([
+  200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407,
+  408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426, 429, 451, 500, 501, 502, 503, 504, 505,
+]);
 
 export type Storability = { storable: true } | { storable: false; reason: NoCacheReason };
 
@@ -89,8 +103,19 @@ function responseStorability(
   opts: PolicyOptions,
 ): Storability {
   const { cc } = g;
-  // RFC 9111 §3: "the no-store cache directive is not present in the response".
-  if (cc.noStore) return notStorable('no-store');
+  if (cc.mustUnderstand) {
+    // RFC 9111 §3: "if the response status code is 206 or 304, or the must-understand cache
+    // directive (see Section 5.2.2.3) is present: the cache understands the response status code".
+    // §5.2.2.3: "When the must-understand directive is present, the cache MUST NOT store the
+    // response if it doesn't understand the status code" ...
+    if (!UNDERSTOOD_STATUS.has(status)) return notStorable('must-understand');
+    // ... and "A cache that understands and conforms to the requirements of a response's status
+    // code SHOULD ignore the no-store directive when must-understand is present" (the directive
+    // exists so that origins can send `must-understand, no-store` for caches that predate it).
+  } else if (cc.noStore) {
+    // RFC 9111 §3: "the no-store cache directive is not present in the response".
+    return notStorable('no-store');
+  }
   // RFC 9111 §3: "if the cache is shared: the private response directive is either not present or
   // allows a shared cache to store a modified response". The qualified form (private="f") would need
   // the listed fields removed before storage; like many caches (RFC 9111 §5.2.2.7 notes this), we

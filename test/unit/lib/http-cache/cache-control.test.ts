@@ -13,6 +13,7 @@ const NONE: CacheControl = {
   public: false,
   mustRevalidate: false,
   proxyRevalidate: false,
+  mustUnderstand: false,
   immutable: false,
   onlyIfCached: false,
   noTransform: false,
@@ -85,10 +86,11 @@ describe('parseCacheControl (RFC 9111 §5.2)', () => {
     ['unqualified private', 'private', cc({ private: true })],
     [
       'boolean directives',
-      'must-revalidate, proxy-revalidate, immutable, only-if-cached, no-transform',
+      'must-revalidate, proxy-revalidate, must-understand, immutable, only-if-cached, no-transform',
       cc({
         mustRevalidate: true,
         proxyRevalidate: true,
+        mustUnderstand: true,
         immutable: true,
         onlyIfCached: true,
         noTransform: true,

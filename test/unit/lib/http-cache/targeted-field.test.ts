@@ -20,11 +20,31 @@ describe('parseTargetedField: CDN-Cache-Control as an sf-dictionary (RFC 9213 §
     ['?0 means absent', 'no-store=?0, max-age=5', { 'max-age': ['5'] }],
     ['string value', 'no-cache="set-cookie"', { 'no-cache': ['set-cookie'] }],
     ['string with escapes', 'x="a\\"b"', { x: ['a"b'] }],
-    ['token value', 'private=foo', { private: ['foo'] }],
-    ['decimal keeps its text', 'max-age=1.5', { 'max-age': ['1.5'] }],
-    ['negative integer keeps its text', 'max-age=-1', { 'max-age': ['-1'] }],
+    ['token value of an extension', 'x=foo', { x: ['foo'] }],
+    ['integer value of an extension', 'x=7', { x: ['7'] }],
     ['parameters are ignored', 'max-age=600;foo=1, public;bar', { 'max-age': ['600'], public: [true] }],
-    ['inner list is kept as text', 'x=(a b), max-age=1', { x: ['(a b)'], 'max-age': ['1'] }],
+    [
+      'inner list of an extension: present, value unused',
+      'x=(a b), max-age=1',
+      { x: [''], 'max-age': ['1'] },
+    ],
+    // RFC 9213 §2.1: values must fit the type the directive maps to; one that does not makes the
+    // whole field ignored, so Cache-Control applies.
+    ['string max-age: wrong type, field ignored', 'max-age="10"', null],
+    ['string max-age beside valid members: whole field ignored', 'no-store, max-age="10"', null],
+    ['decimal max-age: wrong type', 'max-age=1.5', null],
+    ['negative max-age: invalid', 'max-age=-1', null],
+    ['token s-maxage: wrong type', 's-maxage=ten', null],
+    ['boolean max-age: wrong type', 'stale-if-error', null],
+    ['integer no-store: wrong type', 'no-store=3', null],
+    ['string public: wrong type', 'public="yes"', null],
+    ['token private: wrong type (String or Boolean only)', 'private=foo', null],
+    ['byte sequence no-cache: wrong type', 'no-cache=:AQI=:', null],
+    [
+      'must-understand is a Boolean',
+      'must-understand, no-store',
+      { 'must-understand': [true], 'no-store': [true] },
+    ],
     ['duplicate keys: last wins (RFC 8941 §4.2.2)', 'max-age=1, max-age=2', { 'max-age': ['2'] }],
     [
       'field lines as an array',
@@ -40,6 +60,7 @@ describe('parseTargetedField: CDN-Cache-Control as an sf-dictionary (RFC 9213 §
     ['16-digit integer: parse error', 'max-age=1234567890123456', null],
     ['decimal ending in ".": parse error', 'max-age=1.', null],
     ['value starting with an invalid character: parse error', 'max-age=#', null],
+    ['non-ASCII: parse error', 'max-age=6\u00e9', null],
   ];
   for (const [name, input, expected] of rows) {
     test(name, () => assert.deepEqual(plain(parseTargetedField(input)), expected));
@@ -66,7 +87,7 @@ describe('parseSurrogateControl (Edge Architecture 1.0)', () => {
   }
 });
 
-describe('targetedCacheControl: CDN-Cache-Control > Surrogate-Control > Cache-Control (RFC 9213 §2.2)', () => {
+describe('targetedCacheControl: Meridian-CDN-Cache-Control > CDN-Cache-Control > Surrogate-Control > Cache-Control (RFC 9213 §2.2)', () => {
   const rows: [string, Headers, string, number | undefined][] = [
     ['only Cache-Control', { 'cache-control': 'max-age=60' }, 'cache-control', 60],
     [
@@ -78,6 +99,18 @@ describe('targetedCacheControl: CDN-Cache-Control > Surrogate-Control > Cache-Co
     [
       'CDN-Cache-Control beats Surrogate-Control',
       { 'surrogate-control': 'max-age=300', 'cdn-cache-control': 'max-age=600' },
+      'cdn-cache-control',
+      600,
+    ],
+    [
+      'Meridian-CDN-Cache-Control beats CDN-Cache-Control',
+      { 'cdn-cache-control': 'max-age=600', 'meridian-cdn-cache-control': 'max-age=30' },
+      'meridian-cdn-cache-control',
+      30,
+    ],
+    [
+      'an invalid Meridian-CDN-Cache-Control falls back to CDN-Cache-Control',
+      { 'cdn-cache-control': 'max-age=600', 'meridian-cdn-cache-control': 'max-age=30.5' },
       'cdn-cache-control',
       600,
     ],
@@ -125,7 +158,12 @@ describe('targetedCacheControl: CDN-Cache-Control > Surrogate-Control > Cache-Co
     const g = targetedCacheControl({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=600' });
     assert.deepEqual([g.cc.noStore, g.cc.maxAge], [false, 600]);
   });
-  test('a decimal max-age in CDN-Cache-Control is invalid, so stale (0)', () => {
-    assert.equal(targetedCacheControl({ 'cdn-cache-control': 'max-age=1.5' }).cc.maxAge, 0);
+  test('a decimal max-age makes CDN-Cache-Control ignored: Cache-Control applies', () => {
+    const g = targetedCacheControl({ 'cdn-cache-control': 'max-age=1.5', 'cache-control': 'max-age=9' });
+    assert.deepEqual([g.source, g.cc.maxAge], ['cache-control', 9]);
+  });
+  test('max-age="10" in CDN-Cache-Control: ignored as a whole, Cache-Control: no-store applies', () => {
+    const g = targetedCacheControl({ 'cdn-cache-control': 'max-age="10"', 'cache-control': 'no-store' });
+    assert.deepEqual([g.source, g.cc.noStore, g.cc.maxAge], ['cache-control', true, undefined]);
   });
 });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Headers, HeaderValue } from '../../../../src/lib/http-cache/headers.ts';
-import { normalizeAcceptEncoding, parseVary, varySelector } from '../../../../src/lib/http-cache/vary.ts';
+import {
+  normalizeAcceptEncoding,
+  normalizeAcceptLanguage,
+  parseVary,
+  varySelector,
+} from '../../../../src/lib/http-cache/vary.ts';
 
 describe('parseVary (RFC 9110 §12.5.5)', () => {
   const rows: [string, HeaderValue, string[] | '*'][] = [
@@ -71,14 +76,27 @@ describe('varySelector', () => {
       'accept-encoding:br',
     ],
     ['absent accept-encoding is identity', ['accept-encoding'], {}, 'accept-encoding:identity'],
-    ['other fields keep case', ['accept-language'], { 'accept-language': 'en-GB' }, 'accept-language:en-GB'],
+    ['other fields keep case', ['x-lang'], { 'x-lang': 'en-GB' }, 'x-lang:en-GB'],
     [
       'whitespace around commas removed',
-      ['accept-language'],
-      { 'accept-language': ' en-GB ,  fr;q=0.5 ' },
-      'accept-language:en-GB,fr;q=0.5',
+      ['x-lang'],
+      { 'x-lang': ' en-GB ,  fr;q=0.5 ' },
+      'x-lang:en-GB,fr;q=0.5',
     ],
-    ['lines combined', ['accept-language'], { 'accept-language': ['en', 'fr'] }, 'accept-language:en,fr'],
+    ['lines combined', ['x-lang'], { 'x-lang': ['en', 'fr'] }, 'x-lang:en,fr'],
+    [
+      'accept-language is normalised',
+      ['accept-language'],
+      { 'accept-language': ' en-GB ,  fr;q=0.50 ' },
+      'accept-language:en-gb,fr;q=0.5',
+    ],
+    [
+      'accept-language lines combined',
+      ['accept-language'],
+      { 'accept-language': ['en', 'fr'] },
+      'accept-language:en,fr',
+    ],
+    ['absent accept-language: name only', ['accept-language'], {}, 'accept-language'],
     ['absent field: name only', ['origin'], {}, 'origin'],
     ['empty field differs from absent', ['origin'], { origin: '' }, 'origin:'],
     ['names are lower-cased for lookup', ['Origin'], { origin: 'https://a' }, 'origin:https://a'],
@@ -113,11 +131,50 @@ describe('varySelector', () => {
   }
   const different: [string, string[], Headers, Headers][] = [
     ['absent vs empty', ['origin'], {}, { origin: '' }],
-    ['value case matters', ['accept-language'], { 'accept-language': 'en' }, { 'accept-language': 'EN' }],
+    ['value case matters', ['x-lang'], { 'x-lang': 'en' }, { 'x-lang': 'EN' }],
+    [
+      'accept-language: different preferences',
+      ['accept-language'],
+      { 'accept-language': 'en, fr;q=0.5' },
+      { 'accept-language': 'fr, en;q=0.5' },
+    ],
+    [
+      'accept-language: absent vs nothing acceptable',
+      ['accept-language'],
+      {},
+      { 'accept-language': 'en;q=0' },
+    ],
     ['a value cannot forge a second entry', ['a', 'b'], { a: 'x', b: 'y' }, { a: 'x\nb:y' }],
     ['a value cannot forge a name', ['a', 'b'], { a: 'b:1' }, { b: '1' }],
   ];
   for (const [name, names, a, b] of different) {
     test(`distinct: ${name}`, () => assert.notEqual(varySelector(names, a), varySelector(names, b)));
   }
+});
+
+describe('normalizeAcceptLanguage (RFC 9110 §12.5.4)', () => {
+  const rows: [string, HeaderValue, string][] = [
+    ['one tag, lower-cased (RFC 4647 §2)', 'en-US', 'en-us'],
+    ['q=1 and no q are the same', 'en;q=1.000, fr;q=0.5', 'en,fr;q=0.5'],
+    ['q-values written without trailing zeros', 'fr;q=0.500', 'fr;q=0.5'],
+    ['sorted by weight', 'fr;q=0.5, de;q=0.8, en', 'en,de;q=0.8,fr;q=0.5'],
+    ['equal weights keep the client order', 'fr, en', 'fr,en'],
+    ['q=0 dropped (not acceptable)', 'en, de;q=0', 'en'],
+    ['invalid q-value: member dropped', 'en, fr;q=2, de;q=abc', 'en'],
+    ['upper-case Q', 'en;Q=0.5', 'en;q=0.5'],
+    ['not a language range: dropped', 'en, <script>, a_b', 'en'],
+    ['wildcard kept', '*;q=0.1, en', 'en,*;q=0.1'],
+    ['repeated tag: first weight counts', 'en;q=0.2, fr, en', 'fr,en;q=0.2'],
+    ['whitespace everywhere', '  en-GB ;  q=0.9 ,fr ', 'fr,en-gb;q=0.9'],
+    ['array of lines', ['en', 'fr;q=0.3'], 'en,fr;q=0.3'],
+    ['nothing acceptable', 'en;q=0', ''],
+  ];
+  for (const [name, input, expected] of rows) {
+    test(name, () => assert.equal(normalizeAcceptLanguage(input), expected));
+  }
+  test('a browser header and its reordered, re-cased form give one selector', () => {
+    const a = varySelector(['accept-language'], { 'accept-language': 'en-US,en;q=0.9,fr;q=0.8' });
+    const b = varySelector(['accept-language'], { 'accept-language': 'FR;q=0.8, en;q=0.90, EN-us' });
+    assert.equal(a, b);
+  });
 });
