@@ -21,6 +21,7 @@ import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { Purger } from './purge/purger.ts';
 import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
+import { interimForwarder } from './pipeline/interim.ts';
 import { runRequest } from './pipeline/run.ts';
 import type { EdgeRuntime } from './runtime.ts';
 import type { CertStore } from './server/cert-store.ts';
@@ -347,7 +348,7 @@ function createRuntime(
     hitForPassMs: config.hitForPassSec * 1000,
     // Through the PoP's owner and the shield when the route says so (cluster/cluster.ts); then the
     // picked origin, or the next usable ones when it is down or fails before answering.
-    send: async (spec: FetchSpec, headers) => {
+    send: async (spec: FetchSpec, headers, onInfo) => {
       if (spec.route !== null && runtime.cluster !== null) {
         // A peer at an https:// URL is reached over TLS, verified against the cluster CA (--peer-ca);
         // a peer that fails the handshake is skipped like one that refuses the connection.
@@ -361,6 +362,7 @@ function createRuntime(
               body: null,
               headersTimeoutMs: config.timeouts.originHeadersMs,
               bodyTimeoutMs: config.timeouts.originBodyMs,
+              onInfo,
             },
             'peer',
           ),
@@ -378,6 +380,7 @@ function createRuntime(
               body: null,
               headersTimeoutMs: config.timeouts.originHeadersMs,
               bodyTimeoutMs: config.timeouts.originBodyMs,
+              onInfo,
             },
             'origin',
           ),
@@ -429,6 +432,7 @@ function createRuntime(
               body: hasBody ? req : null,
               headersTimeoutMs: config.timeouts.originHeadersMs,
               bodyTimeoutMs: config.timeouts.originBodyMs,
+              onInfo: interimForwarder(ctx),
             },
             'origin',
           ),

@@ -50,6 +50,7 @@ describe('storing and freshness (RFC 9111 §3, §4.2)', () => {
     ['public', { cc: 'public, max-age=60' }],
     ['immutable', { cc: 'max-age=60, immutable' }],
     ['cacheable 404', { status: '404', cc: 'max-age=60' }],
+    ['500 with max-age (RFC 9111 §3: any final status)', { status: '500', cc: 'max-age=60' }],
     ['Set-Cookie with explicit public', { setcookie: '1', cc: 'public, max-age=60' }],
   ];
   for (const [name, params] of stored) {
@@ -68,7 +69,7 @@ describe('storing and freshness (RFC 9111 §3, §4.2)', () => {
     ['private', { cc: 'private, max-age=60' }, 'private'],
     ['Set-Cookie without explicit caching', { setcookie: '1', cc: 'max-age=60' }, 'set-cookie'],
     ['Vary: *', { cc: 'max-age=60', vary: '*' }, 'vary-star'],
-    ['500', { status: '500', cc: 'max-age=60' }, ''],
+    ['500 without freshness', { status: '500', lm: new Date(Date.now() - 86_400_000).toUTCString() }, ''],
     ['no freshness information', {}, 'no-freshness'],
   ];
   for (const [name, params, detail] of notStored) {
@@ -118,11 +119,11 @@ describe('storing and freshness (RFC 9111 §3, §4.2)', () => {
     assert.equal(await originCount(origin, '/reval'), 2);
   });
 
-  it('CDN-Cache-Control governs this cache and is not forwarded (RFC 9213)', async () => {
+  it('CDN-Cache-Control governs this cache and is forwarded downstream (RFC 9213)', async () => {
     const path = `/cdncc?${q({ cc: 'no-store', cdncc: 'max-age=60' })}`;
     const { count, second } = await twice(path);
     assert.equal(count, 1);
-    assert.equal(second.headers['cdn-cache-control'], undefined);
+    assert.equal(second.headers['cdn-cache-control'], 'max-age=60');
     assert.equal(second.headers['cache-control'], 'no-store');
   });
 

@@ -173,6 +173,12 @@ export const ZoneSettingsSchema = z
       .boolean()
       .default(false)
       .describe("The control plane issues and renews certificates for the zone's hostnames over ACME."),
+    strip_cdn_cache_control: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Strip CDN-Cache-Control before the client (default false: obeyed, then forwarded downstream, as other CDNs do).',
+      ),
   })
   .strict()
   .meta({ id: 'ZoneSettings' });

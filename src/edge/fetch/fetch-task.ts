@@ -8,7 +8,7 @@ import { endToEndHeaders } from '../../common/http/hop-by-hop.ts';
 import type { Headers } from '../../lib/http-cache/headers.ts';
 import { headerValue } from '../../lib/http-cache/headers.ts';
 import type { NoCacheReason, PolicyOptions } from '../../lib/http-cache/policy.ts';
-import { freshnessOf, storability } from '../../lib/http-cache/policy.ts';
+import { canServeStaleOnError, freshnessOf, storability } from '../../lib/http-cache/policy.ts';
 import { mergeNotModified } from '../../lib/http-cache/conditional.ts';
 import { parseVary } from '../../lib/http-cache/vary.ts';
 import type { Cache, CachedObject } from '../cache/cache.ts';
@@ -20,6 +20,7 @@ import type { UpstreamResponse } from '../upstream/origin-client.ts';
 import { classify } from '../upstream/origin-client.ts';
 import type { RoutePlan } from '../cluster/cluster.ts';
 import type { OriginChoice, RequestDecision } from '../zones/types.ts';
+import type { InterimListener } from '../pipeline/interim.ts';
 import { BodyFill } from './body-fill.ts';
 import { applyRuleLifetimes } from './rule-lifetimes.ts';
 import { parseTags } from './tags.ts';
@@ -74,7 +75,11 @@ export interface FetchDeps {
   inflight: InFlight<FetchTask>;
   hitForPassMs: number;
   /** Sends the request upstream (owner, shield or origin) and returns the response head. */
-  send(spec: FetchSpec, headers: Record<string, string | string[]>): Promise<UpstreamResponse>;
+  send(
+    spec: FetchSpec,
+    headers: Record<string, string | string[]>,
+    onInfo: InterimListener,
+  ): Promise<UpstreamResponse>;
   /** Called with the outcome of every fetch (metrics). */
   observe?(outcome: FetchOutcome): void;
   /** Called when a complete body could not be stored (disk full, I/O error). */
@@ -91,11 +96,24 @@ export class FetchTask {
   /** The cache's ticket for this fetch (Cache.beginFill), ended when the body is stored or dropped. */
   fillTicket = 0;
   #response: UpstreamResponse | null = null;
+  /** The waiting requests' interim-response forwarders (pipeline/interim.ts). */
+  readonly #interim = new Set<InterimListener>();
 
   constructor(deps: FetchDeps, spec: FetchSpec) {
     this.key = spec.key;
     this.route = spec.route;
     this.outcome = run(this, deps, spec);
+  }
+
+  /** Forwards the fetch's interim (1xx) responses to a waiting request until the returned function is called. */
+  listenInterim(listener: InterimListener): () => void {
+    this.#interim.add(listener);
+    return () => void this.#interim.delete(listener);
+  }
+
+  /** An interim response arrived: every request waiting now gets it (none is stored). */
+  interim(status: number, headers: Record<string, string | string[]>): void {
+    for (const listener of this.#interim) listener(status, headers);
   }
 
   /** The uncacheable response, for the first caller only (the task's writer). */
@@ -130,17 +148,23 @@ async function run(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promise<F
 async function respond(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promise<FetchOutcome> {
   const headers = { ...spec.upstreamHeaders };
   if (spec.stored !== null) Object.assign(headers, validatorsOf(spec.stored.meta));
-  const res = await deps.send(spec, headers);
+  const res = await deps.send(spec, headers, (status, fields) => task.interim(status, fields));
 
   if (spec.stored !== null && res.status === 304) return revalidated(task, deps, spec, spec.stored, res);
-  const statusTtl = spec.rules?.statusTtl?.get(res.status);
-  if (res.status >= 500 && statusTtl === undefined) return serverError(task, res, spec.background);
 
   const verdict = applyRuleLifetimes.storability(
     storability('GET', res.status, spec.clientHeaders, res.headers, spec.policy),
     res.status,
     spec.rules,
   );
+  // A 5xx is stored when it is storable (RFC 9111 §3: explicit freshness makes any final status
+  // storable; 501 is heuristically cacheable; a status_ttl rule). Otherwise, and whenever a stored
+  // copy may stand in for it, it is a failure that every waiter shares: RFC 9111 §4.3.3: "if a 5xx
+  // (Server Error) response is received, the cache can send this response to the requesting client
+  // or act as if the server failed to respond" (stale-if-error, RFC 5861 §4).
+  if (res.status >= 500 && (!verdict.storable || staleMayAnswer(spec))) {
+    return serverError(task, res, spec.background);
+  }
   const declared = contentLength(res.headers);
   const tooLarge = declared !== null && declared > spec.maxObjectBytes;
   if (!verdict.storable || tooLarge) {
@@ -282,6 +306,12 @@ async function revalidated(
   await deps.cache.updateMeta(meta);
   const object: CachedObject = isInMemory(stored) ? { meta, body: stored.body } : { meta };
   return { kind: 'revalidated', object, status: res.status };
+}
+
+/** A stored copy may answer if the origin fails (its freshness and the request allow it). */
+function staleMayAnswer(spec: FetchSpec): boolean {
+  const stored = spec.stored;
+  return stored !== null && canServeStaleOnError(stored.meta.freshness, spec.clientHeaders, Date.now());
 }
 
 /** A 5xx: every waiter may use it (or its own stale copy), so a small body is buffered once. */

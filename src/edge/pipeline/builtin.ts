@@ -19,9 +19,15 @@ export function invalidatesOnSuccess(method: string | undefined, status: number)
   return method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS' && status >= 200 && status < 400;
 }
 
-/** Response fields meant for this cache or for purging only: never sent to clients. */
+/**
+ * Response fields meant for this cache or for purging only: never sent to clients.
+ * CDN-Cache-Control is not among them: it is addressed to every CDN, so it goes on downstream (as
+ * other CDNs do, for a CDN or shared cache behind this one) unless the zone's
+ * strip_cdn_cache_control setting removes it; Meridian-CDN-Cache-Control is addressed to Meridian
+ * alone (RFC 9213 §2: a targeted field names the caches it is for).
+ */
 export const CACHE_ONLY_FIELDS: ReadonlySet<string> = new Set([
-  'cdn-cache-control',
+  'meridian-cdn-cache-control',
   'surrogate-control',
   'cache-tag',
   'surrogate-key',

@@ -202,7 +202,8 @@ function deliverStored(
   const res = ctx.res;
   const ageSec = currentAgeSec(meta.freshness, Date.now());
   const policy = headPolicyOf(ctx);
-  const isDefault = policy.browserTtlSec === null && !policy.keepTags && !policy.internal;
+  const isDefault =
+    policy.browserTtlSec === null && !policy.keepTags && !policy.stripCdnCacheControl && !policy.internal;
   const base = isDefault ? baseHeads.get(meta) : undefined;
   let head: string[];
   if (base !== undefined && base.hsts === policy.hsts && base.secure === policy.secure) {
@@ -301,6 +302,8 @@ interface HeadPolicy {
   browserTtlSec: number | null;
   /** Zone setting strip_tag_headers = false: Cache-Tag / Surrogate-Key reach the client. */
   keepTags: boolean;
+  /** Zone setting strip_cdn_cache_control: CDN-Cache-Control does not reach the client. */
+  stripCdnCacheControl: boolean;
   /**
    * An internal hop (another node's fetch): the head goes on as stored, with the fields only caches
    * read (CDN-Cache-Control, Surrogate-Control, tags) and no browser TTL, so that the next cache
@@ -318,6 +321,7 @@ function headPolicyOf(ctx: RequestContext): HeadPolicy {
   return {
     browserTtlSec: ctx.decision?.browserTtlSec ?? null,
     keepTags: ctx.zone?.zone.settings.strip_tag_headers === false,
+    stripCdnCacheControl: ctx.zone?.zone.settings.strip_cdn_cache_control === true,
     internal: false,
     secure: ctx.secure,
     hsts: hstsFor(ctx),
@@ -327,6 +331,7 @@ function headPolicyOf(ctx: RequestContext): HeadPolicy {
 const INTERNAL_HEAD: HeadPolicy = {
   browserTtlSec: null,
   keepTags: true,
+  stripCdnCacheControl: false,
   internal: true,
   secure: false,
   hsts: null,
@@ -349,6 +354,7 @@ function flatten(
     if (CACHE_ONLY_FIELDS.has(name) && !policy.internal && !(policy.keepTags && TAG_FIELDS.has(name)))
       continue;
     if (name === 'cache-control' && policy.browserTtlSec !== null) continue;
+    if (name === 'cdn-cache-control' && policy.stripCdnCacheControl) continue;
     // A stored object is served (and ranged, RFC 9110 §14.3) by this node: its own Accept-Ranges
     // replaces the one each upstream hop (shield, owner, origin) added, or it would repeat per hop.
     if (name === 'accept-ranges' && stored) continue;

@@ -6,6 +6,7 @@ import { variantKeyOf } from '../cache/key.ts';
 import type { FetchOutcome } from '../fetch/fetch-task.ts';
 import { FetchTask } from '../fetch/fetch-task.ts';
 import type { RequestContext } from './context.ts';
+import { interimForwarder } from './interim.ts';
 import type { Next } from './steps.ts';
 
 export async function miss(ctx: RequestContext): Promise<Next<'miss'>> {
@@ -20,7 +21,9 @@ export async function miss(ctx: RequestContext): Promise<Next<'miss'>> {
       () => new FetchTask(edge.fetchDeps, { ...edge.fillSpec(ctx, key), stored: ctx.object }),
     );
     ctx.collapsed = !created;
-    const outcome = await task.outcome;
+    // 1xx from the origin reach every request waiting on the fetch, as they arrive.
+    const stopInterim = task.listenInterim(interimForwarder(ctx));
+    const outcome = await task.outcome.finally(stopInterim);
     if (outcome.kind === 'fill') {
       const mine = variantKeyOf(ctx.primaryKey, outcome.meta.varyNames, req.headers, keyExtra);
       if (mine !== outcome.meta.key) {

@@ -14,6 +14,8 @@ export interface UpstreamRequest {
   body: Readable | null;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
+  /** Called with each interim (1xx) response before the final one (pipeline/interim.ts forwards them). */
+  onInfo?: ((status: number, headers: Record<string, string | string[]>) => void) | undefined;
 }
 
 export interface UpstreamResponse {
@@ -62,6 +64,9 @@ async function attempt(pool: Dispatcher, req: UpstreamRequest): Promise<Upstream
     body: req.body,
     headersTimeout: req.headersTimeoutMs,
     bodyTimeout: req.bodyTimeoutMs,
+    ...(req.onInfo === undefined
+      ? {}
+      : { onInfo: ({ statusCode, headers }) => req.onInfo?.(statusCode, headers) }),
   });
   return {
     status: res.statusCode,
