@@ -460,6 +460,7 @@ function createRuntime(
         clientHeaders: ctx.req.headers,
         stored: null,
         background: false,
+        range: null,
         route:
           runtime.cluster?.plan(
             ctx.zone?.zone.shield_pop ?? null,

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Headers } from '../../lib/http-cache/headers.ts';
 import { expiredAt } from '../../lib/http-cache/freshness.ts';
 import { Invalidations, purgeClockMs } from './invalidation.ts';
-import { variantKeyOf } from './key.ts';
+import { partialKeyOf, variantKeyOf } from './key.ts';
 import type { DiskObject, DiskTier, MemoryObject, MemoryTier, ObjectMeta } from './storage.ts';
 
 /** A stored object as found by a lookup: in memory (with its body) or on disk only. */
@@ -109,6 +109,14 @@ export class Cache {
     return spec === undefined || spec.names.length === 0
       ? { kind: 'uri-miss' }
       : { kind: 'vary-miss', varyNames: spec.names };
+  }
+
+  /** The stored partial response (a 206) of the variant a request maps to, if any (lookup's rules). */
+  lookupPartial(primaryKey: string, req: Headers, keyExtra = ''): CachedObject | null {
+    const key = partialKeyOf(this.variantKeyFor(primaryKey, req, keyExtra));
+    const object = this.memory.get(key) ?? this.disk.get(key);
+    if (object === undefined) return null;
+    return this.invalidations.isEmpty ? object : this.#usable(object);
   }
 
   isHitForPass(primaryKey: string, nowMs: number): boolean {

@@ -30,3 +30,12 @@ export function variantKeyOf(
   const base = varyNames.length === 0 ? primaryKey : `${primaryKey}\n${varySelector(varyNames, req)}`;
   return keyExtra === '' ? base : `${base}\0${keyExtra}`;
 }
+
+/**
+ * Where a variant's stored partial response (a 206 holding one byte range, RFC 9111 §3.3) lives:
+ * beside the whole object's key, never under it, so that a request without Range can never be
+ * answered from a part. '\u0001' occurs in no URL, header value or key rule output.
+ */
+export function partialKeyOf(variantKey: string): string {
+  return `${variantKey}\u0001partial`;
+}

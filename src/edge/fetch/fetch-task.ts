@@ -6,15 +6,15 @@ import type { Readable } from 'node:stream';
 import type { MeridianError } from '../../common/errors.ts';
 import { endToEndHeaders } from '../../common/http/hop-by-hop.ts';
 import type { Headers } from '../../lib/http-cache/headers.ts';
-import { headerValue } from '../../lib/http-cache/headers.ts';
+import { firstHeaderValue, headerValue } from '../../lib/http-cache/headers.ts';
 import type { NoCacheReason, PolicyOptions } from '../../lib/http-cache/policy.ts';
 import { canServeStaleOnError, freshnessOf, storability } from '../../lib/http-cache/policy.ts';
-import { mergeNotModified } from '../../lib/http-cache/conditional.ts';
+import { mergeNotModified, parseContentRange } from '../../lib/http-cache/conditional.ts';
 import { parseVary } from '../../lib/http-cache/vary.ts';
 import type { Cache, CachedObject } from '../cache/cache.ts';
 import { isInMemory } from '../cache/cache.ts';
 import type { InFlight } from '../cache/collapse.ts';
-import { variantKeyOf } from '../cache/key.ts';
+import { partialKeyOf, variantKeyOf } from '../cache/key.ts';
 import type { ObjectMeta } from '../cache/storage.ts';
 import type { UpstreamResponse } from '../upstream/origin-client.ts';
 import { classify } from '../upstream/origin-client.ts';
@@ -68,6 +68,11 @@ export interface FetchSpec {
   background: boolean;
   /** Managed mode: the PoP owner and shield to fetch through before the origin; null: the origin. */
   route: RoutePlan | null;
+  /**
+   * A client's single byte range forwarded upstream (`bytes=0-99`), null: the whole object. A 206
+   * answer is stored as the variant's partial object (cache/key.ts partialKeyOf); a 200 as the whole.
+   */
+  range: string | null;
 }
 
 export interface FetchDeps {
@@ -148,6 +153,7 @@ async function run(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promise<F
 async function respond(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promise<FetchOutcome> {
   const headers = { ...spec.upstreamHeaders };
   if (spec.stored !== null) Object.assign(headers, validatorsOf(spec.stored.meta));
+  if (spec.range !== null) headers.range = spec.range;
   const res = await deps.send(spec, headers, (status, fields) => task.interim(status, fields));
 
   if (spec.stored !== null && res.status === 304) return revalidated(task, deps, spec, spec.stored, res);
@@ -190,11 +196,19 @@ function startFill(
   const vary = parseVary(res.headers);
   const varyNames = vary === '*' ? [] : vary; // storability already refused Vary: *
   const stored = storedHeaders(res.headers);
+  const variantKey = variantKeyOf(spec.primaryKey, varyNames, spec.clientHeaders, spec.keyExtra);
+  // storability admitted a 206 only with one valid Content-Range.
+  const part = res.status === 206 ? parseContentRange(firstHeaderValue(res.headers, 'content-range')) : null;
+  // A part that holds the whole representation is the whole object (RFC 9111 §3.4 lets a cache
+  // combine parts into a complete response; one part is the trivial case): stored as a 200, it
+  // answers every later request, ranged or not.
+  const whole = part !== null && part.start === 0 && part.end === part.size - 1;
+  if (whole) delete stored['content-range'];
   const meta: ObjectMeta = {
-    key: variantKeyOf(spec.primaryKey, varyNames, spec.clientHeaders, spec.keyExtra),
+    key: part === null || whole ? variantKey : partialKeyOf(variantKey),
     primaryKey: spec.primaryKey,
     url: spec.url,
-    status: res.status,
+    status: whole ? 200 : res.status,
     headers: stored,
     varyNames,
     tags: parseTags(res.headers),

@@ -16,7 +16,12 @@ import type { Http2ServerResponse } from 'node:http2';
 import { pipeline, type Readable } from 'node:stream';
 import { endToEndHeaders } from '../../common/http/hop-by-hop.ts';
 import { formatCacheStatus, type CacheStatusEntry } from '../../lib/http-cache/cache-status.ts';
-import { evaluateConditional, parseRange } from '../../lib/http-cache/conditional.ts';
+import {
+  evaluateConditional,
+  parseContentRange,
+  parseRange,
+  rangeWithin,
+} from '../../lib/http-cache/conditional.ts';
 import { headerValue } from '../../lib/http-cache/headers.ts';
 import { currentAgeSec } from '../../lib/http-cache/policy.ts';
 import { isInMemory } from '../cache/cache.ts';
@@ -227,8 +232,20 @@ function deliverStored(
   let status = meta.status;
   let start = 0;
   let end = size ?? Infinity; // exclusive
-  const fields = head.slice();
-  if (status === 200 && size !== null && req.headers.range !== undefined) {
+  let fields = head.slice();
+  if (status === 206) {
+    // A stored part (RFC 9111 §3.3): the range asked for, cut from it, when it lies within the part
+    // (lookup.ts checked that for hits; a fill's waiters asked for the range fetched). Otherwise
+    // the part as the origin sent it, which a client asking for that range accepts.
+    const part = parseContentRange(headerValue(meta.headers, 'content-range'));
+    const within = part === null ? null : rangeWithin(req.headers, part, meta.headers);
+    if (part !== null && within !== null) {
+      fields = withoutField(fields, 'content-range');
+      fields.push('content-range', `bytes ${within.start}-${within.end}/${part.size}`);
+      start = within.start - part.start;
+      end = within.end - part.start + 1;
+    }
+  } else if (status === 200 && size !== null && req.headers.range !== undefined) {
     const range = parseRange(req.headers, size, meta.headers);
     if (range.kind === 'unsatisfiable') {
       fields.push('content-range', `bytes */${size}`, 'content-length', '0');
@@ -285,6 +302,15 @@ function deliverBuffered(ctx: RequestContext, response: BufferedResponse): Next<
 }
 
 const CONTENT_LENGTH = new Set(['content-length']);
+
+/** A flattened field list without `name`. */
+function withoutField(fields: string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] !== name) out.push(fields[i] as string, fields[i + 1] as string);
+  }
+  return out;
+}
 
 function stream(ctx: RequestContext, body: Readable): Promise<Next<'deliver'>> {
   return new Promise((resolve) => {

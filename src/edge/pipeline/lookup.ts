@@ -2,6 +2,8 @@
 // fresh → hit, stale but usable → hit (stale), must revalidate → miss with the stored object,
 // nothing stored → miss (or pass while the URL is marked hit-for-pass).
 import { MeridianError } from '../../common/errors.ts';
+import { parseContentRange, rangeWithin } from '../../lib/http-cache/conditional.ts';
+import { firstHeaderValue } from '../../lib/http-cache/headers.ts';
 import { evaluate } from '../../lib/http-cache/policy.ts';
 import { isLookupMethod, wantsOnlyIfCached } from './builtin.ts';
 import type { RequestContext } from './context.ts';
@@ -46,6 +48,7 @@ export function lookup(ctx: RequestContext): Next<'lookup'> {
         return onlyIfCached(ctx) ? 'synth' : 'miss';
     }
   }
+  if (req.headers.range !== undefined && partialHit(ctx, nowMs)) return 'hit';
   if (onlyIfCached(ctx)) return 'synth';
   if (cache.isHitForPass(ctx.primaryKey, nowMs)) {
     ctx.phase = 'pass';
@@ -55,6 +58,28 @@ export function lookup(ctx: RequestContext): Next<'lookup'> {
   }
   ctx.fwd = found.kind === 'vary-miss' ? 'vary-miss' : 'uri-miss';
   return 'miss';
+}
+
+/**
+ * No whole object, but a stored part (a 206) may answer a GET for a range wholly within it (RFC 9111
+ * §3.3), while it is fresh. A stale part is not revalidated: the miss fetches the range anew.
+ * Preconditions other than If-Range are answered from whole objects only.
+ */
+function partialHit(ctx: RequestContext, nowMs: number): boolean {
+  const req = ctx.req;
+  const h = req.headers;
+  if (req.method !== 'GET' || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined)
+    return false;
+  const part = ctx.edge.cache.lookupPartial(ctx.primaryKey, h, ctx.decision?.keyExtra ?? '');
+  if (part === null) return false;
+  const range = parseContentRange(firstHeaderValue(part.meta.headers, 'content-range'));
+  if (range === null || rangeWithin(h, range, part.meta.headers) === null) return false;
+  const verdict = evaluate(part.meta.freshness, h, nowMs);
+  if (verdict.kind !== 'fresh') return false;
+  ctx.object = part;
+  ctx.verdict = verdict;
+  ctx.phase = 'hit';
+  return true;
 }
 
 function onlyIfCached(ctx: RequestContext): boolean {

@@ -104,6 +104,63 @@ function byteRange(spec: string, size: number): RangeDecision {
   return { kind: 'range', start: first, end: Math.min(last ?? size - 1, size - 1) };
 }
 
+/** A Content-Range of a single part (RFC 9110 §14.4): inclusive byte offsets and the complete length. */
+export interface ContentRange {
+  start: number;
+  end: number;
+  size: number;
+}
+
+/**
+ * RFC 9110 §14.4: Content-Range = range-unit SP ( range-resp / unsatisfied-range ), range-resp =
+ * incl-range "/" ( complete-length / "*" ). Null unless it is a satisfied byte range with a known
+ * complete length and `first-pos <= last-pos < complete-length` (RFC 9110 §14.4: "A Content-Range
+ * field value is invalid if it contains a range-resp that has a last-pos value less than its
+ * first-pos value, or a complete-length value less than or equal to its last-pos value").
+ */
+export function parseContentRange(v: string | string[] | undefined): ContentRange | null {
+  if (typeof v !== 'string') return null;
+  const m = /^bytes ([0-9]{1,15})-([0-9]{1,15})\/([0-9]{1,15})$/i.exec(v.trim());
+  if (m === null) return null;
+  const [start, end, size] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return start <= end && end < size ? { start, end, size } : null;
+}
+
+/**
+ * The request's Range when it asks for one byte range (RFC 9110 §14.1.2), as a canonical field value
+ * to send upstream (`bytes=0-99`, `bytes=100-`, `bytes=-500`); null for no Range, another unit, a
+ * malformed or invalid one, or several ranges (those are answered from a whole object instead).
+ */
+export function singleByteRange(req: Headers): string | null {
+  const range = headerValue(req, 'range');
+  if (range === undefined) return null;
+  const eq = range.indexOf('=');
+  if (eq < 0 || range.slice(0, eq).trim().toLowerCase() !== 'bytes') return null;
+  const specs = splitList(range.slice(eq + 1));
+  const m = specs.length === 1 ? /^([0-9]{0,15})-([0-9]{0,15})$/.exec(specs[0] as string) : null;
+  if (m === null || (m[1] === '' && m[2] === '')) return null;
+  // RFC 9110 §14.1.1: "A range with a last-pos less than its first-pos is invalid"; a zero-length
+  // suffix is unsatisfiable (§14.1.3).
+  if (m[1] !== '' && m[2] !== '' && Number(m[2]) < Number(m[1])) return null;
+  if (m[1] === '' && Number(m[2]) === 0) return null;
+  return `bytes=${m[1] === '' ? '' : Number(m[1])}-${m[2] === '' ? '' : Number(m[2])}`;
+}
+
+/**
+ * RFC 9111 §3.3: a stored partial response answers "the request is partial and specifies a range
+ * wholly within the incomplete response". The byte range of the complete representation the request
+ * asks for (If-Range evaluated against the stored head), when the stored part holds all of it; else null.
+ */
+export function rangeWithin(
+  req: Headers,
+  part: ContentRange,
+  stored: Headers,
+): { start: number; end: number } | null {
+  const range = parseRange(req, part.size, stored);
+  if (range.kind !== 'range' || range.start < part.start || range.end > part.end) return null;
+  return { start: range.start, end: range.end };
+}
+
 // RFC 9110 §13.1.5 If-Range: an entity-tag matches by the strong comparison; an HTTP-date matches
 // when it equals the Last-Modified and that is a strong validator. Otherwise "the recipient ... MUST
 // ignore the Range header field".

@@ -186,18 +186,22 @@ export function freshnessOf(
   // RFC 9110 §6.6.1: a recipient of a response without Date records the time it was received.
   const baseMs = dateMs ?? responseTimeMs;
   const lifetime = lifetimeOf(status, res, g, baseMs, opts);
+  const sharedMaxAge = honor && g.cc.sMaxage !== undefined;
   return {
     requestTimeMs,
     responseTimeMs,
     dateMs,
     ageSec: parseAgeSec(res),
     lifetimeSec: lifetime.lifetimeSec,
-    swrSec: g.cc.staleWhileRevalidate ?? opts.defaultStaleWhileRevalidateSec,
-    sieSec: g.cc.staleIfError ?? opts.defaultStaleIfErrorSec,
+    // The zone's default windows stand in for a response without its own, except with s-maxage
+    // (RFC 9111 §5.2.2.10: proxy-revalidate semantics): only the origin's own stale directive in
+    // that response permits stale use, and an operator default is not the origin's.
+    swrSec: g.cc.staleWhileRevalidate ?? (sharedMaxAge ? 0 : opts.defaultStaleWhileRevalidateSec),
+    sieSec: g.cc.staleIfError ?? (sharedMaxAge ? 0 : opts.defaultStaleIfErrorSec),
     // RFC 9111 §5.2.2.8: proxy-revalidate is must-revalidate for shared caches.
     mustRevalidate: honor && (g.cc.mustRevalidate || g.cc.proxyRevalidate),
     // RFC 9111 §5.2.2.10: s-maxage "incorporates the semantics of the proxy-revalidate response directive".
-    sharedMaxAge: honor && g.cc.sMaxage !== undefined,
+    sharedMaxAge,
     noCache: honor && g.cc.noCache,
     immutable: g.cc.immutable,
     source: lifetime.source,

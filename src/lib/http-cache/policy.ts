@@ -11,6 +11,7 @@ import {
   targetedCacheControl,
 } from './freshness.ts';
 import type { GoverningCacheControl, PolicyOptions, StoredFreshness } from './freshness.ts';
+import { parseContentRange } from './conditional.ts';
 import { firstHeaderValue, hasHeader, headerValue, parseHttpDate, splitList } from './headers.ts';
 import type { Headers } from './headers.ts';
 import { parseVary } from './vary.ts';
@@ -46,7 +47,6 @@ export type NoCacheReason =
   | 'no-freshness'
   | 'request-no-store'
   | 'too-large'
-  | 'range'
   | 'partial'
   | 'must-understand';
 
@@ -70,7 +70,7 @@ const notStorable = (reason: NoCacheReason): Storability => ({ storable: false, 
 
 /**
  * May this response be stored by a shared cache? Checks, first failing one reported:
- * method (GET only), request no-store, request Range, 206, status, no-store, private, Vary: *,
+ * method (GET only), request no-store, a 206 without one byte range, status, no-store, private, Vary: *,
  * Authorization, Set-Cookie, then whether anything makes the response reusable at all.
  */
 export function storability(
@@ -85,9 +85,12 @@ export function storability(
   if (method !== 'GET') return notStorable('method');
   // RFC 9111 §5.2.1.5: "a cache MUST NOT store any part of either this request or any response to it".
   if (parseCacheControl(req['cache-control']).noStore) return notStorable('request-no-store');
-  // Design: only whole 200 objects are stored; ranges are served from them (conditional.ts parseRange).
-  if (hasHeader(req, 'range')) return notStorable('range');
-  if (status === 206) return notStorable('partial');
+  // RFC 9111 §3.3: "A cache MAY store incomplete responses"; a 206 is stored as the part it holds
+  // when it is a single byte range of a representation whose complete length is known (a
+  // multipart/byteranges 206 has no Content-Range of its own and is not stored). A 200 to a Range
+  // request is the whole representation and is stored like any other.
+  if (status === 206 && parseContentRange(firstHeaderValue(res, 'content-range')) === null)
+    return notStorable('partial');
   // RFC 9111 §3: "the response status code is final"; a 304 updates a stored response (§4.3.4), it is
   // not stored itself.
   if (!Number.isInteger(status) || status < 200 || status > 599 || status === 304)

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseRange } from '../../../../src/lib/http-cache/conditional.ts';
+import {
+  parseContentRange,
+  parseRange,
+  rangeWithin,
+  singleByteRange,
+} from '../../../../src/lib/http-cache/conditional.ts';
 import type { RangeDecision } from '../../../../src/lib/http-cache/conditional.ts';
 import type { Headers } from '../../../../src/lib/http-cache/headers.ts';
 import { httpDate } from './fixtures.ts';
@@ -102,5 +107,70 @@ describe('parseRange with If-Range (RFC 9110 §13.1.5)', () => {
   });
   test('If-Range without Range: none', () => {
     assert.deepEqual(parseRange({ 'if-range': '"v1"' }, 100, strong), NONE);
+  });
+});
+
+describe('parseContentRange (RFC 9110 §14.4)', () => {
+  const rows: [string | undefined, ReturnType<typeof parseContentRange>][] = [
+    ['bytes 0-99/1000', { start: 0, end: 99, size: 1000 }],
+    ['bytes 999-999/1000', { start: 999, end: 999, size: 1000 }],
+    ['BYTES 0-0/1', { start: 0, end: 0, size: 1 }],
+    [' bytes 1-2/3 ', { start: 1, end: 2, size: 3 }],
+    ['bytes 0-99/*', null],
+    ['bytes */1000', null],
+    ['bytes 99-0/1000', null],
+    ['bytes 0-1000/1000', null],
+    ['items 0-1/2', null],
+    ['bytes 0-1/2, bytes 3-4/5', null],
+    [undefined, null],
+  ];
+  for (const [input, expected] of rows) {
+    test(String(input), () => assert.deepEqual(parseContentRange(input), expected));
+  }
+});
+
+describe('singleByteRange: the Range a miss forwards', () => {
+  const rows: [string | undefined, string | null][] = [
+    ['bytes=0-99', 'bytes=0-99'],
+    ['Bytes = 0-99', 'bytes=0-99'],
+    ['bytes=0100-', 'bytes=100-'],
+    ['bytes=-500', 'bytes=-500'],
+    ['bytes=0-1,5-6', null],
+    ['bytes=5-1', null],
+    ['bytes=-0', null],
+    ['bytes=-', null],
+    ['bytes=a-b', null],
+    ['items=0-1', null],
+    ['bytes=0-99\r\nx: y', null],
+    [undefined, null],
+  ];
+  for (const [input, expected] of rows) {
+    test(String(input), () =>
+      assert.equal(singleByteRange(input === undefined ? {} : { range: input }), expected),
+    );
+  }
+});
+
+describe('rangeWithin: may a stored part answer (RFC 9111 §3.3)', () => {
+  const part = { start: 100, end: 199, size: 1000 };
+  const rows: [string, { start: number; end: number } | null][] = [
+    ['bytes=100-199', { start: 100, end: 199 }],
+    ['bytes=120-130', { start: 120, end: 130 }],
+    ['bytes=99-150', null],
+    ['bytes=150-200', null],
+    ['bytes=150-', null],
+    ['bytes=-100', null],
+    ['bytes=0-1,150-160', null],
+  ];
+  for (const [input, expected] of rows) {
+    test(input, () => assert.deepEqual(rangeWithin({ range: input }, part, {}), expected));
+  }
+  test('If-Range that does not match: not answered from the part', () => {
+    const stored = { etag: '"a"' };
+    assert.equal(rangeWithin({ range: 'bytes=120-130', 'if-range': '"b"' }, part, stored), null);
+    assert.deepEqual(rangeWithin({ range: 'bytes=120-130', 'if-range': '"a"' }, part, stored), {
+      start: 120,
+      end: 130,
+    });
   });
 });

@@ -100,3 +100,23 @@ describe('canServeStaleOnError with freshnessOf (RFC 5861 §4.1 example)', () =>
     });
   }
 });
+
+describe('zone default stale windows and s-maxage (RFC 9111 §5.2.2.10)', () => {
+  const zone = options({ defaultStaleIfErrorSec: 600, defaultStaleWhileRevalidateSec: 600 });
+  const rows: [string, Headers, boolean][] = [
+    ['max-age: the zone default applies', { 'cache-control': 'max-age=100' }, true],
+    [
+      's-maxage without its own stale-if-error: the zone default does not',
+      { 'cache-control': 's-maxage=100' },
+      false,
+    ],
+    ['s-maxage with its own stale-if-error', { 'cache-control': 's-maxage=100, stale-if-error=60' }, true],
+  ];
+  for (const [name, res, expected] of rows) {
+    test(name, () => {
+      const f = freshnessOf(200, res, T0, T0, zone);
+      assert.equal(canServeStaleOnError(f, {}, at(150)), expected);
+      assert.equal(f.swrSec > 0, res['cache-control'] === 'max-age=100');
+    });
+  }
+});
