@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { h2Session, writeTestCerts, type TestCerts } from '../helpers/https-clients.ts';
-import { fetchReply, removeDir, startEdgeProcess } from '../helpers/processes.ts';
-import type { EdgeProc, Reply } from '../helpers/processes.ts';
+import { api, fetchReply, removeDir, startControlProcess, startEdgeProcess } from '../helpers/processes.ts';
+import type { ControlProc, EdgeProc, Reply } from '../helpers/processes.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -613,5 +613,66 @@ describe('partial content (RFC 9111 §3.3): a 206 from the origin is stored and 
     const multi = await get(path, { range: 'bytes=0-1,5-6' });
     assert.equal(multi.status, 200); // RFC 9110 §14.2: a server MAY ignore Range
     assert.deepEqual(asked.get(path), [undefined]);
+  });
+});
+
+describe('zone setting strip_cdn_cache_control (managed mode)', () => {
+  let control: ControlProc | undefined;
+  let managed: EdgeProc | undefined;
+
+  before(async () => {
+    const cp = (control = await startControlProcess());
+    const admin = (method: string, path: string, body?: unknown) =>
+      api(cp.url, cp.adminToken, method, path, body);
+    const token = (await admin('POST', '/client/v4/tokens', { name: 'nodes', scopes: ['node'] })).body.result
+      .value as string;
+    await admin('PUT', '/client/v4/pops/test', { city: 'Testville', latitude: 1, longitude: 2 });
+    for (const [name, strip] of [
+      ['keeps', false],
+      ['strips', true],
+    ] as const) {
+      const zone = await admin('POST', '/client/v4/zones', {
+        name,
+        hostnames: [`${name}.test`],
+        origins: [{ url: origin.url }],
+        settings: { strip_cdn_cache_control: strip },
+      });
+      assert.equal(zone.status, 201, JSON.stringify(zone.body));
+    }
+    managed = await startEdgeProcess(
+      '',
+      ['--control', cp.url, '--pop', 'test', '--node', 'managed', '--token', token],
+      { noOrigin: true },
+    );
+  });
+
+  after(async () => {
+    await managed?.stop();
+    if (managed !== undefined) await removeDir(managed.cacheDir);
+    await control?.stop();
+    if (control !== undefined) await removeDir(control.dataDir);
+  });
+
+  it('CDN-Cache-Control is obeyed in both zones, and reaches the client only where not stripped', async () => {
+    answer(origin, '/zone-cdncc', 200, { 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60' });
+    const node = managed as EdgeProc;
+    const at = async (host: string): Promise<Reply[]> => {
+      // The node may still be applying the zones it just followed: wait for the zone to answer.
+      const deadline = Date.now() + 10_000;
+      let first = await fetchReply(`${node.url}/zone-cdncc`, { headers: { host } });
+      while (first.status !== 200 && Date.now() < deadline) {
+        await sleep(50);
+        first = await fetchReply(`${node.url}/zone-cdncc`, { headers: { host } });
+      }
+      return [first, await fetchReply(`${node.url}/zone-cdncc`, { headers: { host } })];
+    };
+    const [keptFirst, kept] = (await at('keeps.test')) as [Reply, Reply];
+    const [, stripped] = (await at('strips.test')) as [Reply, Reply];
+    assert.equal(keptFirst.headers['cdn-cache-control'], 'max-age=60');
+    assert.equal(kept.headers['cdn-cache-control'], 'max-age=60');
+    assert.match(String(kept.headers['cache-status']), /hit/);
+    assert.equal(stripped.headers['cdn-cache-control'], undefined);
+    assert.match(String(stripped.headers['cache-status']), /hit/);
+    assert.equal(origin.count('/zone-cdncc'), 2, 'one fetch per zone: stored in both');
   });
 });
