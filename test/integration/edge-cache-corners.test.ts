@@ -388,6 +388,17 @@ describe('interim responses (RFC 9110 §15.2)', () => {
     assert.deepEqual(hit.interim, []);
   });
 
+  it('an origin that floods interim responses: at most 16 reach the client, then the final one', async () => {
+    origin.routes.set('/hints-flood', (_req, res) => {
+      for (let i = 0; i < 40; i++) res.writeProcessing();
+      res.writeHead(200, { 'cache-control': 'no-store' });
+      res.end('final');
+    });
+    const seen = await h1('/hints-flood');
+    assert.equal(seen.status, 200);
+    assert.ok(seen.interim.length > 0 && seen.interim.length <= 16, String(seen.interim.length));
+  });
+
   it('on a pass (POST) and an uncacheable GET too', async () => {
     origin.routes.set('/hints-pass', withHints('no-store'));
     assertForwarded(await h1('/hints-pass', 'POST'));
