@@ -57,27 +57,30 @@ function qvalue(params: string[]): number | null {
 
 /**
  * Accept-Language (RFC 9110 §12.5.4) in one canonical form, so that requests asking for the same
- * thing share one variant: `en-US,fr;q=0.5`, `fr;q=0.50, EN-us` and `en-us;q=1.0 , de;q=0, fr;q=0.5`
- * all become `en-us,fr;q=0.5`.
+ * thing share one variant: `en-US,fr;q=0.5`, `fr;q=0.50, EN-us` and `en-us;q=1.0 , fr;q=0.5` all
+ * become `en-us,fr;q=0.5`. Only rewrites that cannot change what an origin selects:
  * - Case: RFC 4647 §2 (which §12.5.4 cites): "language tags and ranges are case-insensitive" → lower case.
- * - q-values: RFC 9110 §12.4.2 "weight" (no q is q=1), written without trailing zeros; a member
- *   whose weight is invalid is dropped, as in Accept-Encoding, and so is q=0 ("not acceptable") —
- *   a range a client refuses selects nothing.
+ * - q-values: RFC 9110 §12.4.2 "weight" (no q is q=1), written without trailing zeros. q=0 members
+ *   stay (as `;q=0`, last): "not acceptable" is information an origin may act on.
  * - Order: by weight, highest first (§12.4.2: the weight is the "relative preference"). Members of
  *   equal weight keep the client's order: RFC 9110 gives their order no meaning, but origins that
  *   pick the first listed language exist, and keeping it can only cost extra variants, never a
- *   wrong one. A range listed twice counts once (its first weight).
- * No acceptable member at all → '' (distinct from an absent field, which matches only absence).
+ *   wrong one.
+ * A value that is not a valid list of distinct language ranges with valid weights (a tag such as
+ * `en_US`, `q=2`, a range listed twice) returns null, and the caller keys it as received: merging
+ * two invalid values into one key could hand one client the variant made for another.
  */
-export function normalizeAcceptLanguage(v: HeaderValue): string {
+export function normalizeAcceptLanguage(v: HeaderValue): string | null {
   const text = Array.isArray(v) ? v.join(', ') : (v ?? '');
   const ranges: { tag: string; q: number }[] = [];
   for (const member of splitList(text.toLowerCase())) {
     const [tag = '', ...params] = member.split(';').map((p) => p.trim());
     const q = qvalue(params);
-    // RFC 4647 §2.1: language-range = (1*8ALPHA *("-" 1*8alphanum)) / "*".
-    if (q === null || q === 0 || !/^(?:\*|[a-z]{1,8}(?:-[a-z0-9]{1,8})*)$/.test(tag)) continue;
-    if (!ranges.some((r) => r.tag === tag)) ranges.push({ tag, q });
+    // RFC 4647 §2.1: language-range = (1*8ALPHA *("-" 1*8alphanum)) / "*"; one parameter at most (q).
+    if (q === null || params.length > 1 || !/^(?:\*|[a-z]{1,8}(?:-[a-z0-9]{1,8})*)$/.test(tag)) return null;
+    if (params.length === 1 && !params[0]?.startsWith('q=')) return null;
+    if (ranges.some((r) => r.tag === tag)) return null;
+    ranges.push({ tag, q });
   }
   // Array.prototype.sort is stable (ECMA-262 since 2019): equal weights keep their order.
   ranges.sort((a, b) => b.q - a.q);
@@ -86,9 +89,10 @@ export function normalizeAcceptLanguage(v: HeaderValue): string {
 
 /**
  * Secondary cache key: for each name, the normalised request value. accept-encoding goes through
- * normalizeAcceptEncoding, accept-language through normalizeAcceptLanguage; other fields are
- * combined, trimmed around commas, case preserved. Entries are `name:value`, or just `name` when the request lacks the field (RFC 9111 §4.1: an absent field
- * only matches an absent field), joined by '\n'. Names cannot contain ':' or '\n' (tokens) and values
+ * normalizeAcceptEncoding, accept-language through normalizeAcceptLanguage (when valid); other
+ * fields are combined, trimmed around commas, case preserved. Entries are `name:value`, or just
+ * `name` when the request lacks the field (RFC 9111 §4.1: an absent field only matches an absent
+ * field), joined by '\n'. Names cannot contain ':' or '\n' (tokens) and values
  * cannot contain '\n' (RFC 9110 §5.5), so distinct selections give distinct strings.
  */
 export function varySelector(names: readonly string[], req: Headers): string {
@@ -97,9 +101,9 @@ export function varySelector(names: readonly string[], req: Headers): string {
 
 function selectorEntry(name: string, req: Headers): string {
   if (name === 'accept-encoding') return `${name}:${normalizeAcceptEncoding(req[name])}`;
-  if (name === 'accept-language' && req[name] !== undefined)
-    return `${name}:${normalizeAcceptLanguage(req[name])}`;
   const v = req[name];
+  const language = name === 'accept-language' && v !== undefined ? normalizeAcceptLanguage(v) : null;
+  if (language !== null) return `${name}:${language}`;
   if (v === undefined || (Array.isArray(v) && v.length === 0)) return name;
   const lines = Array.isArray(v) ? v : [v];
   // RFC 9111 §4.1: values may be normalised, e.g. "removing whitespace ... where allowed by the field's syntax".

@@ -138,12 +138,7 @@ describe('varySelector', () => {
       { 'accept-language': 'en, fr;q=0.5' },
       { 'accept-language': 'fr, en;q=0.5' },
     ],
-    [
-      'accept-language: absent vs nothing acceptable',
-      ['accept-language'],
-      {},
-      { 'accept-language': 'en;q=0' },
-    ],
+    ['accept-language: absent vs only q=0', ['accept-language'], {}, { 'accept-language': 'en;q=0' }],
     ['a value cannot forge a second entry', ['a', 'b'], { a: 'x', b: 'y' }, { a: 'x\nb:y' }],
     ['a value cannot forge a name', ['a', 'b'], { a: 'b:1' }, { b: '1' }],
   ];
@@ -153,21 +148,23 @@ describe('varySelector', () => {
 });
 
 describe('normalizeAcceptLanguage (RFC 9110 §12.5.4)', () => {
-  const rows: [string, HeaderValue, string][] = [
+  const rows: [string, HeaderValue, string | null][] = [
     ['one tag, lower-cased (RFC 4647 §2)', 'en-US', 'en-us'],
     ['q=1 and no q are the same', 'en;q=1.000, fr;q=0.5', 'en,fr;q=0.5'],
     ['q-values written without trailing zeros', 'fr;q=0.500', 'fr;q=0.5'],
     ['sorted by weight', 'fr;q=0.5, de;q=0.8, en', 'en,de;q=0.8,fr;q=0.5'],
     ['equal weights keep the client order', 'fr, en', 'fr,en'],
-    ['q=0 dropped (not acceptable)', 'en, de;q=0', 'en'],
-    ['invalid q-value: member dropped', 'en, fr;q=2, de;q=abc', 'en'],
+    ['q=0 kept, last', 'de;q=0, en', 'en,de;q=0'],
     ['upper-case Q', 'en;Q=0.5', 'en;q=0.5'],
-    ['not a language range: dropped', 'en, <script>, a_b', 'en'],
-    ['wildcard kept', '*;q=0.1, en', 'en,*;q=0.1'],
-    ['repeated tag: first weight counts', 'en;q=0.2, fr, en', 'fr,en;q=0.2'],
+    ['wildcard', '*;q=0.1, en', 'en,*;q=0.1'],
     ['whitespace everywhere', '  en-GB ;  q=0.9 ,fr ', 'fr,en-gb;q=0.9'],
     ['array of lines', ['en', 'fr;q=0.3'], 'en,fr;q=0.3'],
-    ['nothing acceptable', 'en;q=0', ''],
+    ['empty', '', ''],
+    // Not valid: keyed as received, so that distinct invalid values never share a variant.
+    ['invalid q-value', 'en, fr;q=2', null],
+    ['not a language range', 'en_US', null],
+    ['a range listed twice', 'en;q=0.2, fr, en', null],
+    ['another parameter', 'en;x=1', null],
   ];
   for (const [name, input, expected] of rows) {
     test(name, () => assert.equal(normalizeAcceptLanguage(input), expected));
@@ -176,5 +173,11 @@ describe('normalizeAcceptLanguage (RFC 9110 §12.5.4)', () => {
     const a = varySelector(['accept-language'], { 'accept-language': 'en-US,en;q=0.9,fr;q=0.8' });
     const b = varySelector(['accept-language'], { 'accept-language': 'FR;q=0.8, en;q=0.90, EN-us' });
     assert.equal(a, b);
+  });
+  test('two invalid values stay two selectors', () => {
+    const a = varySelector(['accept-language'], { 'accept-language': 'en_US' });
+    const b = varySelector(['accept-language'], { 'accept-language': 'de_DE' });
+    assert.notEqual(a, b);
+    assert.equal(a, 'accept-language:en_US');
   });
 });
