@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { isLogLevel, LOG_LEVELS, type LogLevel } from '../common/log.ts';
+import { currentLogLevel, isLogLevel, LOG_LEVELS, setLogLevel, type LogLevel } from '../common/log.ts';
 import { UsageError } from './args.ts';
 
 type FlagSpec = ParseArgsOptionsConfig[string];
@@ -159,4 +159,15 @@ function editDistance(a: string, b: string): number {
     row = next;
   }
   return row[b.length] as number;
+}
+
+/**
+ * SIGHUP's new --log-level: the reload's own line is written where the old or the new level shows
+ * it (going from info to warn still says so), then the new level applies.
+ */
+export function reloadLogLevel(next: LogLevel, writeLine: () => void): void {
+  const old = currentLogLevel();
+  setLogLevel(LOG_LEVELS.indexOf(next) < LOG_LEVELS.indexOf(old) ? next : old);
+  writeLine();
+  setLogLevel(next);
 }

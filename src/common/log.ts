@@ -14,6 +14,11 @@ export function setLogLevel(level: LogLevel): void {
   processMin = RANK[level];
 }
 
+/** The process's level now. */
+export function currentLogLevel(): LogLevel {
+  return LOG_LEVELS.find((level) => RANK[level] === processMin) ?? 'info';
+}
+
 export function isLogLevel(value: unknown): value is LogLevel {
   return typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value);
 }

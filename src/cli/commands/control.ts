@@ -16,6 +16,7 @@ import {
   CONFIG_HELP,
   CONFIG_OPTIONS,
   logLevelFlag,
+  reloadLogLevel,
   namingFileKeys,
   resolveFlags,
   type FlagValues,
@@ -250,14 +251,14 @@ function reloadControl(control: ControlPlane, argv: string[], log: Logger): void
     return;
   }
   if (next === 'help') return;
-  setLogLevel(next.logLevel);
   const tls = next.config.tls ?? null;
   const reloadedTls = tls !== null && control.reloadTls(tls);
-  log.info('SIGHUP: reloaded', {
+  const fields = {
     config: next.file ?? undefined,
     log_level: next.logLevel,
     tls_certificate: reloadedTls ? 'reloaded' : 'none',
-  });
+  };
+  reloadLogLevel(next.logLevel, () => log.info('SIGHUP: reloaded', fields));
 }
 
 /** A master key that is wrong, malformed or unreadable: one line, and no control plane. */

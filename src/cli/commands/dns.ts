@@ -9,6 +9,7 @@ import {
   CONFIG_HELP,
   CONFIG_OPTIONS,
   logLevelFlag,
+  reloadLogLevel,
   namingFileKeys,
   resolveFlags,
   type FlagValues,
@@ -196,8 +197,8 @@ export async function runDns(argv: string[]): Promise<void> {
       return;
     }
     if (next === 'help') return;
-    setLogLevel(next.logLevel);
-    log.info('SIGHUP: reloaded', { config: next.file ?? undefined, log_level: next.logLevel });
+    const fields = { config: next.file ?? undefined, log_level: next.logLevel };
+    reloadLogLevel(next.logLevel, () => log.info('SIGHUP: reloaded', fields));
   });
   let server;
   try {

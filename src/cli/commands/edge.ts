@@ -14,6 +14,7 @@ import {
   CONFIG_HELP,
   CONFIG_OPTIONS,
   logLevelFlag,
+  reloadLogLevel,
   namingFileKeys,
   resolveFlags,
   type FlagValues,
@@ -323,11 +324,12 @@ async function reloadEdge(node: EdgeNode, argv: string[], log: Logger): Promise<
     return;
   }
   if (next === 'help') return;
-  setLogLevel(next.logLevel);
   const plan = node.reload(next.config);
   const fields = { config: next.file ?? undefined, log_level: next.logLevel, applied: plan.applied };
-  if (plan.restart.length > 0)
-    log.warn('SIGHUP: reloaded; some changes need a restart', { ...fields, restart_needed: plan.restart });
-  else log.info('SIGHUP: reloaded', fields);
+  reloadLogLevel(next.logLevel, () => {
+    if (plan.restart.length > 0)
+      log.warn('SIGHUP: reloaded; some changes need a restart', { ...fields, restart_needed: plan.restart });
+    else log.info('SIGHUP: reloaded', fields);
+  });
   await node.tls.reload('SIGHUP');
 }
