@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -112,7 +112,7 @@ describe('start failures: one line naming the flag, exit 1', () => {
     assertOneLine(dns, 'dns', inUse);
   });
 
-  it('PostgreSQL away, a database that does not exist, NATS away', async () => {
+  it('PostgreSQL away, a database that does not exist, NATS away, a SQLite folder that cannot be made', async () => {
     const key = { MERIDIAN_MASTER_KEY: TEST_MASTER_KEY };
     const [away, missing, nats] = await Promise.all([
       meridian(
@@ -149,6 +149,20 @@ describe('start failures: one line naming the flag, exit 1', () => {
       nats,
       'control',
       new RegExp(`--nats nats://127\\.0\\.0\\.1:${deadPort}: cannot reach NATS`),
+    );
+    // A SQLite path whose folder cannot be made (a file stands where a folder should be).
+    await writeFile(join(dir, 'a-file'), '');
+    const sqlite = await meridian([
+      'control',
+      '--listen',
+      '127.0.0.1:0',
+      '--db',
+      `sqlite:${join(dir, 'a-file', 'm.db')}`,
+    ]);
+    assertOneLine(
+      sqlite,
+      'control',
+      /--db sqlite:.*a-file\/m\.db: cannot make the database's folder .*\((EEXIST|ENOTDIR)\)/,
     );
   });
 });

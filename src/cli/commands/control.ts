@@ -22,7 +22,7 @@ import {
   type FlagValues,
 } from '../config-file.ts';
 import { readSecretFile } from '../secret-file.ts';
-import { asStartFailure } from '../start-failure.ts';
+import { asStartFailure, StartFailure } from '../start-failure.ts';
 import { meridianVersion } from '../version.ts';
 import { createLogger, setLogLevel, type Logger, type LogLevel } from '../../common/log.ts';
 
@@ -204,8 +204,16 @@ export async function runControl(argv: string[]): Promise<void> {
   const { config } = parsed;
   setLogLevel(parsed.logLevel);
   const log = createLogger('control');
-  if (config.db.startsWith('sqlite:') && config.db !== 'sqlite::memory:')
-    mkdirSync(dirname(config.db.slice('sqlite:'.length)), { recursive: true });
+  if (config.db.startsWith('sqlite:') && config.db !== 'sqlite::memory:') {
+    const folder = dirname(config.db.slice('sqlite:'.length));
+    try {
+      mkdirSync(folder, { recursive: true });
+    } catch (err) {
+      throw new StartFailure(
+        `--db ${config.db}: cannot make the database's folder ${folder} (${(err as NodeJS.ErrnoException).code ?? 'error'}): choose a path the process may write`,
+      );
+    }
+  }
   // SIGHUP before the start: its default action would end the process.
   let control: ControlPlane | null = null;
   process.on('SIGHUP', () => {
