@@ -25,7 +25,8 @@ export const CONFIG_OPTIONS = {
 
 export const CONFIG_HELP = `  --config FILE             a TOML file of these flags (key = flag name without "--": listen =
                             "127.0.0.1:8080", disk-fsync = true, lists as arrays); flags on the
-                            command line override it; SIGHUP re-reads it (docs/deploy/config.md)
+                            command line override it (--no-SWITCH turns a switch off); SIGHUP
+                            re-reads it (docs/deploy/config.md)
   --log-level LEVEL         debug, info, warn or error (default info; SIGHUP applies a new one)
 `;
 
@@ -48,7 +49,15 @@ export function resolveFlags<O extends ParseArgsOptionsConfig>(
   argv: string[],
   options: O,
 ): ResolvedFlags<FlagValues<O>> {
-  const parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false, tokens: true });
+  const parsed = parseArgs({
+    args: argv,
+    options,
+    strict: true,
+    allowPositionals: false,
+    // --no-disk-fsync: a switch the file turns on can be turned off on the command line.
+    allowNegative: true,
+    tokens: true,
+  });
   const onCommandLine = new Set(parsed.tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
   const file = (parsed.values as { config?: string }).config;
   if (file === undefined) return { values: parsed.values as FlagValues<O>, file: null, fromFile: new Set() };
@@ -63,7 +72,13 @@ export function resolveFlags<O extends ParseArgsOptionsConfig>(
     fromFile.add(key);
     fileArgs.push(...args);
   }
-  const merged = parseArgs({ args: [...fileArgs, ...argv], options, strict: true, allowPositionals: false });
+  const merged = parseArgs({
+    args: [...fileArgs, ...argv],
+    options,
+    strict: true,
+    allowPositionals: false,
+    allowNegative: true,
+  });
   return { values: merged.values as FlagValues<O>, file, fromFile };
 }
 

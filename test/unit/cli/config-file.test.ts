@@ -204,5 +204,8 @@ describe('config files: the command line overrides the file', () => {
       'a list flag on the command line replaces the file list',
     );
     assert.equal(both.config.control?.pop, 'fra', 'keys not on the command line still apply');
+    const off = parseEdgeCommand(['--config', file, '--no-disk-fsync']);
+    assert.ok(off !== 'help');
+    assert.equal(off.config.diskFsync, false, '--no-SWITCH turns off what the file turns on');
   });
 });
