@@ -71,8 +71,8 @@ ${CONFIG_HELP}  -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}
 SIGHUP re-reads --config and the certificates: the origin and its TLS flags, --host-header,
---default-ttl, --hsts-max-age and --log-level apply at once; a change to any other flag is logged
-as needing a restart. SIGTERM and SIGINT stop the node (logged).
+--default-ttl, --hsts-max-age, --origin-timeout, --body-timeout and --log-level apply at once; a
+change to any other flag is logged as needing a restart. SIGTERM and SIGINT stop the node (logged).
 `;
 
 const OPTIONS = {
