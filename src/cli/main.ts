@@ -1,6 +1,8 @@
 // The meridian command: dispatches to a verb.
 import { ApiCallError } from './api-client.ts';
 import { UsageError } from './args.ts';
+import { explainStartFailure, StartFailure } from './start-failure.ts';
+import { meridianVersion } from './version.ts';
 
 const HELP = `meridian — a CDN you run yourself
 
@@ -22,7 +24,7 @@ Commands:
   nodes     list the nodes registered with the control plane
   audit     read the audit log
 
-Run "meridian <command> --help" for a command's options.
+Run "meridian <command> --help" for a command's options; "meridian --version" for the version.
 `;
 
 // Each verb's module is loaded only when that verb runs: an edge node then never loads the control
@@ -50,6 +52,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(`meridian ${meridianVersion()} (node ${process.versions.node})\n`);
+    return 0;
+  }
   const load = COMMANDS[command];
   if (load === undefined) {
     process.stderr.write(`meridian: unknown command "${command}"\n\n${HELP}`);
@@ -68,8 +74,25 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`meridian ${command}: ${(err as Error).message}\n`);
       return 2;
     }
-    throw err;
+    // A port in use, a database or NATS away: one line naming the flag (start-failure.ts).
+    const line = err instanceof StartFailure ? err.message : explainStartFailure(err);
+    if (line !== null) {
+      process.stderr.write(`meridian ${command}: ${line}\n`);
+      return 1;
+    }
+    if (process.env.MERIDIAN_DEBUG === '1' || !(err instanceof Error)) throw err;
+    process.stderr.write(`meridian ${command}: ${err.message} (MERIDIAN_DEBUG=1 shows where)\n`);
+    return 1;
   }
+}
+
+// `meridian zones list | head`: the reader went away. Like any Unix filter, stop quietly; the
+// pipeline's status is the reader's. (Without this, the write's EPIPE is an uncaught stack trace.)
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 const code = await main(process.argv.slice(2));

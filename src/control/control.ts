@@ -1,6 +1,7 @@
 // Assembles `meridian control`: the store, the API server, the first admin token, the NATS
 // publisher (distributed mode) and the housekeeping timers.
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../common/log.ts';
 import { eventSubjectOf } from '../common/events/nats-names.ts';
@@ -67,6 +68,8 @@ export interface ControlPlane {
   readonly createdAdminToken: string | null;
   /** The ACME engine (null unless config.acme). */
   readonly acme: AcmeManager | null;
+  /** SIGHUP: serve new TLS handshakes with this chain and key (false: the API is plain HTTP). */
+  reloadTls(pair: { cert: string; key: string }): boolean;
   close(): Promise<void>;
 }
 
@@ -82,7 +85,6 @@ export async function startControl(
     throw explainMissingKeyFile(resolved, err);
   });
   const acmeSettings = config.acme ?? null;
-  const createdAdminToken = await bootstrapAdminToken(store, config.adminToken);
   const registry = new Registry();
   // Bound late: the engine starts after the API listens (a CA that is down must not hold the API).
   let acme: AcmeManager | null = null;
@@ -106,18 +108,30 @@ export async function startControl(
     acme: acmeHook,
     https: config.tls ?? null,
   });
-  await app.listen({ host: config.listen.host, port: config.listen.port });
+  let publisher: Awaited<ReturnType<typeof startNatsPublisher>> | null = null;
+  let createdAdminToken: string | null;
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+    publisher =
+      config.nats === null
+        ? null
+        : await startNatsPublisher(store, {
+            servers: config.nats,
+            stream: config.natsStream,
+            subject: eventSubjectOf(config.natsStream),
+            tlsCa: config.natsCa ?? null,
+          });
+    // Last, once nothing else can fail: a start that fails (port in use, NATS away) must not create
+    // a token it never prints, which would leave the next start with none to print and none known.
+    createdAdminToken = await bootstrapAdminToken(store, config.adminToken);
+  } catch (err) {
+    await publisher?.close().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   const address = app.server.address() as AddressInfo;
   const url = `${config.tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  const publisher =
-    config.nats === null
-      ? null
-      : await startNatsPublisher(store, {
-          servers: config.nats,
-          stream: config.natsStream,
-          subject: eventSubjectOf(config.natsStream),
-          tlsCa: config.natsCa ?? null,
-        });
   const timers = [
     setInterval(
       () =>
@@ -168,6 +182,12 @@ export async function startControl(
     store,
     createdAdminToken,
     acme,
+    reloadTls(pair) {
+      if (!config.tls) return false;
+      // Connections already open keep their session; new handshakes get the new pair.
+      (app.server as unknown as TlsServer).setSecureContext({ ...pair, minVersion: 'TLSv1.2' });
+      return true;
+    },
     async close() {
       for (const timer of timers) clearInterval(timer);
       await acme?.stop();

@@ -41,6 +41,7 @@ import type { ClientCertSource } from './upstream/origin-tls.ts';
 import { UpstreamPools } from './upstream/pools.ts';
 import { forwardHeaders } from './upstream/request-headers.ts';
 import type { ZoneRuntime } from './zones/types.ts';
+import { applyLive, planReload, type ReloadPlan } from './reload.ts';
 import { CompiledZone } from './zones/zone-runtime.ts';
 import { ZoneTable } from './zones/zone-table.ts';
 
@@ -57,6 +58,11 @@ export interface EdgeNode {
   readonly https: HttpsListener | null;
   /** The event sequence applied (managed mode; 0 standalone). */
   appliedSeq(): number;
+  /**
+   * SIGHUP: applies what can change at run time from `next` (the re-read flags and config file), in
+   * place; says what changed, and what only a restart applies (those keep their running values).
+   */
+  reload(next: EdgeConfig): ReloadPlan;
   close(): Promise<void>;
 }
 
@@ -89,7 +95,13 @@ export async function startEdge(
     config.control === null
       ? null
       : new FailoverUrls(config.control.urls ?? [config.control.url], { log: logger });
-  const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones, readiness), logger);
+  // Standalone: the one zone made from --origin, rebuilt when SIGHUP brings new origin settings.
+  const standalone = { zone: standaloneZone(config) };
+  const resolveZone =
+    standalone.zone === null
+      ? (host: string) => (readiness.ready ? zones.resolve(host) : undefined)
+      : () => standalone.zone ?? undefined;
+  const runtime = createRuntime(config, cache, upstream, resolveZone, logger);
   runtime.isReady = () => readiness.ready;
   // Before any listener: a standalone pair that does not load stops the start with a clear error.
   const tls = await new EdgeTls({
@@ -166,6 +178,17 @@ export async function startEdge(
     tlsAddress: https?.address ?? null,
     https,
     appliedSeq: () => follower?.appliedSeq ?? 0,
+    reload(next) {
+      const plan = planReload(config, next);
+      if (plan.applied.length > 0) {
+        applyLive(config, next);
+        if (config.origin !== null) {
+          standalone.zone = standaloneZone(config);
+          runtime.defaultHost = config.origin.host;
+        }
+      }
+      return plan;
+    },
     async close() {
       server.closeAllConnections();
       server.close();
@@ -194,10 +217,8 @@ function clientCertsFor(
   config: EdgeConfig,
   store: Pick<CertStore, 'clientCertificateFor'> | null,
 ): ClientCertSource {
-  if (config.origin !== null) {
-    const standalone = config.upstreamTls.originClientCert;
-    return () => standalone;
-  }
+  // Read at each connection: SIGHUP may bring a new pair (reload.ts).
+  if (config.origin !== null) return () => config.upstreamTls.originClientCert;
   return (zoneId) => store?.clientCertificateFor(zoneId) ?? null;
 }
 
@@ -206,13 +227,9 @@ function viaCa(dispatcher: Dispatcher | undefined): { dispatcher?: Dispatcher } 
   return dispatcher === undefined ? {} : { dispatcher };
 }
 
-/** Standalone: every Host is served by one zone made from --origin. Managed: the control plane's zones. */
-function resolverFor(
-  config: EdgeConfig,
-  zones: ZoneTable,
-  readiness: { ready: boolean },
-): (host: string) => ZoneRuntime | undefined {
-  if (config.origin === null) return (host) => (readiness.ready ? zones.resolve(host) : undefined);
+/** Standalone: every Host is served by one zone made from --origin (managed: the control plane's zones). */
+function standaloneZone(config: EdgeConfig): CompiledZone | null {
+  if (config.origin === null) return null;
   const now = new Date().toISOString();
   const zone: Zone = {
     id: 'standalone',
@@ -240,8 +257,7 @@ function resolverFor(
     created_at: now,
     updated_at: now,
   };
-  const standalone = new CompiledZone(zone, null);
-  return () => standalone;
+  return new CompiledZone(zone, null);
 }
 
 async function follow(

@@ -23,8 +23,8 @@ export interface EdgeRuntime {
   cluster: Cluster | null;
   /** This node's Via entry ("1.1 <node>"). */
   readonly via: string;
-  /** The Host assumed for an HTTP/1.0 request that sends none. */
-  readonly defaultHost: string;
+  /** The Host assumed for an HTTP/1.0 request that sends none (standalone: SIGHUP may change it). */
+  defaultHost: string;
   /** The zone serving a hostname (lower case, no port); undefined: not served here (421), or not ready (503). */
   resolveZone(host: string): ZoneRuntime | undefined;
   /**

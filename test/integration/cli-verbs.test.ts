@@ -26,7 +26,9 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
 const headerOf = (out: string): string[] => (out.split('\n')[0] ?? '').split(/ {2,}/);
 
 before(async () => {
-  control = await startControlProcess();
+  // The node registered below never heart-beats: a long --node-stale keeps it up however slow the
+  // machine is (at the default 10 s, a loaded run listed it down).
+  control = await startControlProcess({ extra: ['--node-stale', '1h'] });
   const zone = await api(control.url, control.adminToken, 'POST', '/client/v4/zones', {
     name: 'cli',
     hostnames: ['cli.test'],

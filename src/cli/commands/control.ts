@@ -1,13 +1,30 @@
 // meridian control: the control plane (REST API, durable state, the event log).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
-import { startControl, type AcmeSettings, type ControlConfig } from '../../control/control.ts';
+import {
+  startControl,
+  type AcmeSettings,
+  type ControlConfig,
+  type ControlPlane,
+} from '../../control/control.ts';
 import { DEFAULT_EVENT_STREAM, isValidStreamName } from '../../common/events/nats-names.ts';
 import { DEFAULT_PURGE_RATE } from '../../control/api/purge.ts';
 import { MasterKeyError } from '../../control/secrets/master-key.ts';
 import { parseDuration, parseListen, UsageError } from '../args.ts';
 import { readCaFlag, readServerPair } from '../tls-files.ts';
+import {
+  CONFIG_HELP,
+  CONFIG_OPTIONS,
+  logLevelFlag,
+  reloadLogLevel,
+  namingFileKeys,
+  resolveFlags,
+  type FlagValues,
+} from '../config-file.ts';
+import { readSecretFile } from '../secret-file.ts';
+import { asStartFailure, StartFailure } from '../start-failure.ts';
+import { meridianVersion } from '../version.ts';
+import { createLogger, setLogLevel, type Logger, type LogLevel } from '../../common/log.ts';
 
 export function streamName(value: string): string {
   if (!isValidStreamName(value))
@@ -41,34 +58,60 @@ Options:
                          e.g. a local pebble for tests; see docs/tls.md "ACME")
   --acme-email ADDRESS   contact for the ACME account
   --acme-ca FILE         PEM root that signs the ACME directory's HTTPS (a private CA such as pebble's)
-  -h, --help             this help
+  --admin-token-file FILE  the admin token on the first line of FILE (or MERIDIAN_ADMIN_TOKEN_FILE)
+${CONFIG_HELP}  -h, --help             this help
 
-On first start an admin token is created and printed once; set MERIDIAN_ADMIN_TOKEN to choose it instead.
+On first start an admin token is created and printed once the control plane is up; set
+MERIDIAN_ADMIN_TOKEN (or --admin-token-file) to choose it instead: it is created if missing.
+SIGHUP re-reads --config, the --tls-cert/--tls-key files and --log-level (logged); SIGTERM and
+SIGINT stop the control plane (logged).
 `;
 
+const OPTIONS = {
+  listen: { type: 'string', default: '127.0.0.1:8700' },
+  db: { type: 'string', default: 'sqlite:./meridian-data/meridian.db' },
+  nats: { type: 'string' },
+  'nats-stream': { type: 'string', default: DEFAULT_EVENT_STREAM },
+  'nats-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'node-stale': { type: 'string', default: '10s' },
+  'event-retention': { type: 'string', default: '100000' },
+  'purge-rate': { type: 'string', default: String(DEFAULT_PURGE_RATE.perSecond) },
+  'purge-burst': { type: 'string', default: String(DEFAULT_PURGE_RATE.burst) },
+  'master-key-file': { type: 'string' },
+  'acme-directory': { type: 'string' },
+  'acme-email': { type: 'string' },
+  'acme-ca': { type: 'string' },
+  'admin-token-file': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+  ...CONFIG_OPTIONS,
+} as const;
+
+/** What `meridian control ARGV` runs: its settings, the log level, and the config file read. */
+export interface ControlInvocation {
+  config: ControlConfig;
+  logLevel: LogLevel;
+  file: string | null;
+}
+
 export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      listen: { type: 'string', default: '127.0.0.1:8700' },
-      db: { type: 'string', default: 'sqlite:./meridian-data/meridian.db' },
-      nats: { type: 'string' },
-      'nats-stream': { type: 'string', default: DEFAULT_EVENT_STREAM },
-      'nats-ca': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'node-stale': { type: 'string', default: '10s' },
-      'event-retention': { type: 'string', default: '100000' },
-      'purge-rate': { type: 'string', default: String(DEFAULT_PURGE_RATE.perSecond) },
-      'purge-burst': { type: 'string', default: String(DEFAULT_PURGE_RATE.burst) },
-      'master-key-file': { type: 'string' },
-      'acme-directory': { type: 'string' },
-      'acme-email': { type: 'string' },
-      'acme-ca': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) return 'help';
+  const parsed = parseControlCommand(argv);
+  return parsed === 'help' ? parsed : parsed.config;
+}
+
+/** The command line and its --config file, validated: a UsageError names the flag or the file's key. */
+export function parseControlCommand(argv: string[]): ControlInvocation | 'help' {
+  const resolved = resolveFlags(argv, OPTIONS);
+  if (resolved.values.help) return 'help';
+  return namingFileKeys(resolved, () => ({
+    config: controlConfigOf(resolved.values),
+    logLevel: logLevelFlag(resolved.values['log-level']),
+    file: resolved.file,
+  }));
+}
+
+function controlConfigOf(values: FlagValues<typeof OPTIONS>): ControlConfig {
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(values.db))
     throw new UsageError(`--db: expected sqlite:PATH or postgres://..., got "${values.db}"`);
   if (values.nats !== undefined && !/^(nats|tls):\/\//.test(values.nats))
@@ -83,14 +126,14 @@ export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
     natsStream: streamName(values['nats-stream']),
     natsCa: natsCaOf(values['nats-ca'], values.nats),
     tls: readServerPair('tls-cert', 'tls-key', values['tls-cert'], values['tls-key']),
-    adminToken: process.env.MERIDIAN_ADMIN_TOKEN || null,
+    adminToken: adminTokenOf(values['admin-token-file']),
     nodeStaleMs: parseDuration('node-stale', values['node-stale']),
     eventRetention: Number(retention),
     purgeRate: {
       perSecond: positiveNumber('purge-rate', values['purge-rate']),
       burst: positiveNumber('purge-burst', values['purge-burst']),
     },
-    version: '0.1.0',
+    version: meridianVersion(),
     masterKey: {
       value: process.env.MERIDIAN_MASTER_KEY || null,
       file: values['master-key-file'] ?? null,
@@ -127,6 +170,14 @@ function acmeSettingsOf(
   return { directoryUrl: url.href, directoryCa, email: email ?? null };
 }
 
+/** --admin-token-file, else MERIDIAN_ADMIN_TOKEN_FILE, else MERIDIAN_ADMIN_TOKEN; null: none. */
+function adminTokenOf(file: string | undefined): string | null {
+  if (file !== undefined) return readSecretFile('admin-token-file', file);
+  const envFile = process.env.MERIDIAN_ADMIN_TOKEN_FILE;
+  if (envFile !== undefined && envFile !== '') return readSecretFile('admin-token-file', envFile);
+  return process.env.MERIDIAN_ADMIN_TOKEN || null;
+}
+
 /** --nats-ca without --nats has nothing to verify: say so rather than ignore it. */
 export function natsCaOf(file: string | undefined, nats: string | undefined): string | null {
   if (file !== undefined && nats === undefined) throw new UsageError('--nats-ca: needs --nats');
@@ -145,25 +196,77 @@ export async function runControl(argv: string[]): Promise<void> {
     const { runRotateMasterKey } = await import('./rotate-master-key.ts');
     return refuseBadKey(() => runRotateMasterKey(argv.slice(1)));
   }
-  const config = parseControlArgs(argv);
-  if (config === 'help') {
+  const parsed = parseControlCommand(argv);
+  if (parsed === 'help') {
     process.stdout.write(CONTROL_HELP);
     return;
   }
-  if (config.db.startsWith('sqlite:') && config.db !== 'sqlite::memory:')
-    mkdirSync(dirname(config.db.slice('sqlite:'.length)), { recursive: true });
-  const control = await refuseBadKey(() => startControl(config));
+  const { config } = parsed;
+  setLogLevel(parsed.logLevel);
+  const log = createLogger('control');
+  if (config.db.startsWith('sqlite:') && config.db !== 'sqlite::memory:') {
+    const folder = dirname(config.db.slice('sqlite:'.length));
+    try {
+      mkdirSync(folder, { recursive: true });
+    } catch (err) {
+      throw new StartFailure(
+        `--db ${config.db}: cannot make the database's folder ${folder} (${(err as NodeJS.ErrnoException).code ?? 'error'}): choose a path the process may write`,
+      );
+    }
+  }
+  // SIGHUP before the start: its default action would end the process.
+  let control: ControlPlane | null = null;
+  process.on('SIGHUP', () => {
+    if (control !== null) reloadControl(control, argv, log);
+  });
+  control = await refuseBadKey(() =>
+    startControl(config, log).catch((err: unknown) => {
+      throw asStartFailure(err, { listens: { listen: config.listen }, db: config.db, nats: config.nats });
+    }),
+  );
   if (control.createdAdminToken !== null) {
     process.stdout.write(`Admin token (shown once; store it now):\n  ${control.createdAdminToken}\n`);
   }
   process.stdout.write(`control plane: ${control.url}  (OpenAPI: ${control.url}/client/v4/openapi.json)\n`);
-  const stop = (): void =>
-    void control.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+  const started = control;
+  const stop = (signal: NodeJS.Signals): void => {
+    log.info('stopping', { signal });
+    started.close().then(
+      () => {
+        log.info('stopped', { signal });
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error('stop failed', { signal, err });
+        process.exit(1);
+      },
     );
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/**
+ * SIGHUP: the command line and --config re-read; the log level and the API's TLS certificate (the
+ * --tls-cert/--tls-key files, read again) apply at once. A file that does not load keeps the old pair.
+ */
+function reloadControl(control: ControlPlane, argv: string[], log: Logger): void {
+  let next: ControlInvocation | 'help';
+  try {
+    next = parseControlCommand(argv);
+  } catch (err) {
+    log.error('SIGHUP: reload refused, the running configuration stays', { error: (err as Error).message });
+    return;
+  }
+  if (next === 'help') return;
+  const tls = next.config.tls ?? null;
+  const reloadedTls = tls !== null && control.reloadTls(tls);
+  const fields = {
+    config: next.file ?? undefined,
+    log_level: next.logLevel,
+    tls_certificate: reloadedTls ? 'reloaded' : 'none',
+  };
+  reloadLogLevel(next.logLevel, () => log.info('SIGHUP: reloaded', fields));
 }
 
 /** A master key that is wrong, malformed or unreadable: one line, and no control plane. */

@@ -1,11 +1,12 @@
 // meridian demo: the quickstart on embedded defaults — the demo origin and one edge node in front
 // of it, on loopback, with example commands. (`meridian up` will start a whole local cluster.)
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDemoOrigin } from '../../demo/origin.ts';
-import { startEdge } from '../../edge/edge.ts';
+import { startEdge, type EdgeNode } from '../../edge/edge.ts';
+import { asStartFailure } from '../start-failure.ts';
 import { parseEdgeArgs } from './edge.ts';
 import { parseListen } from '../args.ts';
 
@@ -30,8 +31,17 @@ export async function runDemo(argv: string[]): Promise<void> {
     return;
   }
   const originAt = parseListen('origin-listen', values['origin-listen']);
-  const origin = await startDemoOrigin(originAt.host, originAt.port);
+  const listens = {
+    listen: parseListen('listen', values.listen),
+    'origin-listen': originAt,
+    'admin-listen': parseListen('admin-listen', values['admin-listen']),
+  };
+  const origin = await startDemoOrigin(originAt.host, originAt.port).catch((err: unknown) => {
+    throw asStartFailure(err, { listens: { 'origin-listen': originAt } });
+  });
+  // The demo's cache is a temporary folder: removed when the demo stops (or fails to start).
   const cacheDir = await mkdtemp(join(tmpdir(), 'meridian-demo-'));
+  const removeCache = () => rm(cacheDir, { recursive: true, force: true });
   const config = parseEdgeArgs([
     '--origin',
     origin.url,
@@ -43,7 +53,14 @@ export async function runDemo(argv: string[]): Promise<void> {
     cacheDir,
   ]);
   if (config === 'help') return;
-  const edge = await startEdge(config);
+  let edge: EdgeNode;
+  try {
+    edge = await startEdge(config);
+  } catch (err) {
+    await origin.close();
+    await removeCache();
+    throw asStartFailure(err, { listens });
+  }
   const url = `http://${values.listen}`;
   process.stdout.write(`
 Meridian demo is running.
@@ -61,7 +78,12 @@ Try:
 Ctrl-C stops everything.
 `);
   const stop = (): void => {
-    void Promise.all([edge.close(), origin.close()]).then(() => process.exit(0));
+    void Promise.all([edge.close(), origin.close()])
+      .then(removeCache)
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

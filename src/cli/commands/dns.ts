@@ -1,11 +1,22 @@
 // meridian dns: the authoritative GeoDNS server for the CDN's zone.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { parseLocationsFile, type Location } from '../../dns/geo.ts';
 import { DnsConfigError, startDns, type DnsOptions } from '../../dns/server.ts';
 import { parseDuration, parseListen, UsageError } from '../args.ts';
 import { parseControlUrls } from '../control-urls.ts';
 import { readCaFlag } from '../tls-files.ts';
+import {
+  CONFIG_HELP,
+  CONFIG_OPTIONS,
+  logLevelFlag,
+  reloadLogLevel,
+  namingFileKeys,
+  resolveFlags,
+  type FlagValues,
+} from '../config-file.ts';
+import { readSecretFile } from '../secret-file.ts';
+import { asStartFailure } from '../start-failure.ts';
+import { createLogger, setLogLevel, type LogLevel } from '../../common/log.ts';
 
 export const DNS_HELP = `meridian dns — authoritative GeoDNS for the CDN's hostnames
 
@@ -23,6 +34,7 @@ Options:
   --control-ca FILE           PEM CAs that verify an https:// --control (default: the system's and
                               NODE_EXTRA_CA_CERTS)
   --token TOKEN               an API token with zones:read (or MERIDIAN_TOKEN)
+  --token-file FILE           read that token from the first line of FILE (a compose or systemd secret)
   --zone NAME                 the zone DNS is authoritative for, e.g. cdn.example.net
   --ns NAME[=IP,...]          an NS record at the apex; repeat for more (default ns1.<zone>=<listen host>);
                               addresses are answered for name servers inside the zone
@@ -40,7 +52,10 @@ Options:
   --admin-listen HOST:PORT    /metrics (Prometheus) and /healthz listener (default: none)
   --tcp-idle-timeout DURATION close idle TCP connections after this (default 10s)
   --tcp-max-connections N     open TCP connections at most (default 1000)
-  -h, --help                  this help
+${CONFIG_HELP}  -h, --help                  this help
+
+SIGHUP re-reads --config and applies --log-level (logged); other changes need a restart.
+SIGTERM and SIGINT stop the server (logged).
 `;
 
 const OPTIONS = {
@@ -48,6 +63,7 @@ const OPTIONS = {
   control: { type: 'string', multiple: true },
   'control-ca': { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   zone: { type: 'string' },
   ns: { type: 'string', multiple: true },
   hostmaster: { type: 'string' },
@@ -63,6 +79,7 @@ const OPTIONS = {
   'tcp-idle-timeout': { type: 'string', default: '10s' },
   'tcp-max-connections': { type: 'string', default: '1000' },
   help: { type: 'boolean', short: 'h', default: false },
+  ...CONFIG_OPTIONS,
 } as const;
 
 function positiveInt(flag: string, value: string): number {
@@ -88,13 +105,38 @@ function parseNs(value: string): { name: string; addresses: string[] } {
   return { name, addresses: list === undefined || list === '' ? [] : list.split(',') };
 }
 
+/** What `meridian dns ARGV` runs: its options, the log level, and the config file read. */
+export interface DnsInvocation {
+  options: DnsOptions;
+  logLevel: LogLevel;
+  file: string | null;
+}
+
 export function parseDnsArgs(argv: string[]): DnsOptions | 'help' {
-  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
-  if (values.help) return 'help';
+  const parsed = parseDnsCommand(argv);
+  return parsed === 'help' ? parsed : parsed.options;
+}
+
+/** The command line and its --config file, validated: a UsageError names the flag or the file's key. */
+export function parseDnsCommand(argv: string[]): DnsInvocation | 'help' {
+  const resolved = resolveFlags(argv, OPTIONS);
+  if (resolved.values.help) return 'help';
+  return namingFileKeys(resolved, () => ({
+    options: dnsOptionsOf(resolved.values),
+    logLevel: logLevelFlag(resolved.values['log-level']),
+    file: resolved.file,
+  }));
+}
+
+function dnsOptionsOf(values: FlagValues<typeof OPTIONS>): DnsOptions {
   if (values.control === undefined) throw new UsageError('--control: required (the control plane URL)');
   if (values.zone === undefined) throw new UsageError('--zone: required (e.g. cdn.example.net)');
-  const token = values.token ?? process.env.MERIDIAN_TOKEN;
-  if (token === undefined || token === '') throw new UsageError('--token: required (or MERIDIAN_TOKEN)');
+  if (values.token !== undefined && values['token-file'] !== undefined)
+    throw new UsageError('--token and --token-file: give one');
+  const token =
+    values.token ?? readSecretFile('token-file', values['token-file']) ?? process.env.MERIDIAN_TOKEN;
+  if (token === undefined || token === '')
+    throw new UsageError('--token: required (or --token-file, or MERIDIAN_TOKEN)');
   const options: DnsOptions = {
     listen: parseListen('listen', values.listen),
     control: { ...controlUrlsOf(values.control), token, ca: readCaFlag('control-ca', values['control-ca']) },
@@ -138,23 +180,48 @@ export function parseDnsArgs(argv: string[]): DnsOptions | 'help' {
 }
 
 export async function runDns(argv: string[]): Promise<void> {
-  const options = parseDnsArgs(argv);
-  if (options === 'help') {
+  const parsed = parseDnsCommand(argv);
+  if (parsed === 'help') {
     process.stdout.write(DNS_HELP);
     return;
   }
+  setLogLevel(parsed.logLevel);
+  const log = createLogger('dns');
+  // SIGHUP before the start: its default action would end the process.
+  process.on('SIGHUP', () => {
+    let next: DnsInvocation | 'help';
+    try {
+      next = parseDnsCommand(argv);
+    } catch (err) {
+      log.error('SIGHUP: reload refused, the running configuration stays', { error: (err as Error).message });
+      return;
+    }
+    if (next === 'help') return;
+    const fields = { config: next.file ?? undefined, log_level: next.logLevel };
+    reloadLogLevel(next.logLevel, () => log.info('SIGHUP: reloaded', fields));
+  });
   let server;
   try {
-    server = await startDns(options);
+    server = await startDns({ ...parsed.options, logger: log });
   } catch (err) {
     // Option values that only startDns can judge (zone, name servers, a GeoIP file) are usage errors.
     if (err instanceof DnsConfigError) throw new UsageError(err.message);
-    throw err;
+    throw asStartFailure(err, {
+      listens: { listen: parsed.options.listen, 'admin-listen': parsed.options.adminListen },
+    });
   }
-  const stop = (): void => {
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+  const started = server;
+  const stop = (signal: NodeJS.Signals): void => {
+    log.info('stopping', { signal });
+    started.close().then(
+      () => {
+        log.info('stopped', { signal });
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error('stop failed', { signal, err });
+        process.exit(1);
+      },
     );
   };
   process.once('SIGINT', stop);

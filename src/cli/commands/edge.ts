@@ -1,7 +1,6 @@
 // meridian edge: one caching reverse proxy node (standalone: in front of one origin).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
 import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
 import { parseControlUrls } from '../control-urls.ts';
@@ -11,6 +10,18 @@ import { startEdge, type EdgeNode } from '../../edge/edge.ts';
 import { DEFAULT_POLICY_OPTIONS } from '../../lib/http-cache/policy.ts';
 import { parseDuration, parseHttpUrl, parseListen, parseSize, parseToken, UsageError } from '../args.ts';
 import { readCaFlag } from '../tls-files.ts';
+import {
+  CONFIG_HELP,
+  CONFIG_OPTIONS,
+  logLevelFlag,
+  reloadLogLevel,
+  namingFileKeys,
+  resolveFlags,
+  type FlagValues,
+} from '../config-file.ts';
+import { readSecretFile } from '../secret-file.ts';
+import { asStartFailure } from '../start-failure.ts';
+import { createLogger, setLogLevel, type Logger, type LogLevel } from '../../common/log.ts';
 
 export const EDGE_HELP = `meridian edge — run an edge node (a caching reverse proxy)
 
@@ -27,6 +38,7 @@ Options:
                             origins for the edge PoPs of zones that name it)
   --node NAME               this node's name (managed mode; also the name in Via and Cache-Status)
   --token TOKEN             a token with the node scope (or MERIDIAN_NODE_TOKEN)
+  --token-file FILE         read that token from the first line of FILE (a compose or systemd secret)
   --nats URL                follow the event log over NATS JetStream instead of the HTTP stream
   --nats-stream NAME        the control plane's JetStream stream (default MERIDIAN_EVENTS)
   --control-ca FILE         PEM CAs that verify an https:// --control (default: the system's and
@@ -55,9 +67,13 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
-  -h, --help                this help
+${CONFIG_HELP}  -h, --help                this help
 
-${UPSTREAM_TLS_HELP}`;
+${UPSTREAM_TLS_HELP}
+SIGHUP re-reads --config and the certificates: the origin and its TLS flags, --host-header,
+--default-ttl, --hsts-max-age, --origin-timeout, --body-timeout and --log-level apply at once; a
+change to any other flag is logged as needing a restart. SIGTERM and SIGINT stop the node (logged).
+`;
 
 const OPTIONS = {
   origin: { type: 'string' },
@@ -66,6 +82,7 @@ const OPTIONS = {
   role: { type: 'string' },
   node: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   nats: { type: 'string' },
   'nats-stream': { type: 'string', default: DEFAULT_EVENT_STREAM },
   'control-ca': { type: 'string' },
@@ -92,18 +109,42 @@ const OPTIONS = {
   'disk-fsync': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
+  ...CONFIG_OPTIONS,
 } as const;
 
+/** What `meridian edge ARGV` runs: the node's settings, the log level, and the config file read. */
+export interface EdgeInvocation {
+  config: EdgeConfig;
+  logLevel: LogLevel;
+  file: string | null;
+}
+
 export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
-  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
-  if (values.help) return 'help';
+  const parsed = parseEdgeCommand(argv);
+  return parsed === 'help' ? parsed : parsed.config;
+}
+
+/** The command line and its --config file, validated: a UsageError names the flag or the file's key. */
+export function parseEdgeCommand(argv: string[]): EdgeInvocation | 'help' {
+  const resolved = resolveFlags(argv, OPTIONS);
+  if (resolved.values.help) return 'help';
+  return namingFileKeys(resolved, () => ({
+    config: edgeConfigOf(resolved.values),
+    logLevel: logLevelFlag(resolved.values['log-level']),
+    file: resolved.file,
+  }));
+}
+
+function edgeConfigOf(values: FlagValues<typeof OPTIONS>): EdgeConfig {
   if ((values.origin === undefined) === (values.control === undefined)) {
     throw new UsageError(
       '--origin or --control: give exactly one (standalone in front of an origin, or managed by a control plane)',
     );
   }
   if (values.control === undefined) {
-    const managedOnly = (['control-ca', 'nats-ca'] as const).find((flag) => values[flag] !== undefined);
+    const managedOnly = (['control-ca', 'nats-ca', 'token-file'] as const).find(
+      (flag) => values[flag] !== undefined,
+    );
     if (managedOnly !== undefined) throw new UsageError(`--${managedOnly}: needs --control (managed mode)`);
   }
   const control = values.control === undefined ? null : controlLink(values);
@@ -198,12 +239,16 @@ function controlLink(values: {
   'public-url'?: string;
   'control-ca'?: string;
   'nats-ca'?: string;
+  'token-file'?: string;
 }): ControlLink {
-  const token = values.token ?? process.env.MERIDIAN_NODE_TOKEN;
+  if (values.token !== undefined && values['token-file'] !== undefined)
+    throw new UsageError('--token and --token-file: give one');
+  const token =
+    values.token ?? readSecretFile('token-file', values['token-file']) ?? process.env.MERIDIAN_NODE_TOKEN;
   if (values.pop === undefined) throw new UsageError('--pop: required with --control');
   if (values.node === undefined) throw new UsageError('--node: required with --control');
   if (token === undefined || token === '')
-    throw new UsageError('--token: required with --control (or MERIDIAN_NODE_TOKEN)');
+    throw new UsageError('--token: required with --control (or --token-file, or MERIDIAN_NODE_TOKEN)');
   if (values.role !== undefined && values.role !== 'edge' && values.role !== 'shield')
     throw new UsageError(`--role: expected edge or shield, got "${values.role}"`);
   if (values.nats !== undefined && !/^(nats|tls):\/\//.test(values.nats))
@@ -227,30 +272,64 @@ function controlLink(values: {
 }
 
 export async function runEdge(argv: string[]): Promise<void> {
-  const config = parseEdgeArgs(argv);
-  if (config === 'help') {
+  const parsed = parseEdgeCommand(argv);
+  if (parsed === 'help') {
     process.stdout.write(EDGE_HELP);
     return;
   }
-  // SIGHUP reloads the TLS certificate (--tls-cert/--tls-key) instead of ending the process. Set
-  // before the start: until a listener exists the signal's default action would kill the process.
-  // One during the start is moot (the files are being read anyway).
+  setLogLevel(parsed.logLevel);
+  const log = createLogger('edge');
+  // SIGHUP reloads (the config file, the flags that can change at run time, the TLS certificate)
+  // instead of ending the process. Set before the start: until a listener exists the signal's
+  // default action would kill the process. One during the start is moot (the files are being read).
   let node: EdgeNode | null = null;
-  process.on('SIGHUP', () => void node?.tls.reload('SIGHUP'));
+  process.on('SIGHUP', () => {
+    if (node !== null) void reloadEdge(node, argv, log);
+  });
+  const { config } = parsed;
   try {
-    node = await startEdge(config);
+    node = await startEdge(config, log);
   } catch (err) {
-    // A node that cannot start (a certificate that does not load, a port in use) says why in one line.
-    process.stderr.write(`meridian edge: ${(err as Error).message}\n`);
-    process.exit(1);
+    throw asStartFailure(err, {
+      listens: { listen: config.listen, 'listen-tls': config.tls.listen, 'admin-listen': config.adminListen },
+      nats: config.control?.nats ?? null,
+    });
   }
   const started = node;
-  const stop = (): void => {
+  const stop = (signal: NodeJS.Signals): void => {
+    log.info('stopping', { signal });
     started.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => {
+        log.info('stopped', { signal });
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error('stop failed', { signal, err });
+        process.exit(1);
+      },
     );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** SIGHUP: the command line and --config re-read; what changed applied, or named as needing a restart. */
+async function reloadEdge(node: EdgeNode, argv: string[], log: Logger): Promise<void> {
+  let next: EdgeInvocation | 'help';
+  try {
+    next = parseEdgeCommand(argv);
+  } catch (err) {
+    // A bad edit keeps the running configuration (nginx -s reload does the same).
+    log.error('SIGHUP: reload refused, the running configuration stays', { error: (err as Error).message });
+    return;
+  }
+  if (next === 'help') return;
+  const plan = node.reload(next.config);
+  const fields = { config: next.file ?? undefined, log_level: next.logLevel, applied: plan.applied };
+  reloadLogLevel(next.logLevel, () => {
+    if (plan.restart.length > 0)
+      log.warn('SIGHUP: reloaded; some changes need a restart', { ...fields, restart_needed: plan.restart });
+    else log.info('SIGHUP: reloaded', fields);
+  });
+  await node.tls.reload('SIGHUP');
 }
