@@ -61,6 +61,17 @@ export async function runDemo(argv: string[]): Promise<void> {
     await removeCache();
     throw asStartFailure(err, { listens });
   }
+  // Handlers first: a signal that arrives right after the banner still stops cleanly.
+  const stop = (): void => {
+    void Promise.all([edge.close(), origin.close()])
+      .then(removeCache)
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const url = `http://${values.listen}`;
   process.stdout.write(`
 Meridian demo is running.
@@ -77,14 +88,4 @@ Try:
 
 Ctrl-C stops everything.
 `);
-  const stop = (): void => {
-    void Promise.all([edge.close(), origin.close()])
-      .then(removeCache)
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
