@@ -6,7 +6,7 @@
 import { Agent, request } from 'undici';
 import type { NodeInfo, Pop } from '../common/config/topology.ts';
 import type { Logger } from '../common/log.ts';
-import { anycastProtocol, BirdControl } from './bird.ts';
+import { anycastConfig, BirdControl } from './bird.ts';
 import {
   judgePop,
   nextAnnouncement,
@@ -56,6 +56,7 @@ export class AnycastAgent {
   #state: Announcement = { announced: false, healthySinceMs: null };
   /** The include file's text in force (null: not yet written). */
   #applied: string | null = null;
+  #announcedApplied = false;
   #lastVerdict = '';
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
@@ -138,27 +139,28 @@ export class AnycastAgent {
   }
 
   async #apply(announce: boolean, healthyNodes: string[]): Promise<void> {
-    let nexthops: string[] | null = null;
-    if (this.#o.nexthops !== null) {
-      nexthops = healthyNodes
-        .map((n) => this.#o.nexthops?.get(n))
-        .filter((n): n is string => n !== undefined);
-      // Healthy nodes without a next hop cannot take the routed traffic.
-      if (nexthops.length === 0) announce = false;
-    }
-    const text = anycastProtocol(
-      this.#o.protocol,
-      announce ? this.#o.prefixes : [],
+    const map = this.#o.nexthops;
+    const nexthops =
+      map === null ? null : healthyNodes.map((n) => map.get(n)).filter((n): n is string => n !== undefined);
+    // Healthy nodes without a next hop cannot take the routed traffic.
+    if (nexthops !== null && nexthops.length === 0) announce = false;
+    const text = anycastConfig({
+      protocol: this.#o.protocol,
+      prefixes: this.#o.prefixes,
+      announce,
       nexthops,
-      this.#o.communities,
-    );
+      communities: this.#o.communities,
+    });
     if (text === this.#applied) return;
     await this.#bird.apply(text);
     const was = this.#applied;
+    const wasAnnounced = this.#announcedApplied;
     this.#applied = text;
-    const announced = announce && this.#o.prefixes.length > 0;
+    this.#announcedApplied = announce;
     if (was === null) this.#o.log.info('withdrawn (start)', { prefixes: this.#o.prefixes });
-    else this.#o.log.info(announced ? 'announced' : 'withdrawn', { prefixes: this.#o.prefixes, nexthops });
+    else if (announce !== wasAnnounced)
+      this.#o.log.info(announce ? 'announced' : 'withdrawn', { prefixes: this.#o.prefixes, nexthops });
+    else this.#o.log.info('next hops changed', { announced: announce, nexthops });
   }
 
   async #pollControl(): Promise<void> {

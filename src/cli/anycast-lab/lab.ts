@@ -7,8 +7,8 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { anycastProtocol, birdCommand } from '../../anycast/bird.ts';
-import { HOST_LINK, LAB_PREFIX, popConfig, routerConfig, type LabPlan } from './plan.ts';
+import { anycastConfig, birdCommand } from '../../anycast/bird.ts';
+import { ANYCAST_PREFIX, HOST_LINK, LAB_PREFIX, popConfig, routerConfig, type LabPlan } from './plan.ts';
 import { ip, killNetnsProcesses, LabError, linkExists, listNetns, sh, spawnIn, sysctl } from './netns.ts';
 
 /** Where a running lab records itself (tmpfs: gone with a reboot, as the namespaces are). */
@@ -90,7 +90,16 @@ export async function buildLab(plan: LabPlan, dir: string, log: (line: string) =
       ...plan.routers.map((r) => startBird(lab, birds, dir, r.netns, routerConfig(plan, r))),
       ...plan.pops.map(async (pop) => {
         const include = join(dir, 'bird', `${pop.name}-anycast.conf`);
-        await writeFile(include, anycastProtocol('meridian_anycast', [], null, []));
+        await writeFile(
+          include,
+          anycastConfig({
+            protocol: 'meridian_anycast',
+            prefixes: [],
+            announce: false,
+            nexthops: [],
+            communities: [],
+          }),
+        );
         lab.includes.set(pop.name, include);
         await startBird(lab, birds, dir, pop.netns, popConfig(plan, pop, include));
       }),
@@ -134,6 +143,31 @@ async function makeNetwork(plan: LabPlan): Promise<void> {
     }
   }
   for (const c of plan.clients) await ip(c.netns, ['route', 'add', 'default', 'via', c.gateway]);
+  for (const pop of plan.pops.filter((p) => p.role === 'edge')) await keepFlows(plan, pop);
+}
+
+/**
+ * Connection tracking on the PoP's router, the lab's stand-in for the flow-aware load balancers
+ * in front of production PoPs (Maglev, Unimog, Katran): a flow whose first packet the router sent
+ * to this PoP keeps going there after the PoP withdraws (a drain), while new flows follow BGP. The
+ * PoP keeps a route to its healthy nodes for them (the agent's <protocol>_local); with none left,
+ * an unreachable route answers instead of a loop back to the router.
+ */
+async function keepFlows(plan: LabPlan, pop: LabPlan['pops'][number]): Promise<void> {
+  const dev = `pop-${pop.name}`.slice(0, 15);
+  const rules = [
+    'table ip meridian_lab {',
+    '  chain pre { type filter hook prerouting priority -150; policy accept;',
+    `    ip daddr ${ANYCAST_PREFIX} ct mark 1 meta mark set 1; }`,
+    '  chain post { type filter hook postrouting priority -150; policy accept;',
+    `    ip daddr ${ANYCAST_PREFIX} ct state new oifname "${dev}" ct mark set 1; }`,
+    '}',
+    '',
+  ].join('\n');
+  await sh('ip', ['netns', 'exec', pop.router, 'nft', '-f', '-'], rules);
+  await ip(pop.router, ['rule', 'add', 'fwmark', '1', 'lookup', '100', 'priority', '100']);
+  await ip(pop.router, ['route', 'add', ANYCAST_PREFIX, 'via', pop.address, 'dev', dev, 'table', '100']);
+  await ip(pop.netns, ['route', 'add', 'unreachable', ANYCAST_PREFIX, 'metric', '4000']);
 }
 
 /** BIRD in a namespace, in the foreground, its config checked first (BIRD's message when it refuses it). */

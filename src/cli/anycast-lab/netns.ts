@@ -10,8 +10,9 @@ export class LabError extends Error {
 }
 
 /** Runs a command; a LabError naming it and its stderr when it fails. */
-export async function sh(cmd: string, args: readonly string[]): Promise<string> {
+export async function sh(cmd: string, args: readonly string[], input?: string): Promise<string> {
   try {
+    if (input !== undefined) return await withInput(cmd, args, input);
     const { stdout } = await run(cmd, args, { maxBuffer: 4 << 20 });
     return stdout;
   } catch (err) {
@@ -19,6 +20,15 @@ export async function sh(cmd: string, args: readonly string[]): Promise<string> 
     if (e.code === 'ENOENT') throw new LabError(`${cmd}: not installed (needed by meridian up --anycast)`);
     throw new LabError(`${cmd} ${args.join(' ')}: ${(e.stderr ?? '').trim() || e.message}`);
   }
+}
+
+function withInput(cmd: string, args: readonly string[], input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, (err, stdout, stderr) =>
+      err === null ? resolve(stdout) : reject(Object.assign(err, { stderr })),
+    );
+    child.stdin?.end(input);
+  });
 }
 
 /** `ip` in a namespace (null: the root namespace). */
@@ -89,6 +99,11 @@ export async function preflight(): Promise<void> {
       'meridian up --anycast must run as root (it creates network namespaces and veth links)',
     );
   await sh('ip', ['-V']);
+  await sh('nft', ['--version']).catch(() => {
+    throw new LabError(
+      'meridian up --anycast needs nftables (nft) for the lab routers: apt-get install nftables',
+    );
+  });
   try {
     await run('bird', ['--version']);
   } catch (err) {

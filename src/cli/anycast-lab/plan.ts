@@ -263,7 +263,7 @@ export function popConfig(plan: LabPlan, pop: LabPop, includeFile: string): stri
     'protocol device { scan time 10; }',
     `protocol static pop_nodes { ipv4; route ${pop.nodesPrefix} blackhole; }`,
     pop.role === 'edge' ? `include "${includeFile}";` : '',
-    'protocol kernel { ipv4 { import none; export where proto = "meridian_anycast"; }; merge paths on; }',
+    'protocol kernel { ipv4 { import none; export where proto ~ "meridian_anycast*"; }; merge paths on; }',
     `protocol bgp upstream {\n    local as ${pop.asn};\n    neighbor ${session.peer} as ${session.peerAsn};\n${TIMERS}    ipv4 {\n        import none;\n        export where proto = "pop_nodes" || proto = "meridian_anycast";\n    };\n}`,
     '',
   ]
