@@ -45,7 +45,7 @@ export async function clearLeftovers(plan: LabPlan, log: (line: string) => void)
   const taken = (await listNetns()).filter((n) => plan.namespaces.includes(n) || n.startsWith(LAB_PREFIX));
   if (taken.length > 0)
     throw new LabError(
-      `network namespace${taken.length > 1 ? 's' : ''} ${taken.join(', ')} already exist and no lab made them (ip netns delete them if they are yours to remove)`,
+      `network namespace${taken.length > 1 ? 's' : ''} ${taken.join(', ')} already exist${taken.length > 1 ? '' : 's'} and no lab made ${taken.length > 1 ? 'them' : 'it'} (ip netns delete it if it is yours to remove)`,
     );
   if (await linkExists(HOST_LINK))
     throw new LabError(`the link ${HOST_LINK} already exists in the root namespace and no lab made it`);

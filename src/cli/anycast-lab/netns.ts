@@ -2,10 +2,15 @@
 // I/O. Every failure says which command failed and what it printed.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
+import { UsageError } from '../args.ts';
 
 const run = promisify(execFile);
 
-export class LabError extends Error {
+/**
+ * The lab cannot be built here (not root, a tool missing, a name taken, BIRD refusing): a
+ * UsageError, so that main prints its message alone, as for a bad flag.
+ */
+export class LabError extends UsageError {
   override name = 'LabError';
 }
 

@@ -170,6 +170,8 @@ export async function runUp(argv: string[]): Promise<void> {
   if (values.origin !== undefined && !/^https?:\/\/[^/]+/.test(values.origin))
     throw new UsageError(`--origin: expected an http(s) URL, got "${values.origin}"`);
 
+  // Root, iproute2, BIRD and nftables are checked before anything is touched.
+  if (values.anycast) await (await import('../anycast-lab/netns.ts')).preflight();
   const dir = resolve(values.dir);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'logs'), { recursive: true });
