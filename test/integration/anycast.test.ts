@@ -5,18 +5,21 @@
 // new connections only; nothing of the lab is left afterwards. Skipped, saying why, where this
 // machine cannot make network namespaces.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { curlIn, killNodes, labLeftovers, labUnavailable, popOf, restartNodes } from '../helpers/anycast.ts';
 import { eventually } from '../helpers/dns.ts';
-import { api } from '../helpers/processes.ts';
+import { api, CLI } from '../helpers/processes.ts';
 import { startUp, type UpRun } from '../helpers/up.ts';
 
 const unavailable = await labUnavailable();
 if (unavailable !== null) process.stdout.write(`# anycast lab tests skipped: ${unavailable}\n`);
+
+const run = promisify(execFile);
 
 /** Failover target with the lab's timers (probe 200 ms, fall 2, immediate withdrawal). */
 const TARGET_MS = 5_000;
@@ -28,6 +31,17 @@ describe('anycast lab (meridian up --anycast)', { skip: unavailable ?? false }, 
   const client = (region: string): string => up.cluster.anycast?.clients[region] as string;
   const admin = (method: string, path: string, body?: unknown) =>
     api(up.cluster.control.url, up.cluster.control.token, method, path, body);
+  const meridian = async (...args: string[]): Promise<string> =>
+    (
+      await run(process.execPath, [
+        CLI,
+        ...args,
+        '--api',
+        up.cluster.control.url,
+        '--token',
+        up.cluster.control.token,
+      ])
+    ).stdout;
   const landing = async (region: string, path = '/static/app.js'): Promise<string | null> =>
     popOf((await curlIn(client(region), `${url}${path}`, host)).node);
 
@@ -96,10 +110,7 @@ describe('anycast lab (meridian up --anycast)', { skip: unavailable ?? false }, 
     try {
       const before = await ask('same');
       assert.equal(popOf(before.node), 'nyc', JSON.stringify(before));
-      assert.equal(
-        (await admin('PATCH', '/client/v4/pops/nyc', { drained: true })).body.result.drained,
-        true,
-      );
+      assert.equal(await meridian('pops', 'drain', 'nyc'), 'pop nyc: drained\n');
       const movedMs = await eventually(
         async () => popOf((await ask('new')).node) === 'fra',
         TARGET_MS,
@@ -126,10 +137,7 @@ describe('anycast lab (meridian up --anycast)', { skip: unavailable ?? false }, 
         5_000,
         'DNS answers without the drained PoP',
       );
-      assert.equal(
-        (await admin('PATCH', '/client/v4/pops/nyc', { drained: false })).body.result.drained,
-        false,
-      );
+      assert.equal(await meridian('pops', 'undrain', 'nyc'), 'pop nyc: in service\n');
       await eventually(
         async () => (await landing('nyc')) === 'nyc',
         TARGET_MS,
@@ -171,8 +179,7 @@ describe('anycast lab (meridian up --anycast)', { skip: unavailable ?? false }, 
   });
 });
 
-async function dig(server: string, port: string, name: string, subnet: string): Promise<string[]> {
-  const { execFile } = await import('node:child_process');
+function dig(server: string, port: string, name: string, subnet: string): Promise<string[]> {
   return new Promise((resolve) => {
     execFile(
       'kdig',

@@ -520,6 +520,21 @@ function summary(d: UpDescription, dir: string, describeFile: string | null): st
     for (const [pop, subnet] of Object.entries(d.dns.subnets))
       lines.push(`  kdig @${host} -p ${port} +subnet=${subnet} ${d.dns.name} A   # lands on ${pop}`);
   }
+  if (d.anycast !== undefined) {
+    const port = hostPort.split(':')[1];
+    lines.push(
+      '',
+      `Anycast lab (docs/anycast.md): ${d.anycast.address} (${d.anycast.prefix}) from each region's client namespace:`,
+    );
+    for (const [region, netns] of Object.entries(d.anycast.clients))
+      lines.push(
+        `  ip netns exec ${netns} curl -si -H 'Host: ${d.zone.hostname}' http://${d.anycast.address}:${port}/static/app.js | grep -i cache-status   # lands on ${d.anycast.expected[region]}`,
+      );
+    const first = Object.keys(d.anycast.clients)[0] ?? '';
+    lines.push(
+      `  ./meridian pops drain ${first}   # ${first}'s new connections go to ${d.anycast.next[first]}`,
+    );
+  }
   lines.push(
     `  curl -s ${d.origin.url}/__stats   # what reached the origin`,
     '',
