@@ -113,3 +113,26 @@ export async function labLeftovers(): Promise<string[]> {
     if (/\bbird -f -c \S*mrd-/.test(line)) left.push(`process ${line.trim()}`);
   return left;
 }
+
+/**
+ * After a run that did not end cleanly (up killed before it could take the lab down): removes the
+ * lab its state file lists, as the next `up --anycast` would, so that no test leaves it behind.
+ */
+export async function removeLeftoverLab(): Promise<void> {
+  const state = await readFile('/run/meridian-anycast-lab.json', 'utf8')
+    .then((t) => JSON.parse(t) as { pid: number; namespaces: string[]; hostLink: string })
+    .catch(() => null);
+  if (state === null) return;
+  try {
+    process.kill(state.pid, 0);
+    return; // its up still runs: it removes the lab itself
+  } catch {
+    // gone: the lab is left over
+  }
+  for (const netns of state.namespaces) {
+    for (const pid of await pidsIn(netns).catch(() => [])) process.kill(pid, 'SIGKILL');
+    await run('ip', ['netns', 'delete', netns]).catch(() => undefined);
+  }
+  await run('ip', ['link', 'delete', state.hostLink]).catch(() => undefined);
+  await run('rm', ['-f', '/run/meridian-anycast-lab.json']);
+}

@@ -163,13 +163,22 @@ describe('meridian anycast with BIRD', { skip: noBird ?? false }, () => {
     assert.equal(await a.exited, 0);
   });
 
-  it('announces while healthy; withdraws on drain, on the node dying and on exit', async () => {
-    const a = agent();
+  it('announces while healthy; withdraws on drain, on the node dying (control plane away too) and on exit', async () => {
+    const a = agent(['--control-stale', '500ms']);
     await eventually(announced, 10_000, 'announced');
     await admin('PATCH', '/client/v4/pops/lab', { drained: true });
     await eventually(async () => !(await announced()), 5_000, 'withdrawn on drain');
     await admin('PATCH', '/client/v4/pops/lab', { drained: false });
     await eventually(announced, 5_000, 'announced again on undrain');
+    // The control plane goes away: the node still answers its probes, so the PoP stays announced.
+    await control.stop('SIGKILL');
+    await eventually(
+      async () => a.output().includes('control plane unreachable'),
+      5_000,
+      'the agent sees it',
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(await announced(), true, 'still announced on the probes alone');
     await edge.stop('SIGKILL');
     const withdrawnMs = await eventually(
       async () => !(await announced()),

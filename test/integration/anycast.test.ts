@@ -11,7 +11,15 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { curlIn, killNodes, labLeftovers, labUnavailable, popOf, restartNodes } from '../helpers/anycast.ts';
+import {
+  curlIn,
+  killNodes,
+  labLeftovers,
+  labUnavailable,
+  popOf,
+  removeLeftoverLab,
+  restartNodes,
+} from '../helpers/anycast.ts';
 import { eventually } from '../helpers/dns.ts';
 import { api, CLI } from '../helpers/processes.ts';
 import { startUp, type UpRun } from '../helpers/up.ts';
@@ -52,10 +60,12 @@ describe('anycast lab (meridian up --anycast)', { skip: unavailable ?? false }, 
   });
 
   after(async () => {
-    if (up === undefined) return;
-    up.child.kill('SIGTERM');
-    if (up.child.exitCode === null) await once(up.child, 'exit');
-    await up.cleanup();
+    if (up !== undefined) {
+      up.child.kill('SIGTERM');
+      if (up.child.exitCode === null) await once(up.child, 'exit');
+      await up.cleanup();
+    }
+    await removeLeftoverLab();
   });
 
   it('describes the lab and lands each region on its nearest PoP', async () => {
