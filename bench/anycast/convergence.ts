@@ -16,7 +16,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { curlIn, killNodes, labUnavailable, popOf, restartNodes } from '../../test/helpers/anycast.ts';
+import {
+  curlIn,
+  killNodes,
+  labUnavailable,
+  popOf,
+  removeLeftoverLab,
+  restartNodes,
+} from '../../test/helpers/anycast.ts';
 import { eventually } from '../../test/helpers/dns.ts';
 import { startUp } from '../../test/helpers/up.ts';
 
@@ -110,6 +117,7 @@ try {
   up.child.kill('SIGTERM');
   await new Promise((r) => up.child.once('exit', r));
   await up.cleanup();
+  await removeLeftoverLab();
 }
 
 const pct = (xs: number[], p: number): number => {
