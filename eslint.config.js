@@ -37,4 +37,5 @@ export default tseslint.config(
   { files: ['src/edge/**'], rules: forbid('control', 'dns', 'cli') },
   { files: ['src/control/**'], rules: forbid('edge', 'dns', 'cli') },
   { files: ['src/dns/**'], rules: forbid('edge', 'control', 'cli') },
+  { files: ['src/anycast/**'], rules: forbid('edge', 'control', 'dns', 'cli') },
 );

@@ -44,3 +44,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "test: installing ${missing[*]} for the TLS tests"
   apt_install "${missing[@]}"
 fi
+
+# The anycast lab tests (test/integration/anycast*.test.ts): BIRD 2 (the BGP routers and PoP
+# speakers) and nftables (connection tracking on the lab's routers). They need root to make network
+# namespaces; without root they are skipped and say why.
+missing=()
+command -v bird >/dev/null && command -v birdc >/dev/null || missing+=(bird2)
+command -v nft >/dev/null || missing+=(nftables)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+  echo "test: installing ${missing[*]} for the anycast lab tests"
+  apt_install "${missing[@]}"
+fi

@@ -23,6 +23,7 @@ Commands:
   pops      list, get, put, delete PoPs
   nodes     list the nodes registered with the control plane
   audit     read the audit log
+  anycast   announce a PoP's anycast prefixes through BIRD (BGP) while the PoP is healthy
 
 Run "meridian <command> --help" for a command's options; "meridian --version" for the version.
 `;
@@ -44,6 +45,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   pops: async () => (await import('./commands/pops.ts')).runPops,
   nodes: async () => (await import('./commands/pops.ts')).runNodes,
   audit: async () => (await import('./commands/audit.ts')).runAudit,
+  anycast: async () => (await import('./commands/anycast.ts')).runAnycast,
 };
 
 export async function main(argv: string[]): Promise<number> {

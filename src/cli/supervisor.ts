@@ -39,10 +39,17 @@ export class Supervisor {
     isReady: (line: string) => boolean,
     env: Record<string, string> = {},
     timeoutMs = 20_000,
+    netns: string | null = null,
   ): Promise<Service> {
     const logFile = join(this.#logDir, `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [MAIN, ...args], {
+    // In a network namespace (the anycast lab): `ip netns exec` execs node, so the child's pid is
+    // still the process's own and signals reach it.
+    const [command, argv] =
+      netns === null
+        ? [process.execPath, [MAIN, ...args]]
+        : ['ip', ['netns', 'exec', netns, process.execPath, MAIN, ...args]];
+    const child = spawn(command, argv, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -55,6 +55,10 @@ export function buildServingData(control: ControlData | null, healthy: (node: No
     if (lists === undefined) byPop.set(node.pop, (lists = { v4: [], v6: [] }));
     (address.family === 4 ? lists.v4 : lists.v6).push(view);
   }
+  // A drained PoP's nodes count as unhealthy: it drops out of the answers like a PoP that is down
+  // (and, as one, comes back only when every other PoP is down too: fail open, choose.ts).
+  const drainedView = (nodes: NodeView[] | undefined): NodeView[] =>
+    (nodes ?? []).map((n) => ({ ...n, healthy: false }));
   const pops: PopView[] = control.pops
     .filter((pop) => pop.role === 'edge')
     .map((pop) => ({
@@ -62,8 +66,8 @@ export function buildServingData(control: ControlData | null, healthy: (node: No
       latitude: pop.latitude,
       longitude: pop.longitude,
       capacity: pop.capacity,
-      v4: byPop.get(pop.name)?.v4 ?? [],
-      v6: byPop.get(pop.name)?.v6 ?? [],
+      v4: pop.drained === true ? drainedView(byPop.get(pop.name)?.v4) : (byPop.get(pop.name)?.v4 ?? []),
+      v6: pop.drained === true ? drainedView(byPop.get(pop.name)?.v6) : (byPop.get(pop.name)?.v6 ?? []),
     }));
   const fingerprint = JSON.stringify([
     [...labels].map(([label, t]) => [label, t.zoneId, t.pops]).sort(),

@@ -322,6 +322,26 @@ export function controlStoreTests(name: string, openStore: OpenStore): void {
         assert.deepEqual(actions, ['pop.delete', 'pop.update', 'pop.create']);
       });
 
+      test('setPopDrained flips drained with one pop.upsert; a PUT keeps it (issue 19)', async () => {
+        const store = await open();
+        const created = await store.upsertPop(popInput('nyc'), ACTOR);
+        assert.equal(created.drained, false);
+        const seq = await store.lastSeq();
+        const drained = await store.setPopDrained('nyc', true, ACTOR);
+        assert.equal(drained?.drained, true);
+        assert.deepEqual(await store.setPopDrained('nyc', true, ACTOR), drained, 'no change, no event');
+        const events = await store.readEventsAfter(seq, 10);
+        assert.deepEqual(
+          events.map((e) => e.type === 'pop.upsert' && e.pop.drained),
+          [true],
+        );
+        assert.equal((await store.upsertPop({ ...popInput('nyc'), capacity: 5 }, ACTOR)).drained, true);
+        assert.equal((await store.setPopDrained('nyc', false, ACTOR))?.drained, false);
+        assert.equal(await store.setPopDrained('nope', true, ACTOR), undefined);
+        const actions = (await store.listAudit({ page: 1, per_page: 10 })).items.map((e) => e.action);
+        assert.deepEqual(actions.slice(0, 3), ['pop.undrain', 'pop.update', 'pop.drain']);
+      });
+
       test('a PoP with nodes, or shielding zones, cannot be deleted', async () => {
         const store = await open();
         await store.upsertPop(popInput('nyc'), ACTOR);

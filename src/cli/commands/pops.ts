@@ -12,10 +12,13 @@ Usage:
   meridian pops get NAME
   meridian pops put NAME --city CITY [--latitude DEG --longitude DEG] [--role edge|shield] [--capacity N]
   meridian pops delete NAME
+  meridian pops drain NAME | undrain NAME
 
 put creates or changes a PoP. A known city or code (Frankfurt, fra, New York, nyc, Singapore, …)
 needs no coordinates; any other city needs --latitude and --longitude (GeoDNS answers by distance).
 --capacity: new users per second DNS may send before the PoP counts as full (0: unlimited).
+drain takes a PoP out of service: its anycast agents withdraw its prefixes (new connections go to
+the next PoP, established ones finish) and DNS stops answering with it; undrain puts it back.
 Common options: --api URL, --token TOKEN (or MERIDIAN_API / MERIDIAN_TOKEN), --json.
 `;
 
@@ -35,6 +38,7 @@ interface PopRow {
   longitude: number;
   role: string;
   capacity: number;
+  drained?: boolean;
 }
 
 const POP_OPTIONS = {
@@ -77,8 +81,17 @@ export async function runPops(argv: string[]): Promise<void> {
       process.stdout.write(`deleted pop ${decodeURIComponent(pop)}\n`);
       return;
     }
+    case 'drain':
+    case 'undrain': {
+      const body = { drained: verb === 'drain' };
+      const path = `/client/v4/pops/${name()}`;
+      const pop = (await callApi<PopRow>(apiTarget(values), 'PATCH', path, body)).result;
+      if (values.json) return printJson(pop);
+      process.stdout.write(`pop ${pop.name}: ${pop.drained === true ? 'drained' : 'in service'}\n`);
+      return;
+    }
     default:
-      throw new UsageError(`pops: unknown verb "${verb}" (list, get, put, delete)`);
+      throw new UsageError(`pops: unknown verb "${verb}" (list, get, put, delete, drain, undrain)`);
   }
 }
 

@@ -16,6 +16,8 @@ import { UsageError } from '../args.ts';
 import { callApi } from '../api-client.ts';
 import type { ApiTarget } from '../api-client.ts';
 import { Supervisor } from '../supervisor.ts';
+import type { Lab } from '../anycast-lab/lab.ts';
+import type { AnycastDescription } from '../anycast-lab/up-anycast.ts';
 
 /** The CDN zone `meridian dns` serves, and the demo zone's hostname (its label is the DNS name). */
 const DNS_ZONE = 'cdn.meridian.test';
@@ -37,7 +39,7 @@ export const UP_HELP = `meridian up — a local CDN cluster on loopback (control
 Usage:
   meridian up [--pops nyc,fra,sin] [--shield iad] [--nodes 2]
               [--ports http=8080,https=8443,control=8700,dns=5353,admin=9180,origin=9080]
-              [--origin URL] [--dir .meridian-up] [--describe FILE] [--internal-tls]
+              [--origin URL] [--dir .meridian-up] [--describe FILE] [--internal-tls] [--anycast]
 
 Options:
   --pops LIST       edge PoPs (names; known cities get their coordinates)  (default nyc,fra,sin)
@@ -50,6 +52,12 @@ Options:
   --describe FILE   write the running cluster as JSON once everything answers (DNS included)
   --internal-tls    hops between nodes (non-owner to owner, edge PoP to shield) over TLS: each node
                     registers its https_url and verifies its peers against <dir>/tls/ca.pem
+  --anycast         the cluster on a routed lab network of network namespaces (Linux, root, bird2):
+                    every edge node serves the anycast address 198.19.0.1, each PoP's BIRD announces
+                    198.19.0.0/24 over BGP while its \`meridian anycast\` agent finds it healthy, and
+                    each region's client namespace (mrd-c-<pop>) reaches its nearest PoP. The control
+                    plane, origin and DNS listen on 198.18.0.1. All of it is removed on exit, and a lab
+                    left by a killed run at the next start (docs/anycast.md)
 
 HTTPS: up makes a local CA (<dir>/tls/ca.pem), issues the demo zone's certificate from it and uploads
 it through the certificate API, as a customer would; each node also gets a certificate of its own
@@ -81,6 +89,8 @@ export interface UpDescription {
   tls: { ca: string; internal: boolean };
   dns: { address: string; name: string; subnets: Record<string, string> } | null;
   pops: { name: string; role: 'edge' | 'shield'; nodes: UpNode[] }[];
+  /** With --anycast: the lab network (docs/anycast.md). */
+  anycast?: AnycastDescription;
 }
 
 interface Ports {
@@ -141,6 +151,7 @@ export async function runUp(argv: string[]): Promise<void> {
       dir: { type: 'string', default: '.meridian-up' },
       describe: { type: 'string' },
       'internal-tls': { type: 'boolean', default: false },
+      anycast: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -159,6 +170,8 @@ export async function runUp(argv: string[]): Promise<void> {
   if (values.origin !== undefined && !/^https?:\/\/[^/]+/.test(values.origin))
     throw new UsageError(`--origin: expected an http(s) URL, got "${values.origin}"`);
 
+  // Root, iproute2, BIRD and nftables are checked before anything is touched.
+  if (values.anycast) await (await import('../anycast-lab/netns.ts')).preflight();
   const dir = resolve(values.dir);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'logs'), { recursive: true });
@@ -166,14 +179,28 @@ export async function runUp(argv: string[]): Promise<void> {
   if (values.describe !== undefined) await rm(values.describe, { force: true });
   const supervisor = new Supervisor(join(dir, 'logs'));
   let origin: DemoOrigin | null = null;
+  let lab: Lab | null = null;
   const stop = async (): Promise<void> => {
     await supervisor.stopAll();
     await origin?.close();
+    await lab?.destroy();
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(0)));
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
 
   try {
+    if (values.anycast) {
+      const { startAnycastLab } = await import('../anycast-lab/up-anycast.ts');
+      lab = await startAnycastLab(
+        [
+          ...pops.map((name) => ({ name, role: 'edge' as const, ...cityOf(name), nodes: nodesPerPop })),
+          ...(shield === null
+            ? []
+            : [{ name: shield, role: 'shield' as const, ...cityOf(shield), nodes: nodesPerPop }]),
+        ],
+        dir,
+      );
+    }
     const description = await startCluster({
       dir,
       pops,
@@ -182,6 +209,7 @@ export async function runUp(argv: string[]): Promise<void> {
       ports,
       originUrl: values.origin ?? null,
       internalTls: values['internal-tls'],
+      lab,
       supervisor,
       setOrigin: (o) => (origin = o),
     });
@@ -207,27 +235,32 @@ interface ClusterPlan {
   originUrl: string | null;
   /** Nodes register their https:// URL and verify peers against the local CA (--peer-ca). */
   internalTls: boolean;
+  /** --anycast: the lab network the nodes run in (null: loopback). */
+  lab: Lab | null;
   supervisor: Supervisor;
   setOrigin: (origin: DemoOrigin) => void;
 }
 
 async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
   const { dir, ports, supervisor } = plan;
+  const lab = plan.lab;
+  // On the lab the nodes are in namespaces: the host's services listen on its lab address.
+  const host = lab === null ? '127.0.0.1' : (await import('../anycast-lab/plan.ts')).HOST_ADDRESS;
   let originUrl = plan.originUrl;
   if (originUrl === null) {
-    const origin = await startDemoOrigin('127.0.0.1', ports.origin);
+    const origin = await startDemoOrigin(host, ports.origin);
     plan.setOrigin(origin);
     originUrl = origin.url;
   }
 
   const token = `mrd_up_${randomBytes(24).toString('hex')}`;
-  const controlUrl = `http://127.0.0.1:${ports.control}`;
+  const controlUrl = `http://${host}:${ports.control}`;
   await supervisor.start(
     'control',
     [
       'control',
       '--listen',
-      `127.0.0.1:${ports.control}`,
+      `${host}:${ports.control}`,
       '--db',
       `sqlite:${join(dir, 'control', 'meridian.db')}`,
     ],
@@ -269,11 +302,15 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
     layout.map(async (pop) => {
       const nodes = await Promise.all(
         Array.from({ length: plan.nodesPerPop }, async (_, i): Promise<UpNode> => {
-          const address = `127.0.${pop.octet}.${i + 1}`;
           const name = `${pop.name}-${i + 1}`;
+          const labNode =
+            lab === null ? null : (await import('../anycast-lab/up-anycast.ts')).labNode(lab, name);
+          const address = labNode?.address ?? `127.0.${pop.octet}.${i + 1}`;
+          // In its own namespace a node listens on every address it has: its own and the anycast one.
+          const bind = labNode === null ? address : '0.0.0.0';
           const url = `http://${address}:${ports.http}`;
           const httpsUrl = `https://${address}:${ports.https}`;
-          const tls = await nodeCertificate(ca, dir, name, address);
+          const tls = await nodeCertificate(ca, dir, name, address, labNode === null ? [] : ['198.19.0.1']);
           // Peers call a node at its public URL: with --internal-tls its TLS listener, whose default
           // certificate (its address, from the local CA) they verify against the CA.
           const internal = plan.internalTls ? ['--peer-ca', join(dir, 'tls', 'ca.pem')] : [];
@@ -292,15 +329,15 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
               '--token',
               nodeToken,
               '--listen',
-              `${address}:${ports.http}`,
+              `${bind}:${ports.http}`,
               '--listen-tls',
-              `${address}:${ports.https}`,
+              `${bind}:${ports.https}`,
               '--tls-cert',
               tls.certFile,
               '--tls-key',
               tls.keyFile,
               '--admin-listen',
-              `${address}:${ports.admin}`,
+              `${bind}:${ports.admin}`,
               '--public-url',
               plan.internalTls ? httpsUrl : url,
               ...internal,
@@ -310,6 +347,7 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
             (line) => line.includes('"edge listening"'),
             {},
             60_000,
+            labNode?.netns ?? null,
           );
           return {
             name,
@@ -327,7 +365,20 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
     api,
     layout.filter((pop) => pop.role === 'edge'),
     hostname,
+    host,
   );
+  let anycast: AnycastDescription | undefined;
+  if (lab !== null) {
+    const agentToken = (
+      await callApi<{ value: string }>(api, 'POST', '/client/v4/tokens', {
+        name: 'up-anycast',
+        scopes: ['zones:read'],
+      })
+    ).result.value;
+    anycast = await (
+      await import('../anycast-lab/up-anycast.ts')
+    ).startAgents(lab, supervisor, controlUrl, agentToken);
+  }
   return {
     control: { url: controlUrl, token },
     origin: { url: originUrl },
@@ -335,6 +386,7 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
     tls: { ca: join(dir, 'tls', 'ca.pem'), internal: plan.internalTls },
     dns,
     pops: described,
+    ...(anycast === undefined ? {} : { anycast }),
   };
 }
 
@@ -356,8 +408,9 @@ async function nodeCertificate(
   dir: string,
   name: string,
   address: string,
+  extra: readonly string[] = [],
 ): Promise<{ certFile: string; keyFile: string }> {
-  const issued = await ca.issue({ hosts: [`${name}.nodes.meridian.test`, address] });
+  const issued = await ca.issue({ hosts: [`${name}.nodes.meridian.test`, address, ...extra] });
   const certFile = join(dir, 'tls', `${name}.pem`);
   const keyFile = join(dir, 'tls', `${name}.key`);
   await writeFile(certFile, issued.chainPem);
@@ -376,6 +429,7 @@ async function startGeoDns(
   api: ApiTarget,
   edgePops: readonly { name: string; octet: number }[],
   hostname: string,
+  host: string,
 ): Promise<NonNullable<UpDescription['dns']>> {
   const label = cdnLabel(hostname);
   const first = edgePops[0];
@@ -395,7 +449,7 @@ async function startGeoDns(
   const locationsFile = join(plan.dir, 'dns-locations.json');
   await writeFile(locationsFile, `${JSON.stringify(locations, null, 2)}\n`);
   const home = cityOf(first.name);
-  const address = `127.0.0.1:${plan.ports.dns}`;
+  const address = `${host}:${plan.ports.dns}`;
   await plan.supervisor.start(
     'dns',
     [
@@ -465,6 +519,21 @@ function summary(d: UpDescription, dir: string, describeFile: string | null): st
     lines.push(`  dig @${host} -p ${port} ${d.dns.name} A   # from loopback: lands on ${home}`);
     for (const [pop, subnet] of Object.entries(d.dns.subnets))
       lines.push(`  kdig @${host} -p ${port} +subnet=${subnet} ${d.dns.name} A   # lands on ${pop}`);
+  }
+  if (d.anycast !== undefined) {
+    const port = hostPort.split(':')[1];
+    lines.push(
+      '',
+      `Anycast lab (docs/anycast.md): ${d.anycast.address} (${d.anycast.prefix}) from each region's client namespace:`,
+    );
+    for (const [region, netns] of Object.entries(d.anycast.clients))
+      lines.push(
+        `  ip netns exec ${netns} curl -si -H 'Host: ${d.zone.hostname}' http://${d.anycast.address}:${port}/static/app.js | grep -i cache-status   # lands on ${d.anycast.expected[region]}`,
+      );
+    const first = Object.keys(d.anycast.clients)[0] ?? '';
+    lines.push(
+      `  ./meridian pops drain ${first}   # ${first}'s new connections go to ${d.anycast.next[first]}`,
+    );
   }
   lines.push(
     `  curl -s ${d.origin.url}/__stats   # what reached the origin`,

@@ -23,6 +23,12 @@ export const PopInputSchema = z
 
 export type PopInput = z.infer<typeof PopInputSchema>;
 export interface Pop extends PopInput {
+  /**
+   * Taken out of service by the operator (PATCH /client/v4/pops/{name}): its anycast agent withdraws
+   * its prefixes and DNS does not answer with it; its nodes keep serving. Absent (false) in data
+   * from a control plane older than migration 0010.
+   */
+  drained?: boolean;
   created_at: string;
 }
 

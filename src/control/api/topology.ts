@@ -7,7 +7,20 @@ import { badRequest, notFound, ok } from './envelope.ts';
 import type { Router } from './router.ts';
 import { translateConflicts } from './zones.ts';
 
-const PopSchema = PopInputSchema.extend({ created_at: z.string() });
+const PopSchema = PopInputSchema.extend({
+  drained: z.boolean().describe('Drained: anycast withdrawn, DNS does not answer with it (PATCH).'),
+  created_at: z.string(),
+});
+/** The PATCH body: whether the PoP is drained (the only field that changes apart from PUT). */
+const PopPatchSchema = z
+  .object({
+    drained: z
+      .boolean()
+      .describe(
+        'true: the PoP is taken out of service; its anycast agents withdraw its prefixes (new connections go to the next PoP, established ones finish) and DNS stops answering with it. false: back in service.',
+      ),
+  })
+  .strict();
 /** The PUT body: coordinates may be left out when `city` is a known city or code (src/common/config/cities.ts). */
 const PopBodySchema = PopInputSchema.omit({ name: true }).extend({
   city: PopInputSchema.shape.city.describe(
@@ -85,6 +98,22 @@ export function topologyRoutes(router: Router, store: ControlStore): void {
       if (!parsed.success) throw badRequest(`pop_name: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
       const pop = { ...body, ...located(body), name: parsed.data };
       return ok(reply, await translateConflicts(() => store.upsertPop(pop, actor)));
+    },
+  );
+  router.add(
+    {
+      method: 'PATCH',
+      path: '/client/v4/pops/:pop_name',
+      summary: 'Drain a PoP or put it back in service',
+      scope: 'admin',
+      tag: 'topology',
+      body: PopPatchSchema,
+      result: PopSchema,
+    },
+    async ({ reply, params, body, actor }) => {
+      const pop = await store.setPopDrained(params.pop_name as string, body.drained, actor);
+      if (pop === undefined) throw notFound('pop');
+      return ok(reply, pop);
     },
   );
   router.add(

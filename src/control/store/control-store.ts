@@ -198,6 +198,9 @@ class KyselyControlStore implements ControlStore {
   deletePop(name: string, actor: Actor): Promise<boolean> {
     return topology.deletePop(this.#ctx, name, actor);
   }
+  setPopDrained(name: string, drained: boolean, actor: Actor): Promise<Pop | undefined> {
+    return topology.setPopDrained(this.#ctx, name, drained, actor);
+  }
   registerNode(
     node: { name: string; pop: string; url: string; admin_url: string | null },
     actor: Actor,

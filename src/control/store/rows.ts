@@ -81,6 +81,7 @@ export function popFromRow(row: PopRow): Pop {
     longitude: row.longitude,
     role: row.role as Pop['role'],
     capacity: row.capacity,
+    drained: Number(row.drained) === 1,
     created_at: row.created_at,
   };
 }

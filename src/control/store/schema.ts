@@ -57,6 +57,8 @@ export interface PopRow {
   longitude: number;
   role: string;
   capacity: number;
+  /** 0 or 1 (migration 0010): the PoP is drained. */
+  drained: number;
   created_at: string;
 }
 

@@ -21,9 +21,11 @@ export function upsertPop(ctx: StoreContext, input: PopInput, actor: Actor): Pro
   return write(ctx, async (tx) => {
     const existing = await tx.trx
       .selectFrom('pops')
-      .select('created_at')
+      .select(['created_at', 'drained'])
       .where('name', '=', input.name)
       .executeTakeFirst();
+    // A PUT describes the PoP's place and role; whether it is drained is PATCH's alone and stays.
+    const drained = Number(existing?.drained ?? 0) === 1;
     const pop: Pop = {
       name: input.name,
       city: input.city,
@@ -31,12 +33,40 @@ export function upsertPop(ctx: StoreContext, input: PopInput, actor: Actor): Pro
       longitude: input.longitude,
       role: input.role,
       capacity: input.capacity,
+      drained,
       created_at: existing?.created_at ?? tx.at,
     };
-    if (existing === undefined) await tx.trx.insertInto('pops').values(pop).execute();
-    else await tx.trx.updateTable('pops').set(pop).where('name', '=', pop.name).execute();
+    const row = { ...pop, drained: drained ? 1 : 0 };
+    if (existing === undefined) await tx.trx.insertInto('pops').values(row).execute();
+    else await tx.trx.updateTable('pops').set(row).where('name', '=', pop.name).execute();
     await tx.append({ type: 'pop.upsert', pop });
     await tx.audit(actor, existing === undefined ? 'pop.create' : 'pop.update', pop.name, input);
+    return pop;
+  });
+}
+
+/**
+ * Drains a PoP or puts it back (event pop.upsert, so nodes and DNS see it as any topology change).
+ * undefined when there is no such PoP; no event when the flag already has that value.
+ */
+export function setPopDrained(
+  ctx: StoreContext,
+  name: string,
+  drained: boolean,
+  actor: Actor,
+): Promise<Pop | undefined> {
+  return write(ctx, async (tx) => {
+    const row = await tx.trx.selectFrom('pops').selectAll().where('name', '=', name).executeTakeFirst();
+    if (row === undefined) return undefined;
+    if ((Number(row.drained) === 1) === drained) return popFromRow(row);
+    await tx.trx
+      .updateTable('pops')
+      .set({ drained: drained ? 1 : 0 })
+      .where('name', '=', name)
+      .execute();
+    const pop = popFromRow({ ...row, drained: drained ? 1 : 0 });
+    await tx.append({ type: 'pop.upsert', pop });
+    await tx.audit(actor, drained ? 'pop.drain' : 'pop.undrain', name, { drained });
     return pop;
   });
 }

@@ -137,6 +137,8 @@ export interface ControlStore {
   upsertPop(input: PopInput, actor: Actor): Promise<Pop>;
   listPops(): Promise<Pop[]>;
   deletePop(name: string, actor: Actor): Promise<boolean>;
+  /** Drains a PoP or puts it back (event pop.upsert); undefined when there is no such PoP. */
+  setPopDrained(name: string, drained: boolean, actor: Actor): Promise<Pop | undefined>;
   /** A node (re)registers: its address and PoP are recorded, status up. */
   registerNode(
     node: { name: string; pop: string; url: string; admin_url: string | null },
