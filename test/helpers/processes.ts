@@ -9,6 +9,9 @@ import { createInterface } from 'node:readline';
 import { request } from 'undici';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+// Edge nodes the tests start run one process each unless a test asks for --workers (the default
+// would be one per core, docs/multicore.md); spawned children inherit it.
+process.env.MERIDIAN_EDGE_WORKERS ??= '1';
 export const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 
 export interface Proc {

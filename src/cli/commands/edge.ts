@@ -1,5 +1,6 @@
 // meridian edge: one caching reverse proxy node (standalone: in front of one origin).
-import { tmpdir } from 'node:os';
+import cluster from 'node:cluster';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
@@ -11,6 +12,9 @@ import { startEdge, type EdgeNode } from '../../edge/edge.ts';
 import { DEFAULT_POLICY_OPTIONS } from '../../lib/http-cache/policy.ts';
 import { parseDuration, parseHttpUrl, parseListen, parseSize, parseToken, UsageError } from '../args.ts';
 import { readCaFlag } from '../tls-files.ts';
+import { createLogger } from '../../common/log.ts';
+import { Primary, pruneOtherLayouts } from '../../edge/multicore/primary.ts';
+import { exposeMetricsToPrimary, workerRoleFromEnv } from '../../edge/multicore/worker.ts';
 
 export const EDGE_HELP = `meridian edge — run an edge node (a caching reverse proxy)
 
@@ -55,6 +59,11 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
+  --workers N               worker processes serving as one node: one cache, one event-log follower,
+                            one /metrics (default: the machine's available parallelism, ${availableParallelism()}
+                            here, or MERIDIAN_EDGE_WORKERS; 1: a single process). SIGHUP reloads every
+                            worker; SIGUSR2 replaces
+                            them all with the code now on disk without closing a connection
   -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}`;
@@ -90,6 +99,7 @@ const OPTIONS = {
   'body-timeout': { type: 'string', default: '30s' },
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
 } as const;
@@ -150,7 +160,18 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
       defaultTtlSec: defaultTtl === undefined ? null : parseDuration('default-ttl', defaultTtl) / 1000,
     },
     hitForPassSec: 120,
+    workers: workersOf(values.workers),
   };
+}
+
+/** --workers: 1 to 1024; default MERIDIAN_EDGE_WORKERS, else the cores this process may use. */
+function workersOf(flag: string | undefined): number {
+  // MERIDIAN_EDGE_WORKERS: the default for hosts (and test runs) that want another one.
+  const value = flag ?? process.env.MERIDIAN_EDGE_WORKERS;
+  if (value === undefined || value === '') return availableParallelism();
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 1024)
+    throw new UsageError(`--workers: expected a number of processes from 1 to 1024, got "${value}"`);
+  return Number(value);
 }
 
 /** Standalone: Strict-Transport-Security on HTTPS answers (managed zones set settings.hsts instead). */
@@ -232,13 +253,18 @@ export async function runEdge(argv: string[]): Promise<void> {
     process.stdout.write(EDGE_HELP);
     return;
   }
+  const workers = config.workers ?? 1;
+  if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers);
   // SIGHUP reloads the TLS certificate (--tls-cert/--tls-key) instead of ending the process. Set
   // before the start: until a listener exists the signal's default action would kill the process.
   // One during the start is moot (the files are being read anyway).
   let node: EdgeNode | null = null;
   process.on('SIGHUP', () => void node?.tls.reload('SIGHUP'));
+  const role = workerRoleFromEnv();
   try {
-    node = await startEdge(config);
+    if (role === null) await pruneOtherLayouts(config.cacheDir, 1);
+    node = await startEdge(config, createLogger('edge'), role);
+    if (role !== null) exposeMetricsToPrimary(node.runtime.metrics.registry);
   } catch (err) {
     // A node that cannot start (a certificate that does not load, a port in use) says why in one line.
     process.stderr.write(`meridian edge: ${(err as Error).message}\n`);
@@ -247,6 +273,28 @@ export async function runEdge(argv: string[]): Promise<void> {
   const started = node;
   const stop = (): void => {
     started.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/** --workers N > 1: this process supervises N workers (edge/multicore/primary.ts) and serves no client. */
+async function runPrimary(config: EdgeConfig, workers: number): Promise<void> {
+  // Until the primary's own handler is set, a SIGHUP or SIGUSR2 must not end the node.
+  process.on('SIGHUP', () => undefined);
+  process.on('SIGUSR2', () => undefined);
+  const primary = new Primary(config, workers, createLogger('edge'));
+  try {
+    await primary.start();
+  } catch (err) {
+    process.stderr.write(`meridian edge: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const stop = (): void => {
+    primary.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );

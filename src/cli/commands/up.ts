@@ -37,7 +37,7 @@ export const UP_HELP = `meridian up — a local CDN cluster on loopback (control
 Usage:
   meridian up [--pops nyc,fra,sin] [--shield iad] [--nodes 2]
               [--ports http=8080,https=8443,control=8700,dns=5353,admin=9180,origin=9080]
-              [--origin URL] [--dir .meridian-up] [--describe FILE] [--internal-tls]
+              [--origin URL] [--dir .meridian-up] [--describe FILE] [--internal-tls] [--workers N]
 
 Options:
   --pops LIST       edge PoPs (names; known cities get their coordinates)  (default nyc,fra,sin)
@@ -50,6 +50,7 @@ Options:
   --describe FILE   write the running cluster as JSON once everything answers (DNS included)
   --internal-tls    hops between nodes (non-owner to owner, edge PoP to shield) over TLS: each node
                     registers its https_url and verifies its peers against <dir>/tls/ca.pem
+  --workers N       worker processes per edge node (default 1: the nodes already share the cores)
 
 HTTPS: up makes a local CA (<dir>/tls/ca.pem), issues the demo zone's certificate from it and uploads
 it through the certificate API, as a customer would; each node also gets a certificate of its own
@@ -129,6 +130,12 @@ function cityOf(name: string): CityLocation {
   return { city: name, latitude: (h % 120) - 60, longitude: ((h >>> 8) % 360) - 180 };
 }
 
+function workersPerNode(value: string): number {
+  if (!/^\d{1,2}$/.test(value) || Number(value) < 1 || Number(value) > 64)
+    throw new UsageError(`--workers: expected 1 to 64 worker processes per node, got "${value}"`);
+  return Number(value);
+}
+
 export async function runUp(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -141,6 +148,7 @@ export async function runUp(argv: string[]): Promise<void> {
       dir: { type: 'string', default: '.meridian-up' },
       describe: { type: 'string' },
       'internal-tls': { type: 'boolean', default: false },
+      workers: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -182,6 +190,7 @@ export async function runUp(argv: string[]): Promise<void> {
       ports,
       originUrl: values.origin ?? null,
       internalTls: values['internal-tls'],
+      workers: workersPerNode(values.workers),
       supervisor,
       setOrigin: (o) => (origin = o),
     });
@@ -207,6 +216,8 @@ interface ClusterPlan {
   originUrl: string | null;
   /** Nodes register their https:// URL and verify peers against the local CA (--peer-ca). */
   internalTls: boolean;
+  /** Worker processes per edge node (--workers; 1: one process each, the default on one machine). */
+  workers?: number;
   supervisor: Supervisor;
   setOrigin: (origin: DemoOrigin) => void;
 }
@@ -306,6 +317,8 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
               ...internal,
               '--cache-dir',
               join(dir, 'nodes', name),
+              '--workers',
+              String(plan.workers ?? 1),
             ],
             (line) => line.includes('"edge listening"'),
             {},

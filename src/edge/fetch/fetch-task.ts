@@ -67,6 +67,24 @@ export interface FetchSpec {
   background: boolean;
   /** Managed mode: the PoP owner and shield to fetch through before the origin; null: the origin. */
   route: RoutePlan | null;
+  /**
+   * Several workers (edge/multicore): another worker owns the key and keeps its disk copy; this one
+   * keeps the object in memory only. Absent: this worker stores it as the route says.
+   */
+  memoryOnly?: boolean;
+  /** Several workers: the fill goes through the worker that owns the key (edge/multicore/siblings.ts). */
+  sibling?: SiblingFill;
+}
+
+/** What a fill sent to the key's owner worker carries beyond the origin request. */
+export interface SiblingFill {
+  readonly slot: number;
+  readonly host: string;
+  readonly scheme: 'http' | 'https';
+  /** The client's verified Meridian-Hop (the owner routes it as this node would); null: none. */
+  readonly hop: string | null;
+  /** The client's own Via (the owner appends this node's entry once). */
+  readonly via: string | undefined;
 }
 
 export interface FetchDeps {
@@ -76,7 +94,7 @@ export interface FetchDeps {
   /** Sends the request upstream (owner, shield or origin) and returns the response head. */
   send(spec: FetchSpec, headers: Record<string, string | string[]>): Promise<UpstreamResponse>;
   /** Called with the outcome of every fetch (metrics). */
-  observe?(outcome: FetchOutcome): void;
+  observe?(outcome: FetchOutcome, spec: FetchSpec): void;
   /** Called when a complete body could not be stored (disk full, I/O error). */
   onStoreError?(err: unknown, meta: ObjectMeta): void;
 }
@@ -123,7 +141,7 @@ async function run(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promise<F
   }
   if (outcome.kind !== 'fill') deps.cache.endFill(ticket); // else pumpBody ends it
   if (outcome.kind !== 'fill') deps.inflight.leave(spec.key, task);
-  deps.observe?.(outcome);
+  deps.observe?.(outcome, spec);
   return outcome;
 }
 
@@ -240,7 +258,8 @@ async function store(
   }
   meta.bodySize = fill.bytes;
   const body = fill.bodyInMemory();
-  const tier = spec.route?.store ?? 'all';
+  const routeTier = spec.route?.store ?? 'all';
+  const tier = spec.memoryOnly === true && routeTier === 'all' ? 'memory' : routeTier;
   if (tier !== 'all') {
     // Fetched from this PoP's owner, which keeps the PoP's copy; a hot key stays in memory here too.
     if (tier === 'memory' && body !== null) deps.cache.admit(meta, body);
