@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Http2ServerRequest } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { ZoneSettingsSchema, type Zone } from '../common/config/zone.ts';
 import { MeridianError } from '../common/errors.ts';
 import { FailoverUrls } from '../common/http/failover-urls.ts';
@@ -226,11 +226,13 @@ export async function startEdge(
     draining ??= (async () => {
       if (siblings !== null) siblings.draining = true;
       // Closing a worker's listener takes it out of the primary's round robin: new connections go
-      // to the other workers; idle keep-alive connections are closed, busy ones after their answer.
-      server.close();
+      // to the other workers. net.Server's close, not http.Server's: the latter also closes idle
+      // keep-alive connections at once, and a client that sends on one at that moment loses its
+      // request. Each connection instead ends after its next answer (Connection: close, above), or
+      // at its keep-alive timeout, which the client was told (Keep-Alive: timeout=5).
+      netClose.call(server);
       const httpsDrained = https?.drain(deadlineMs);
-      for (const deadline = Date.now() + deadlineMs; clientSockets.size > 0 && Date.now() < deadline;) {
-        server.closeIdleConnections();
+      for (const deadline = Date.now() + deadlineMs; clientSockets.size > 0 && Date.now() < deadline; ) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       await httpsDrained;
@@ -291,6 +293,8 @@ function nodeOf(
     close,
   };
 }
+
+const netClose = NetServer.prototype.close;
 
 /**
  * The client certificates for authenticated origin pulls: standalone, --origin-client-cert for its one

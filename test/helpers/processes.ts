@@ -20,6 +20,8 @@ export interface Proc {
   readonly port: number;
   /** Everything the process wrote to stderr so far. */
   stderr(): string;
+  /** Everything the process wrote to stdout so far. */
+  stdout?(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -31,7 +33,9 @@ export async function spawnNode(
 ): Promise<Proc> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let errText = '';
+  let outText = '';
   child.stderr?.on('data', (d: Buffer) => (errText += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (outText += d.toString()));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const errLines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
   const port = await new Promise<number>((resolve, reject) => {
@@ -58,6 +62,7 @@ export async function spawnNode(
     port,
     url: `http://127.0.0.1:${port}`,
     stderr: () => errText,
+    stdout: () => outText,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);
