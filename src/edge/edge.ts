@@ -232,7 +232,7 @@ export async function startEdge(
       // at its keep-alive timeout, which the client was told (Keep-Alive: timeout=5).
       netClose.call(server);
       const httpsDrained = https?.drain(deadlineMs);
-      for (const deadline = Date.now() + deadlineMs; clientSockets.size > 0 && Date.now() < deadline; ) {
+      for (const deadline = Date.now() + deadlineMs; clientSockets.size > 0 && Date.now() < deadline;) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       await httpsDrained;
