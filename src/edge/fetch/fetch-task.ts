@@ -85,6 +85,8 @@ export interface SiblingFill {
   readonly hop: string | null;
   /** The client's own Via (the owner appends this node's entry once). */
   readonly via: string | undefined;
+  /** Set when the owner answered from its cache: for the node, a hit. */
+  hit: boolean;
 }
 
 export interface FetchDeps {
@@ -105,6 +107,8 @@ const SHARED_ERROR_BODY_BYTES = 64 * 1024;
 export class FetchTask {
   readonly key: string;
   readonly route: RoutePlan | null;
+  /** Several workers: the fill went through the key's owner worker (edge/multicore); null: not. */
+  readonly sibling: SiblingFill | null;
   readonly outcome: Promise<FetchOutcome>;
   /** The cache's ticket for this fetch (Cache.beginFill), ended when the body is stored or dropped. */
   fillTicket = 0;
@@ -113,6 +117,7 @@ export class FetchTask {
   constructor(deps: FetchDeps, spec: FetchSpec) {
     this.key = spec.key;
     this.route = spec.route;
+    this.sibling = spec.sibling ?? null;
     this.outcome = run(this, deps, spec);
   }
 

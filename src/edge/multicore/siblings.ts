@@ -60,6 +60,7 @@ export function workerFillOf(
       scheme: ctx.scheme,
       hop: typeof hop === 'string' ? hop : null,
       via: ctx.req.headers.via,
+      hit: false,
     },
   };
 }
@@ -107,8 +108,17 @@ export async function sendToSibling(
     res.body.resume();
     return null;
   }
-  // One node, one Cache-Status entry: the owner's answer is this node's (RFC 9211 lists caches, not workers).
+  // One node, one Cache-Status entry: the owner's answer is this node's (RFC 9211 lists caches, not
+  // workers). Its last entry is the owner's own; a hit there is a hit for the node.
+  if (typeof status === 'string') sibling.hit = status.slice(status.lastIndexOf(',') + 1).includes('; hit');
   delete res.headers['cache-status'];
+  // Likewise one Via entry: this worker adds the node's when it delivers.
+  const via = res.headers.via;
+  if (typeof via === 'string' && via.endsWith(` ${config.nodeName}`)) {
+    const at = via.lastIndexOf(',');
+    if (at === -1) delete res.headers.via;
+    else res.headers.via = via.slice(0, at);
+  }
   return res;
 }
 
