@@ -199,6 +199,13 @@ col() {
     $1==c && $2==o {print $k}' "$RAW"
 }
 sum_col() { col "$@" | awk '{s+=$1} END {print s+0}'; }
+# per_core CONFIG OBJECT: req/s per core the server used (rps x 100 / server cpu%), one per run. On a
+# machine others keep busy a server gets what the scheduler leaves it; this is what each core it got
+# bought, comparable across servers in the same run.
+per_core() {
+  awk -F'\t' -v c="$1" -v o="$2" 'NR==1 {for (i=1;i<=NF;i++) {if ($i=="rps") r=i; if ($i=="proxy_cpu_pct") p=i}; next}
+    $1==c && $2==o && $p > 0 {printf "%.0f\n", $r*100/$p}' "$RAW"
+}
 spread_pct() { sort -g | awk '{a[NR]=$1} END {if (NR<2 || a[1]==0) print "-"; else printf "%.0f%%", 100*(a[NR]-a[1])/a[1]}'; }
 ms() { [[ -z $1 ]] && { echo -; return; }; awk -v v="$1" 'BEGIN {printf "%.2f", v/1000}'; }
 ratio() { [[ -z $1 || -z $2 ]] && { echo pending; return; }; awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
@@ -215,15 +222,15 @@ label() {
     meridian-2w) echo "Meridian edge --workers 2" ;;
   esac
 }
-declare -A RPS
+declare -A RPS PC
 {
   echo
   echo "wrk -t1 -c$CONNS -d${DURATION}s, median of $REPS runs; wrk and origin pinned to CPU $LOAD_CPU; 1-worker servers pinned to CPU $PROXY_CPU, 2-worker servers to CPUs $LOAD_CPU,$PROXY_CPU (sharing CPU $LOAD_CPU with wrk); cache HITs only."
   echo "\\* = wrk used >= 95% of its core in the median run set: the figure is a floor for the server, not its limit."
   echo "server cpu = CPU% of the server's process tree (100 = one core); other = max CPU% of everything else (noise gauge)."
   echo
-  echo "| server | 1 KiB req/s | p50 ms | p99 ms | spread | 100 KiB req/s | p50 ms | p99 ms | spread | server cpu 1k/100k | wrk cpu 1k/100k | other cpu | errors / non-2xx / origin reqs during runs | warm check |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| server | 1 KiB req/s | p50 ms | p99 ms | spread | 100 KiB req/s | p50 ms | p99 ms | spread | req/s per core used 1k/100k | server cpu 1k/100k | wrk cpu 1k/100k | other cpu | errors / non-2xx / origin reqs during runs | warm check |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for cfg in $CONFIGS; do
     st=$(awk -F'\t' -v c="$cfg" '$1==c {print $2}' "$STATUS")
     if [[ -z $(col "$cfg" 1k rps) && -z $(col "$cfg" 100k rps) ]]; then
@@ -237,6 +244,8 @@ declare -A RPS
       star=""; [[ -n $w ]] && (( w >= 95 )) && star='\*'
       cells+="$(printf '%.0f' "${r:-0}")$star | $(ms "$(col "$cfg" $obj p50_us | median)") | $(ms "$(col "$cfg" $obj p99_us | median)") | $(col "$cfg" $obj rps | spread_pct) | "
     done
+    PC[$cfg.1k]=$(per_core "$cfg" 1k | median); PC[$cfg.100k]=$(per_core "$cfg" 100k | median)
+    cells+="${PC[$cfg.1k]:--}/${PC[$cfg.100k]:--} | "
     cpu="$(col "$cfg" 1k proxy_cpu_pct | median)%/$(col "$cfg" 100k proxy_cpu_pct | median)%"
     wcpu="$(col "$cfg" 1k wrk_cpu_pct | median)%/$(col "$cfg" 100k wrk_cpu_pct | median)%"
     other="$( (col "$cfg" 1k other_cpu_pct; col "$cfg" 100k other_cpu_pct) | sort -g | tail -1)%"
@@ -265,6 +274,17 @@ declare -A RPS
       p99+="$(ratio "${P99[meridian-${n}w.$obj]:-}" "${P99[nginx-${n}w.$obj]:-}") | "
     done
     echo "| Meridian ${n}w / best peer at ${n} worker(s) | ${best% | } |"
+    eff=""
+    for obj in 1k 100k; do
+      f=""; fn="-"
+      for peer in nginx ats varnish; do
+        r=${PC[$peer-${n}w.$obj]:-}
+        [[ -z $r ]] && continue
+        if [[ -z $f ]] || awk -v r="$r" -v f="$f" 'BEGIN {exit !(r > f)}'; then f=$r; fn=$peer; fi
+      done
+      eff+="$(ratio "${PC[meridian-${n}w.$obj]:-}" "$f") (vs $fn-${n}w) | "
+    done
+    echo "| Meridian ${n}w / best peer at ${n} worker(s), req/s per core used | ${eff% | } |"
     echo "| Meridian ${n}w p99 / nginx ${n}w p99 (c=$CONNS) | ${p99% | } |"
   done
   for peer in meridian nginx; do
