@@ -152,6 +152,13 @@ describe('edge --workers 2, standalone', () => {
       for (const a of again) assert.match(a.cacheStatus, /^meridian; hit/, 'one Cache-Status entry, a hit');
       assert.equal(await originCount(origin, path), 1, `${path} fetched once by the node`);
     }
+    // The requests reached both workers, and each keeps every object in its memory (the owner's copy
+    // and the other worker's): 6 objects, 12 in memory.
+    const inMemory = await metricValue(
+      edge.adminUrl as string,
+      /^meridian_edge_cache_objects\{tier="memory"\}/,
+    );
+    assert.equal(inMemory, 12);
     // Both workers own keys: each shard holds objects.
     const shards = (await readdir(edge.cacheDir)).filter((n) => n.startsWith('shard-')).sort();
     assert.deepEqual(shards, ['shard-0-of-2', 'shard-1-of-2']);
