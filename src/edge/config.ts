@@ -92,4 +92,6 @@ export interface EdgeConfig {
   policy: PolicyOptions;
   /** How long an uncacheable answer makes the key skip collapsing (Varnish hit-for-pass). */
   hitForPassSec: number;
+  /** Worker processes that serve as one node (--workers, edge/multicore); absent: 1, no primary. */
+  workers?: number;
 }

@@ -1,13 +1,15 @@
 // Assembles one edge node: cache tiers, fetch machinery, zones (one fixed zone in standalone mode,
 // or the control plane's, followed through the event log), the client and admin listeners.
+// Longer than one concern's file: it is the one place where the parts meet, and splitting startEdge
+// would scatter the order they start and stop in. A worker of a multi-process node (edge/multicore)
+// differs only in where its state comes from and how it leaves.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Http2ServerRequest } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { ZoneSettingsSchema, type Zone } from '../common/config/zone.ts';
 import { MeridianError } from '../common/errors.ts';
-import { eventSubjectOf } from '../common/events/nats-names.ts';
 import { FailoverUrls } from '../common/http/failover-urls.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { ChallengeTable } from './acme/challenges.ts';
@@ -29,12 +31,10 @@ import { answerClientError } from './server/client-errors.ts';
 import { startEdgeHttps, type HttpsListener } from './server/https.ts';
 import { secureContextOptions } from './server/tls-policy.ts';
 import { ControlClient } from './sync/control-client.ts';
-import { registeredAdminUrl } from './sync/admin-url.ts';
-import { startFollower } from './sync/follower.ts';
+import type { FollowerApply } from './sync/follower.ts';
+import { nodeUrlOf, startNodeFollower } from './sync/node-follower.ts';
 import { EdgeTls } from './tls/edge-tls.ts';
 import { controlDispatcher } from '../common/tls/control-trust.ts';
-import { HttpStreamSource } from './sync/http-stream-source.ts';
-import { NatsSource } from './sync/nats-source.ts';
 import { failoverRuleFor, sendWithFailover, withHostFor } from './upstream/failover.ts';
 import { upstreamPathOf } from './upstream/health-settings.ts';
 import type { ClientCertSource } from './upstream/origin-tls.ts';
@@ -44,6 +44,13 @@ import type { ZoneRuntime } from './zones/types.ts';
 import { applyLive, planReload, type ReloadPlan } from './reload.ts';
 import { CompiledZone } from './zones/zone-runtime.ts';
 import { ZoneTable } from './zones/zone-table.ts';
+import { linkToPrimary, sendToPrimary, shardDirOf, Siblings, type WorkerRole } from './multicore/worker.ts';
+import {
+  sendToSibling,
+  siblingClientView,
+  startSiblingListener,
+  workerFillOf,
+} from './multicore/siblings.ts';
 
 export interface EdgeNode {
   readonly runtime: EdgeRuntime;
@@ -63,16 +70,31 @@ export interface EdgeNode {
    * place; says what changed, and what only a restart applies (those keep their running values).
    */
   reload(next: EdgeConfig): ReloadPlan;
+  /**
+   * Stops accepting, lets the requests under way finish (at most `deadlineMs`), then closes: how a
+   * worker leaves when the primary replaces it (SIGUSR2).
+   */
+  drain(deadlineMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
+/**
+ * Starts one edge node, or, with `role`, one worker of a node that runs several
+ * (edge/multicore/primary.ts forked it): the worker keeps its shard of the disk tier, takes its
+ * state from the primary instead of following the event log, and answers its siblings' fills of the
+ * keys it owns on a loopback listener.
+ */
 export async function startEdge(
   config: EdgeConfig,
   logger: Logger = createLogger('edge'),
+  role: WorkerRole | null = null,
 ): Promise<EdgeNode> {
+  const siblings = role === null ? null : new Siblings(role);
+  const stateDir = role === null ? config.cacheDir : shardDirOf(config.cacheDir, role);
+  const diskBytes = role === null ? config.diskCacheBytes : Math.floor(config.diskCacheBytes / role.count);
   const cache = new Cache(
     new MemoryStore({ maxBytes: config.memoryCacheBytes }),
-    new DiskStore({ dir: config.cacheDir, maxBytes: config.diskCacheBytes, fsync: config.diskFsync }),
+    new DiskStore({ dir: stateDir, maxBytes: diskBytes, fsync: config.diskFsync }),
   );
   await cache.open();
   const zones = new ZoneTable();
@@ -101,7 +123,7 @@ export async function startEdge(
     standalone.zone === null
       ? (host: string) => (readiness.ready ? zones.resolve(host) : undefined)
       : () => standalone.zone ?? undefined;
-  const runtime = createRuntime(config, cache, upstream, resolveZone, logger);
+  const runtime = createRuntime(config, cache, upstream, resolveZone, logger, siblings);
   runtime.isReady = () => readiness.ready;
   // Before any listener: a standalone pair that does not load stops the start with a clear error.
   const tls = await new EdgeTls({
@@ -123,7 +145,7 @@ export async function startEdge(
   const purger =
     config.control === null
       ? null
-      : new Purger({ cache, zoneOf: (id) => zones.get(id), stateDir: config.cacheDir, log: logger });
+      : new Purger({ cache, zoneOf: (id) => zones.get(id), stateDir, log: logger });
   const server = createServer(
     {
       maxHeaderSize: config.limits.maxHeaderBytes,
@@ -136,8 +158,19 @@ export async function startEdge(
       insecureHTTPParser: false,
       joinDuplicateHeaders: false,
     },
-    (req, res) => handle(runtime, req, res),
+    siblings === null
+      ? (req, res) => handle(runtime, req, res)
+      : (req, res) => {
+          // A draining worker tells each client to reconnect (to a live worker) after this answer.
+          if (siblings.draining) res.shouldKeepAlive = false;
+          handle(runtime, req, res);
+        },
   );
+  const clientSockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    clientSockets.add(socket);
+    socket.once('close', () => clientSockets.delete(socket));
+  });
   server.on('clientError', (err, socket) =>
     answerClientError(err, socket as Socket, config.nodeName, config.limits.maxUriBytes),
   );
@@ -154,13 +187,96 @@ export async function startEdge(
     await cache.disk.close();
     throw err;
   }
-  const admin = config.adminListen === null ? null : await startAdmin(runtime, config.adminListen);
+  // A worker's metrics and health are the primary's admin listener's (summed over the workers).
+  const admin =
+    config.adminListen === null || role !== null ? null : await startAdmin(runtime, config.adminListen);
   const address = server.address() as AddressInfo;
   const adminAddress = admin === null ? null : (admin.address() as AddressInfo);
-  const follower =
-    purger === null || controlUrls === null
+  const cluster =
+    purger === null || config.control === null
       ? null
-      : await follow(runtime, config, controlUrls, zones, purger, tls, address, adminAddress, logger);
+      : new Cluster({
+          self: { name: config.nodeName, pop: config.control.pop, url: nodeUrlOf(config, address) },
+        });
+  runtime.cluster = cluster;
+  const apply = cluster === null || purger === null ? null : applierOf(runtime, zones, cluster, purger, tls);
+  const follower =
+    apply === null || controlUrls === null || role !== null
+      ? null
+      : await startNodeFollower(config, controlUrls, address, adminAddress, apply, logger);
+  const siblingServer =
+    siblings === null
+      ? null
+      : await startSiblingListener(siblings, config, (req, res) => handle(runtime, req, res, false, true));
+  // SIGHUP (cli/commands/edge.ts): what can change at run time is applied in place (reload.ts).
+  const reload = (next: EdgeConfig): ReloadPlan => {
+    const plan = planReload(config, next);
+    if (plan.applied.length > 0) {
+      applyLive(config, next);
+      if (config.origin !== null) {
+        standalone.zone = standaloneZone(config);
+        runtime.defaultHost = config.origin.host;
+      }
+    }
+    return plan;
+  };
+  let draining: Promise<void> | null = null;
+  const close = async (): Promise<void> => {
+    server.closeAllConnections();
+    server.close();
+    await https?.close();
+    admin?.closeAllConnections();
+    admin?.close();
+    siblingServer?.closeAllConnections();
+    siblingServer?.close();
+    await follower?.close();
+    tls.close();
+    await purger?.close();
+    // Let fills that already have their bodies reach the disk (bounded: a hung origin cannot hold shutdown).
+    for (const deadline = Date.now() + 5_000; runtime.inflight.size > 0 && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await cache.drainWrites(5_000);
+    await upstream.close();
+    await cache.disk.close();
+  };
+  const drain = (deadlineMs = 10_000): Promise<void> => {
+    draining ??= (async () => {
+      if (siblings !== null) siblings.draining = true;
+      // Closing a worker's listener takes it out of the primary's round robin: new connections go
+      // to the other workers. net.Server's close, not http.Server's: the latter also closes idle
+      // keep-alive connections at once, and a client that sends on one at that moment loses its
+      // request. Each connection instead ends after its next answer (Connection: close, above), or
+      // at its keep-alive timeout, which the client was told (Keep-Alive: timeout=5).
+      netClose.call(server);
+      const httpsDrained = https?.drain(deadlineMs);
+      for (const deadline = Date.now() + deadlineMs; clientSockets.size > 0 && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await httpsDrained;
+      await close();
+    })();
+    return draining;
+  };
+  if (siblings !== null && siblingServer !== null) {
+    linkToPrimary({
+      siblings,
+      apply,
+      stateDir,
+      onReady: () => (readiness.ready = true),
+      freeze: () => cache.drainWrites(10_000),
+      drain: () => drain().then(() => process.exit(0)),
+      log: logger,
+    });
+    sendToPrimary({
+      t: 'listening',
+      address: { address: address.address, port: address.port },
+      tlsAddress: https === null ? null : { address: https.address.address, port: https.address.port },
+      siblingPort: (siblingServer.address() as AddressInfo).port,
+    });
+    logger.info('worker listening', { slot: siblings.slot, workers: siblings.count, pid: process.pid });
+    return nodeOf(runtime, address, null, tls, https, () => cluster?.seq ?? 0, reload, drain, close);
+  }
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
@@ -170,6 +286,30 @@ export async function startEdge(
     control: controlUrls?.urls.map((u) => u.origin).join(','),
     seq: follower?.appliedSeq,
   });
+  return nodeOf(
+    runtime,
+    address,
+    adminAddress,
+    tls,
+    https,
+    () => follower?.appliedSeq ?? 0,
+    reload,
+    drain,
+    close,
+  );
+}
+
+function nodeOf(
+  runtime: EdgeRuntime,
+  address: AddressInfo,
+  adminAddress: AddressInfo | null,
+  tls: EdgeTls,
+  https: HttpsListener | null,
+  appliedSeq: () => number,
+  reload: EdgeNode['reload'],
+  drain: EdgeNode['drain'],
+  close: EdgeNode['close'],
+): EdgeNode {
   return {
     runtime,
     address,
@@ -177,37 +317,14 @@ export async function startEdge(
     tls,
     tlsAddress: https?.address ?? null,
     https,
-    appliedSeq: () => follower?.appliedSeq ?? 0,
-    reload(next) {
-      const plan = planReload(config, next);
-      if (plan.applied.length > 0) {
-        applyLive(config, next);
-        if (config.origin !== null) {
-          standalone.zone = standaloneZone(config);
-          runtime.defaultHost = config.origin.host;
-        }
-      }
-      return plan;
-    },
-    async close() {
-      server.closeAllConnections();
-      server.close();
-      await https?.close();
-      admin?.closeAllConnections();
-      admin?.close();
-      await follower?.close();
-      tls.close();
-      await purger?.close();
-      // Let fills that already have their bodies reach the disk (bounded: a hung origin cannot hold shutdown).
-      for (const deadline = Date.now() + 5_000; runtime.inflight.size > 0 && Date.now() < deadline;) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      await cache.drainWrites(5_000);
-      await upstream.close();
-      await cache.disk.close();
-    },
+    appliedSeq,
+    reload,
+    drain,
+    close,
   };
 }
+
+const netClose = NetServer.prototype.close;
 
 /**
  * The client certificates for authenticated origin pulls: standalone, --origin-client-cert for its one
@@ -260,85 +377,45 @@ function standaloneZone(config: EdgeConfig): CompiledZone | null {
   return new CompiledZone(zone, null);
 }
 
-async function follow(
+/** How a node applies the event log's state: zones, the cluster, ACME challenges, TLS, purges. */
+function applierOf(
   runtime: EdgeRuntime,
-  config: EdgeConfig,
-  controlUrls: FailoverUrls,
   zones: ZoneTable,
+  cluster: Cluster,
   purger: Purger,
   tls: EdgeTls,
-  address: AddressInfo,
-  adminAddress: AddressInfo | null,
-  logger: Logger,
-): Promise<{ appliedSeq: number | null; close(): Promise<void> }> {
-  const link = config.control as NonNullable<EdgeConfig['control']>;
-  const nodeUrl = link.publicUrl ?? `http://${address.address}:${address.port}`;
-  // --control-ca: the control plane's HTTPS is verified against the cluster CA, for these calls only.
-  const dispatcher = controlDispatcher(link.controlCa ?? null);
-  const viaDispatcher = dispatcher === undefined ? {} : { dispatcher };
-  const source =
-    link.nats === null
-      ? new HttpStreamSource({ controlUrl: controlUrls, token: link.token, log: logger, ...viaDispatcher })
-      : new NatsSource({
-          servers: link.nats,
-          nodeName: config.nodeName,
-          stream: link.natsStream,
-          subject: eventSubjectOf(link.natsStream),
-          tlsCa: link.natsCa ?? null,
-          log: logger,
-        });
-  const cluster = new Cluster({ self: { name: config.nodeName, pop: link.pop, url: nodeUrl } });
-  runtime.cluster = cluster;
-  const follower = startFollower({
-    controlUrl: controlUrls,
-    token: link.token,
-    node: {
-      name: config.nodeName,
-      pop: link.pop,
-      url: nodeUrl,
-      ...(link.role === null ? {} : { role: link.role }),
-      admin_url: adminAddress === null ? null : registeredAdminUrl(adminAddress, nodeUrl),
-    },
-    source,
-    ...viaDispatcher,
-    stateDir: config.cacheDir,
-    apply: {
-      applySnapshot(snapshot) {
-        zones.applySnapshot(snapshot);
-        cluster.applySnapshot(snapshot);
-        runtime.acmeChallenges.applySnapshot(snapshot);
-        tls.applySnapshot(snapshot);
-      },
-      async applyEvent(event) {
-        if (event.type === 'purge') await purger.apply(event.purge);
-        zones.applyEvent(event);
-        cluster.applyEvent(event);
-        runtime.acmeChallenges.applyEvent(event);
-        tls.applyEvent(event);
-      },
-      async applyMissedPurges(missed) {
-        if (missed === 'unknown') purger.purgeEverything('missed-purges');
-        else for (const purge of missed) await purger.apply(purge);
-      },
-    },
-    log: logger,
-  });
-  await follower.ready;
+): FollowerApply {
   return {
-    get appliedSeq() {
-      return follower.appliedSeq;
+    applySnapshot(snapshot) {
+      zones.applySnapshot(snapshot);
+      cluster.applySnapshot(snapshot);
+      runtime.acmeChallenges.applySnapshot(snapshot);
+      tls.applySnapshot(snapshot);
     },
-    async close() {
-      await follower.close();
-      await source.close();
-      await dispatcher?.close();
+    async applyEvent(event) {
+      if (event.type === 'purge') await purger.apply(event.purge);
+      zones.applyEvent(event);
+      cluster.applyEvent(event);
+      runtime.acmeChallenges.applyEvent(event);
+      tls.applyEvent(event);
+    },
+    async applyMissedPurges(missed) {
+      if (missed === 'unknown') purger.purgeEverything('missed-purges');
+      else for (const purge of missed) await purger.apply(purge);
     },
   };
 }
 
 /** Every client request, HTTP/1.x or HTTP/2, plain or TLS, enters the one pipeline here. */
-export function handle(runtime: EdgeRuntime, req: ClientRequest, res: ClientResponse, secure = false): void {
+export function handle(
+  runtime: EdgeRuntime,
+  req: ClientRequest,
+  res: ClientResponse,
+  secure = false,
+  sibling = false,
+): void {
   const ctx = new RequestContext(req, res, runtime, Date.now(), secure);
+  if (sibling) ctx.sibling = true;
   const done = runRequest(ctx);
   if (done !== undefined) done.catch(() => res.destroy());
 }
@@ -349,6 +426,7 @@ function createRuntime(
   upstream: UpstreamPools,
   resolveZone: (host: string) => ZoneRuntime | undefined,
   logger: Logger,
+  siblings: Siblings | null,
 ): EdgeRuntime {
   const metrics = new EdgeMetrics(cache);
   const via = `1.1 ${config.nodeName}`;
@@ -358,6 +436,8 @@ function createRuntime(
   metrics.trackOrigins(health);
   health.observe((event) => logger.warn(`origin ${event.transition}`, { ...event }));
   const fillFailover = failoverRuleFor('GET', false);
+  /** Fills answered by the key's owner worker (edge/multicore). */
+  const viaSibling = new WeakSet<FetchSpec>();
   const fetchDeps: FetchDeps = {
     cache,
     inflight: new InFlight<FetchTask>(),
@@ -365,6 +445,14 @@ function createRuntime(
     // Through the PoP's owner and the shield when the route says so (cluster/cluster.ts); then the
     // picked origin, or the next usable ones when it is down or fails before answering.
     send: async (spec: FetchSpec, headers, onInfo) => {
+      // Another worker owns the key: it makes the node's one fetch (its collapsing covers every worker).
+      if (spec.sibling !== undefined && siblings !== null) {
+        const answer = await sendToSibling(siblings, upstream, spec, spec.sibling, headers, config);
+        if (answer !== null) {
+          viaSibling.add(spec);
+          return answer;
+        }
+      }
       if (spec.route !== null && runtime.cluster !== null) {
         // A peer at an https:// URL is reached over TLS, verified against the cluster CA (--peer-ca);
         // a peer that fails the handshake is skipped like one that refuses the connection.
@@ -403,7 +491,10 @@ function createRuntime(
         mayFailover: fillFailover,
       });
     },
-    observe: (outcome) => metrics.recordFetch(outcome),
+    // A fill that went to the owner worker is counted there, where it reached upstream.
+    observe: (outcome, spec) => {
+      if (!viaSibling.has(spec)) metrics.recordFetch(outcome);
+    },
     onStoreError: (err, meta) => logger.warn('object not stored', { url: meta.url, err }),
   };
   // The weighted choice, health unseen: sendWithFailover checks the chosen origin (one Map lookup)
@@ -420,6 +511,7 @@ function createRuntime(
     config,
     cache,
     cluster: null,
+    workers: siblings,
     inflight: fetchDeps.inflight,
     fetchDeps,
     metrics,
@@ -439,7 +531,7 @@ function createRuntime(
             {
               method,
               path: upstreamPathOf(origin.url, ctx.path),
-              headers: forwardHeaders(req, {
+              headers: forwardHeaders(ctx.sibling ? siblingClientView(req) : req, {
                 host: origin.hostHeader ?? ctx.host,
                 via: viaOf(ctx),
                 proto: ctx.scheme,
@@ -467,7 +559,7 @@ function createRuntime(
         maxObjectBytes: Math.min(config.maxObjectBytes, ctx.zone?.zone.settings.max_object_size ?? Infinity),
         url: ctx.url(),
         path: ctx.path,
-        upstreamHeaders: forwardHeaders(ctx.req, {
+        upstreamHeaders: forwardHeaders(ctx.sibling ? siblingClientView(ctx.req) : ctx.req, {
           host: origin.hostHeader ?? ctx.host,
           via: viaOf(ctx),
           proto: ctx.scheme,
@@ -486,6 +578,7 @@ function createRuntime(
             ctx.path,
             ctx.scheme,
           ) ?? null,
+        ...(siblings === null ? null : workerFillOf(siblings, ctx)),
       };
     },
   };

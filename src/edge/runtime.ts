@@ -10,6 +10,7 @@ import type { EdgeMetrics } from './metrics.ts';
 import type { RequestContext } from './pipeline/context.ts';
 import type { UpstreamResponse } from './upstream/origin-client.ts';
 import type { ZoneRuntime } from './zones/types.ts';
+import type { Siblings } from './multicore/worker.ts';
 
 export interface EdgeRuntime {
   readonly config: EdgeConfig;
@@ -21,6 +22,8 @@ export interface EdgeRuntime {
   readonly acmeChallenges: ChallengeTable;
   /** Managed mode: the node's PoP, its peers and shield, the hop key (set once listening). */
   cluster: Cluster | null;
+  /** A node of several workers: this worker's slot and its siblings (edge/multicore); null: one process. */
+  readonly workers: Siblings | null;
   /** This node's Via entry ("1.1 <node>"). */
   readonly via: string;
   /** The Host assumed for an HTTP/1.0 request that sends none (standalone: SIGHUP may change it). */

@@ -9,6 +9,9 @@ import { createInterface } from 'node:readline';
 import { request } from 'undici';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+// Edge nodes the tests start run one process each unless a test asks for --workers (the default
+// would be one per core, docs/multicore.md); spawned children inherit it.
+process.env.MERIDIAN_EDGE_WORKERS ??= '1';
 export const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 
 export interface Proc {
@@ -17,6 +20,8 @@ export interface Proc {
   readonly port: number;
   /** Everything the process wrote to stderr so far. */
   stderr(): string;
+  /** Everything the process wrote to stdout so far. */
+  stdout?(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -28,7 +33,9 @@ export async function spawnNode(
 ): Promise<Proc> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let errText = '';
+  let outText = '';
   child.stderr?.on('data', (d: Buffer) => (errText += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (outText += d.toString()));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const errLines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
   const port = await new Promise<number>((resolve, reject) => {
@@ -55,6 +62,7 @@ export async function spawnNode(
     port,
     url: `http://127.0.0.1:${port}`,
     stderr: () => errText,
+    stdout: () => outText,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

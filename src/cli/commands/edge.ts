@@ -1,5 +1,6 @@
 // meridian edge: one caching reverse proxy node (standalone: in front of one origin).
-import { tmpdir } from 'node:os';
+import cluster from 'node:cluster';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
 import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
@@ -22,6 +23,8 @@ import {
 import { readSecretFile } from '../secret-file.ts';
 import { asStartFailure } from '../start-failure.ts';
 import { createLogger, setLogLevel, type Logger, type LogLevel } from '../../common/log.ts';
+import { Primary, pruneOtherLayouts } from '../../edge/multicore/primary.ts';
+import { exposeMetricsToPrimary, workerRoleFromEnv } from '../../edge/multicore/worker.ts';
 
 export const EDGE_HELP = `meridian edge — run an edge node (a caching reverse proxy)
 
@@ -67,6 +70,11 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
+  --workers N               worker processes serving as one node: one cache, one event-log follower,
+                            one /metrics (default: the machine's available parallelism, ${availableParallelism()}
+                            here, or MERIDIAN_EDGE_WORKERS; 1: a single process). SIGHUP reloads every
+                            worker; SIGUSR2 replaces
+                            them all with the code now on disk without closing a connection
 ${CONFIG_HELP}  -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}
@@ -107,6 +115,7 @@ const OPTIONS = {
   'body-timeout': { type: 'string', default: '30s' },
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
   ...CONFIG_OPTIONS,
@@ -191,7 +200,18 @@ function edgeConfigOf(values: FlagValues<typeof OPTIONS>): EdgeConfig {
       defaultTtlSec: defaultTtl === undefined ? null : parseDuration('default-ttl', defaultTtl) / 1000,
     },
     hitForPassSec: 120,
+    workers: workersOf(values.workers),
   };
+}
+
+/** --workers: 1 to 1024; default MERIDIAN_EDGE_WORKERS, else the cores this process may use. */
+function workersOf(flag: string | undefined): number {
+  // MERIDIAN_EDGE_WORKERS: the default for hosts (and test runs) that want another one.
+  const value = flag ?? process.env.MERIDIAN_EDGE_WORKERS;
+  if (value === undefined || value === '') return availableParallelism();
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 1024)
+    throw new UsageError(`--workers: expected a number of processes from 1 to 1024, got "${value}"`);
+  return Number(value);
 }
 
 /** Standalone: Strict-Transport-Security on HTTPS answers (managed zones set settings.hsts instead). */
@@ -279,16 +299,22 @@ export async function runEdge(argv: string[]): Promise<void> {
   }
   setLogLevel(parsed.logLevel);
   const log = createLogger('edge');
+  const { config } = parsed;
+  const workers = config.workers ?? 1;
+  if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, log);
   // SIGHUP reloads (the config file, the flags that can change at run time, the TLS certificate)
   // instead of ending the process. Set before the start: until a listener exists the signal's
   // default action would kill the process. One during the start is moot (the files are being read).
+  // A worker gets SIGHUP from its primary (edge/multicore/primary.ts) and re-reads the same argv.
   let node: EdgeNode | null = null;
   process.on('SIGHUP', () => {
     if (node !== null) void reloadEdge(node, argv, log);
   });
-  const { config } = parsed;
+  const role = workerRoleFromEnv();
   try {
-    node = await startEdge(config, log);
+    if (role === null) await pruneOtherLayouts(config.cacheDir, 1);
+    node = await startEdge(config, log, role);
+    if (role !== null) exposeMetricsToPrimary(node.runtime.metrics.registry);
   } catch (err) {
     throw asStartFailure(err, {
       listens: { listen: config.listen, 'listen-tls': config.tls.listen, 'admin-listen': config.adminListen },
@@ -332,4 +358,28 @@ async function reloadEdge(node: EdgeNode, argv: string[], log: Logger): Promise<
     else log.info('SIGHUP: reloaded', fields);
   });
   await node.tls.reload('SIGHUP');
+}
+
+/** --workers N > 1: this process supervises N workers (edge/multicore/primary.ts) and serves no client. */
+async function runPrimary(config: EdgeConfig, workers: number, log: Logger): Promise<void> {
+  // Until the primary's own handler is set, a SIGHUP or SIGUSR2 must not end the node.
+  process.on('SIGHUP', () => undefined);
+  process.on('SIGUSR2', () => undefined);
+  const primary = new Primary(config, workers, log);
+  try {
+    await primary.start();
+  } catch (err) {
+    throw asStartFailure(err, {
+      listens: { listen: config.listen, 'listen-tls': config.tls.listen, 'admin-listen': config.adminListen },
+      nats: config.control?.nats ?? null,
+    });
+  }
+  const stop = (): void => {
+    primary.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }

@@ -40,6 +40,7 @@ Usage:
   meridian up [--pops nyc,fra,sin] [--shield iad] [--nodes 2]
               [--ports http=8080,https=8443,control=8700,dns=5353,admin=9180,origin=9080]
               [--origin URL] [--dir .meridian-up] [--describe FILE] [--internal-tls] [--anycast]
+              [--workers N]
 
 Options:
   --pops LIST       edge PoPs (names; known cities get their coordinates)  (default nyc,fra,sin)
@@ -58,6 +59,7 @@ Options:
                     each region's client namespace (mrd-c-<pop>) reaches its nearest PoP. The control
                     plane, origin and DNS listen on 198.18.0.1. All of it is removed on exit, and a lab
                     left by a killed run at the next start (docs/anycast.md)
+  --workers N       worker processes per edge node (default 1: the nodes already share the cores)
 
 HTTPS: up makes a local CA (<dir>/tls/ca.pem), issues the demo zone's certificate from it and uploads
 it through the certificate API, as a customer would; each node also gets a certificate of its own
@@ -139,6 +141,12 @@ function cityOf(name: string): CityLocation {
   return { city: name, latitude: (h % 120) - 60, longitude: ((h >>> 8) % 360) - 180 };
 }
 
+function workersPerNode(value: string): number {
+  if (!/^\d{1,2}$/.test(value) || Number(value) < 1 || Number(value) > 64)
+    throw new UsageError(`--workers: expected 1 to 64 worker processes per node, got "${value}"`);
+  return Number(value);
+}
+
 export async function runUp(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -152,6 +160,7 @@ export async function runUp(argv: string[]): Promise<void> {
       describe: { type: 'string' },
       'internal-tls': { type: 'boolean', default: false },
       anycast: { type: 'boolean', default: false },
+      workers: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -210,6 +219,7 @@ export async function runUp(argv: string[]): Promise<void> {
       originUrl: values.origin ?? null,
       internalTls: values['internal-tls'],
       lab,
+      workers: workersPerNode(values.workers),
       supervisor,
       setOrigin: (o) => (origin = o),
     });
@@ -237,6 +247,8 @@ interface ClusterPlan {
   internalTls: boolean;
   /** --anycast: the lab network the nodes run in (null: loopback). */
   lab: Lab | null;
+  /** Worker processes per edge node (--workers; 1: one process each, the default on one machine). */
+  workers?: number;
   supervisor: Supervisor;
   setOrigin: (origin: DemoOrigin) => void;
 }
@@ -343,6 +355,8 @@ async function startCluster(plan: ClusterPlan): Promise<UpDescription> {
               ...internal,
               '--cache-dir',
               join(dir, 'nodes', name),
+              '--workers',
+              String(plan.workers ?? 1),
             ],
             (line) => line.includes('"edge listening"'),
             {},

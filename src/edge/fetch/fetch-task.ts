@@ -73,6 +73,26 @@ export interface FetchSpec {
    * answer is stored as the variant's partial object (cache/key.ts partialKeyOf); a 200 as the whole.
    */
   range: string | null;
+  /**
+   * Several workers (edge/multicore): another worker owns the key and keeps its disk copy; this one
+   * keeps the object in memory only. Absent: this worker stores it as the route says.
+   */
+  memoryOnly?: boolean;
+  /** Several workers: the fill goes through the worker that owns the key (edge/multicore/siblings.ts). */
+  sibling?: SiblingFill;
+}
+
+/** What a fill sent to the key's owner worker carries beyond the origin request. */
+export interface SiblingFill {
+  readonly slot: number;
+  readonly host: string;
+  readonly scheme: 'http' | 'https';
+  /** The client's verified Meridian-Hop (the owner routes it as this node would); null: none. */
+  readonly hop: string | null;
+  /** The client's own Via (the owner appends this node's entry once). */
+  readonly via: string | undefined;
+  /** Set when the owner answered from its cache: for the node, a hit. */
+  hit: boolean;
 }
 
 export interface FetchDeps {
@@ -86,7 +106,7 @@ export interface FetchDeps {
     onInfo: InterimListener,
   ): Promise<UpstreamResponse>;
   /** Called with the outcome of every fetch (metrics). */
-  observe?(outcome: FetchOutcome): void;
+  observe?(outcome: FetchOutcome, spec: FetchSpec): void;
   /** Called when a complete body could not be stored (disk full, I/O error). */
   onStoreError?(err: unknown, meta: ObjectMeta): void;
 }
@@ -97,6 +117,8 @@ const SHARED_ERROR_BODY_BYTES = 64 * 1024;
 export class FetchTask {
   readonly key: string;
   readonly route: RoutePlan | null;
+  /** Several workers: the fill went through the key's owner worker (edge/multicore); null: not. */
+  readonly sibling: SiblingFill | null;
   readonly outcome: Promise<FetchOutcome>;
   /** The cache's ticket for this fetch (Cache.beginFill), ended when the body is stored or dropped. */
   fillTicket = 0;
@@ -107,6 +129,7 @@ export class FetchTask {
   constructor(deps: FetchDeps, spec: FetchSpec) {
     this.key = spec.key;
     this.route = spec.route;
+    this.sibling = spec.sibling ?? null;
     this.outcome = run(this, deps, spec);
   }
 
@@ -146,7 +169,7 @@ async function run(task: FetchTask, deps: FetchDeps, spec: FetchSpec): Promise<F
   }
   if (outcome.kind !== 'fill') deps.cache.endFill(ticket); // else pumpBody ends it
   if (outcome.kind !== 'fill') deps.inflight.leave(spec.key, task);
-  deps.observe?.(outcome);
+  deps.observe?.(outcome, spec);
   return outcome;
 }
 
@@ -278,7 +301,8 @@ async function store(
   }
   meta.bodySize = fill.bytes;
   const body = fill.bodyInMemory();
-  const tier = spec.route?.store ?? 'all';
+  const routeTier = spec.route?.store ?? 'all';
+  const tier = spec.memoryOnly === true && routeTier === 'all' ? 'memory' : routeTier;
   if (tier !== 'all') {
     // Fetched from this PoP's owner, which keeps the PoP's copy; a hot key stays in memory here too.
     if (tier === 'memory' && body !== null) deps.cache.admit(meta, body);

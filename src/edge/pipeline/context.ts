@@ -105,6 +105,8 @@ export class RequestContext {
   redirect: string | null = null;
   /** deliver / synth: body bytes sent. */
   bytesSent = 0;
+  /** route: a sibling worker's fill (edge/multicore): this worker owns the key. */
+  sibling = false;
 
   constructor(req: ClientRequest, res: ClientResponse, edge: EdgeRuntime, startMs: number, secure = false) {
     this.req = req;

@@ -66,7 +66,8 @@ function rangeToForward(ctx: RequestContext): string | null {
 function settle(ctx: RequestContext, task: FetchTask, created: boolean, outcome: FetchOutcome): Next<'miss'> {
   switch (outcome.kind) {
     case 'fill':
-      ctx.phase = 'miss';
+      // Several workers: the owner worker answered from its cache, so the node had the object.
+      ctx.phase = task.sibling?.hit === true ? 'hit' : 'miss';
       ctx.stored = task.route?.store !== 'none';
       ctx.fwdStatus = outcome.meta.status;
       ctx.delivery = { kind: 'fill', meta: outcome.meta, fill: outcome.fill };

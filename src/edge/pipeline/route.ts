@@ -7,7 +7,7 @@
 import { MeridianError } from '../../common/errors.ts';
 import { answerAcmeChallenge } from '../acme/answer.ts';
 import { normalizeHost } from '../cache/key.ts';
-import { HOP_HEADER, MAX_HOPS } from '../cluster/hop.ts';
+import { HOP_HEADER, MAX_HOPS, type Hop } from '../cluster/hop.ts';
 import type { RequestContext } from './context.ts';
 import { hostWithoutPort, redirectsToHttps } from './https-zone.ts';
 import type { Next } from './steps.ts';
@@ -39,6 +39,12 @@ export function route(ctx: RequestContext): Next<'route'> | Promise<Next<'route'
   ctx.path = path;
   // Before the zone, its cache and its HTTPS redirect: the CA must get the answer itself (§8.3).
   if (path.charCodeAt(1) === 46 /* '.' */ && answerAcmeChallenge(ctx)) return 'log';
+  if (ctx.sibling) {
+    // A sibling worker's fill (its secret was checked on the sibling listener): the scheme the client
+    // used is the sibling's to state, and the answer is an internal one (the head as stored).
+    ctx.scheme = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+    ctx.hop = SIBLING_HOP;
+  }
   const cluster = ctx.edge.cluster;
   if (cluster !== null) {
     if (isLoop(ctx)) return 'synth';
@@ -68,6 +74,9 @@ export function route(ctx: RequestContext): Next<'route'> | Promise<Next<'route'
   }
   return zoneStep(ctx, host, path);
 }
+
+/** A hop inside the node (worker to worker): no path yet, so the PoP routing still applies. */
+const SIBLING_HOP: Hop = Object.freeze({ path: [], seq: 0, ts: 0 }) as Hop;
 
 /** How long a hop waits for this node to apply the sender's sequence before bypassing its cache. */
 const HOP_SEQ_WAIT_MS = 2_000;

@@ -51,6 +51,11 @@ export interface HttpsListenerOptions {
 export interface HttpsListener {
   readonly server: Http2SecureServer;
   readonly address: AddressInfo;
+  /**
+   * Stops accepting and lets open connections finish (HTTP/2 sessions get a GOAWAY and end after
+   * their streams); what is still open after `deadlineMs` is closed.
+   */
+  drain(deadlineMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -109,7 +114,12 @@ export async function startHttpsListener(options: HttpsListenerOptions): Promise
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  const sessions = new Set<Http2Session>();
+  let draining = false;
   server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    if (draining) session.close();
     session.setTimeout(SESSION_IDLE_MS, () => session.close());
     // An ended session (GOAWAY after a limit, a protocol error) is logged, not thrown.
     session.on('error', (err: Error) => options.log.debug('http2 session error', { err: err.message }));
@@ -129,6 +139,14 @@ export async function startHttpsListener(options: HttpsListenerOptions): Promise
   return {
     server,
     address: server.address() as AddressInfo,
+    async drain(deadlineMs) {
+      draining = true;
+      server.close();
+      for (const session of sessions) session.close();
+      for (const deadline = Date.now() + deadlineMs; sockets.size > 0 && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
