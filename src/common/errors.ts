@@ -91,6 +91,13 @@ export const ERROR_CODES = {
     summary:
       'Every origin of the zone is down (failed health checks or an open circuit breaker); none was contacted.',
   },
+  ORIGIN_BAD_RANGE: {
+    status: 502,
+    source: 'upstream',
+    retryable: false,
+    summary:
+      'Slice caching: the upstream answered a slice request with a range other than the one asked for, a Content-Range without the complete length, or a body of another length; nothing was stored.',
+  },
   INTERNAL: {
     status: 500,
     source: 'internal',

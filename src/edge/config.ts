@@ -92,4 +92,6 @@ export interface EdgeConfig {
   policy: PolicyOptions;
   /** How long an uncacheable answer makes the key skip collapsing (Varnish hit-for-pass). */
   hitForPassSec: number;
+  /** Standalone mode: the zone's slice_size (--slice-size, docs/media.md); null or absent: off. */
+  sliceBytes?: number | null;
 }

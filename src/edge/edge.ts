@@ -230,6 +230,7 @@ function resolverFor(
       ...ZoneSettingsSchema.parse({}),
       default_ttl: config.policy.defaultTtlSec,
       authenticated_origin_pulls: config.upstreamTls.originClientCert !== null,
+      slice_size: config.sliceBytes ?? null,
       ...(config.hstsMaxAgeSec === null
         ? {}
         : {

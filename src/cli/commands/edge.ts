@@ -55,6 +55,8 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
+  --slice-size SIZE         standalone: fetch and store objects as slices of SIZE by range requests
+                            (4K to 64M; docs/media.md; default: off)
   -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}`;
@@ -90,6 +92,7 @@ const OPTIONS = {
   'body-timeout': { type: 'string', default: '30s' },
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
+  'slice-size': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
 } as const;
@@ -150,7 +153,19 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
       defaultTtlSec: defaultTtl === undefined ? null : parseDuration('default-ttl', defaultTtl) / 1000,
     },
     hitForPassSec: 120,
+    sliceBytes: sliceSizeOf(values['slice-size'], control === null),
   };
+}
+
+/** Standalone: the one zone's slice_size (managed zones set settings.slice_size instead). */
+function sliceSizeOf(value: string | undefined, standalone: boolean): number | null {
+  if (value === undefined) return null;
+  if (!standalone)
+    throw new UsageError('--slice-size: standalone only; a managed zone sets settings.slice_size');
+  const bytes = parseSize('slice-size', value);
+  if (bytes < 4096 || bytes > 64 * 1024 * 1024)
+    throw new UsageError(`--slice-size: expected 4K to 64M, got "${value}"`);
+  return bytes;
 }
 
 /** Standalone: Strict-Transport-Security on HTTPS answers (managed zones set settings.hsts instead). */

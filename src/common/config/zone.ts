@@ -108,6 +108,13 @@ export const OriginSchema = z
   )
   .meta({ id: 'Origin' });
 
+/** A slice of a large object (docs/media.md): 4 KiB to 64 MiB. */
+const SliceSizeSchema = z
+  .number()
+  .int()
+  .min(4096)
+  .max(64 * 1024 * 1024);
+
 export const ZoneSettingsSchema = z
   .object({
     default_ttl: z
@@ -173,6 +180,11 @@ export const ZoneSettingsSchema = z
       .boolean()
       .default(false)
       .describe("The control plane issues and renews certificates for the zone's hostnames over ACME."),
+    slice_size: SliceSizeSchema.nullable()
+      .default(null)
+      .describe(
+        'Slice caching (docs/media.md): objects are fetched from the origin by range requests and stored as slices of this many bytes; null: off.',
+      ),
   })
   .strict()
   .meta({ id: 'ZoneSettings' });
@@ -319,6 +331,11 @@ export const RuleActionSchema = z
       .boolean()
       .default(false)
       .describe('Store responses even when they set cookies (the cookies are stripped).'),
+    slice_size: SliceSizeSchema.nullable()
+      .optional()
+      .describe(
+        "Slice caching for matching requests (bytes per slice); null: off; absent: the zone's setting.",
+      ),
   })
   .strict()
   .meta({ id: 'RuleAction' });

@@ -4,6 +4,7 @@
 import { MeridianError } from '../../common/errors.ts';
 import { evaluate } from '../../lib/http-cache/policy.ts';
 import { isLookupMethod, wantsOnlyIfCached } from './builtin.ts';
+import { isSliced } from './slice.ts';
 import type { RequestContext } from './context.ts';
 import type { Next } from './steps.ts';
 
@@ -54,6 +55,8 @@ export function lookup(ctx: RequestContext): Next<'lookup'> {
     return 'pass';
   }
   ctx.fwd = found.kind === 'vary-miss' ? 'vary-miss' : 'uri-miss';
+  // slice_size: no whole copy is stored, so the object is read as slices (pipeline/slice.ts).
+  if (isSliced(ctx)) return 'slice';
   return 'miss';
 }
 
