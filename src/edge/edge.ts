@@ -18,6 +18,7 @@ import { DiskStore } from './cache/disk/disk-store.ts';
 import { MemoryStore } from './cache/memory/memory-tier.ts';
 import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
+import { compressing, compressionPlanOf } from './fetch/compression.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { Purger } from './purge/purger.ts';
 import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
@@ -348,7 +349,8 @@ function createRuntime(
     hitForPassMs: config.hitForPassSec * 1000,
     // Through the PoP's owner and the shield when the route says so (cluster/cluster.ts); then the
     // picked origin, or the next usable ones when it is down or fails before answering.
-    send: async (spec: FetchSpec, headers) => {
+    // Compressed for the client's Accept-Encoding class where the zone says (fetch/compression.ts).
+    send: compressing(async (spec: FetchSpec, headers) => {
       if (spec.route !== null && runtime.cluster !== null) {
         // A peer at an https:// URL is reached over TLS, verified against the cluster CA (--peer-ca);
         // a peer that fails the handshake is skipped like one that refuses the connection.
@@ -384,7 +386,7 @@ function createRuntime(
           ),
         mayFailover: fillFailover,
       });
-    },
+    }),
     observe: (outcome) => metrics.recordFetch(outcome),
     onStoreError: (err, meta) => logger.warn('object not stored', { url: meta.url, err }),
   };
@@ -466,6 +468,7 @@ function createRuntime(
             ctx.path,
             ctx.scheme,
           ) ?? null,
+        compression: compressionPlanOf(ctx.zone?.zone.settings),
       };
     },
   };

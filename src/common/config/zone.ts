@@ -185,6 +185,33 @@ export const ZoneSettingsSchema = z
       .describe(
         'Slice caching (docs/media.md): objects are fetched from the origin by range requests and stored as slices of this many bytes; null: off.',
       ),
+    compression: z
+      .object({
+        enabled: z.boolean().default(true),
+        types: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .max(128)
+              .regex(
+                /^(?:[a-z0-9][a-z0-9!#$&^_.+-]*\/(?:\*|[a-z0-9][a-z0-9!#$&^_.+-]*)|\*\+[a-z0-9.-]+)$/i,
+                'a media type (text/css), a type with * (text/*) or a suffix (*+json)',
+              ),
+          )
+          .min(1)
+          .max(100)
+          .optional()
+          .describe(
+            'Media types compressed; absent: text, JSON, JavaScript, CSS, SVG, XML, HLS/DASH manifests...',
+          ),
+        min_size: z.number().int().min(0).max(1_073_741_824).default(1024),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'On-the-fly gzip, brotli and zstd for identity answers of compressible types (docs/media.md); absent: on with the defaults.',
+      ),
   })
   .strict()
   .meta({ id: 'ZoneSettings' });

@@ -21,6 +21,7 @@ import { classify } from '../upstream/origin-client.ts';
 import type { RoutePlan } from '../cluster/cluster.ts';
 import type { OriginChoice, RequestDecision } from '../zones/types.ts';
 import { BodyFill } from './body-fill.ts';
+import type { CompressionPlan } from './compression.ts';
 import { applyRuleLifetimes } from './rule-lifetimes.ts';
 import { parseTags } from './tags.ts';
 
@@ -67,6 +68,8 @@ export interface FetchSpec {
   background: boolean;
   /** Managed mode: the PoP owner and shield to fetch through before the origin; null: the origin. */
   route: RoutePlan | null;
+  /** The zone's on-the-fly compression (fetch/compression.ts); absent or null: none. */
+  compression?: CompressionPlan | null;
 }
 
 export interface FetchDeps {

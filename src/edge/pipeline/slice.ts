@@ -307,7 +307,8 @@ function withoutRange(spec: FetchSpec): FetchSpec {
   const clientHeaders = { ...spec.clientHeaders };
   delete clientHeaders.range;
   delete clientHeaders['if-range'];
-  return { ...spec, clientHeaders };
+  // Slices and whole copies of sliced objects are stored as the upstream sent them (large media).
+  return { ...spec, clientHeaders, compression: null };
 }
 
 /** ETag, Last-Modified and length: two slices belong to one version when all three agree. */
