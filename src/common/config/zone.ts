@@ -212,6 +212,18 @@ export const ZoneSettingsSchema = z
       .describe(
         'On-the-fly gzip, brotli and zstd for identity answers of compressible types (docs/media.md); absent: on with the defaults.',
       ),
+    images: z
+      .object({
+        enabled: z.boolean().default(true),
+        max_input_pixels: z.number().int().min(1).max(1_000_000_000).default(40_000_000),
+        max_input_bytes: z.number().int().min(1).max(1_073_741_824).default(33_554_432),
+        max_output_bytes: z.number().int().min(1).max(1_073_741_824).default(16_777_216),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'Image resizing at /cdn-cgi/image/<options>/<path> (docs/media.md) and its limits against decompression bombs; absent: on with the defaults.',
+      ),
   })
   .strict()
   .meta({ id: 'ZoneSettings' });

@@ -4,6 +4,7 @@
 import { MeridianError } from '../../common/errors.ts';
 import { evaluate } from '../../lib/http-cache/policy.ts';
 import { isLookupMethod, wantsOnlyIfCached } from './builtin.ts';
+import { isImageRequest } from './image.ts';
 import { isSliced } from './slice.ts';
 import type { RequestContext } from './context.ts';
 import type { Next } from './steps.ts';
@@ -27,6 +28,8 @@ export function lookup(ctx: RequestContext): Next<'lookup'> {
     ctx.detail = 'behind-sender';
     return 'miss';
   }
+  // Image resizing reads its own variant and source (pipeline/image.ts).
+  if (isImageRequest(ctx)) return 'image';
   const cache = ctx.edge.cache;
   const nowMs = Date.now();
   const found = cache.lookup(ctx.primaryKey, req.headers, decision?.keyExtra ?? '');

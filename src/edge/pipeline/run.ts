@@ -11,6 +11,7 @@ import { miss } from './miss.ts';
 import { pass } from './pass.ts';
 import { route } from './route.ts';
 import { slice } from './slice.ts';
+import { image } from './image.ts';
 import { synth } from './synth.ts';
 import type { RequestContext } from './context.ts';
 import type { Next, Step } from './steps.ts';
@@ -28,6 +29,7 @@ const STEPS: { [S in Exclude<Step, 'log'>]: StepFn<S> } = {
   deliver,
   synth,
   slice,
+  image,
 };
 
 /** Runs a request to completion. Never throws: failures become synth's error page. */

@@ -11,7 +11,7 @@ export const NEXT = {
   /** The zone's edge worker may answer itself (none in standalone mode). */
   compute: ['lookup', 'deliver', 'synth'],
   /** Cache key, memory then disk, fresh / stale / miss; uncacheable requests → pass. */
-  lookup: ['hit', 'miss', 'pass', 'synth', 'slice'],
+  lookup: ['hit', 'miss', 'pass', 'synth', 'slice', 'image'],
   /** A stored object serves; stale-while-revalidate starts one background refresh. */
   hit: ['deliver', 'miss'],
   /** The writer starts a fetch task; readers wait on it (collapsing). */
@@ -23,6 +23,8 @@ export const NEXT = {
    * that ignores Range or answers no range → miss (cached whole).
    */
   slice: ['deliver', 'miss', 'synth'],
+  /** /cdn-cgi/image/<options>/<path>: a stored variant, else the source through the cache, resized. */
+  image: ['deliver', 'synth'],
   /** Cache-Status, Age, Via, 304 / 206, body. */
   deliver: ['log'],
   /** Every error page comes from here. */
