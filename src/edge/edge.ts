@@ -19,6 +19,8 @@ import { MemoryStore } from './cache/memory/memory-tier.ts';
 import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
 import { compressing, compressionPlanOf } from './fetch/compression.ts';
+import { prefetchSegments } from './fetch/prefetch.ts';
+import { streaming, streamingPlanOf } from './fetch/streaming.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { Purger } from './purge/purger.ts';
 import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
@@ -349,8 +351,7 @@ function createRuntime(
     hitForPassMs: config.hitForPassSec * 1000,
     // Through the PoP's owner and the shield when the route says so (cluster/cluster.ts); then the
     // picked origin, or the next usable ones when it is down or fails before answering.
-    // Compressed for the client's Accept-Encoding class where the zone says (fetch/compression.ts).
-    send: compressing(async (spec: FetchSpec, headers) => {
+    send: async (spec: FetchSpec, headers) => {
       if (spec.route !== null && runtime.cluster !== null) {
         // A peer at an https:// URL is reached over TLS, verified against the cluster CA (--peer-ca);
         // a peer that fails the handshake is skipped like one that refuses the connection.
@@ -386,10 +387,15 @@ function createRuntime(
           ),
         mayFailover: fillFailover,
       });
-    }),
+    },
     observe: (outcome) => metrics.recordFetch(outcome),
     onStoreError: (err, meta) => logger.warn('object not stored', { url: meta.url, err }),
   };
+  // HLS/DASH lifetimes and segment prefetch read the origin's playlist (fetch/streaming.ts); then the
+  // answer is compressed for the client's Accept-Encoding class where the zone says (compression.ts).
+  const prefetch = (spec: FetchSpec, paths: readonly string[]): void =>
+    void prefetchSegments(runtime, spec, paths);
+  fetchDeps.send = compressing(streaming(fetchDeps.send, prefetch));
   // The weighted choice, health unseen: sendWithFailover checks the chosen origin (one Map lookup)
   // and only then, if it is down, picks again among the usable ones.
   const originOf = (ctx: RequestContext) => {
@@ -469,6 +475,7 @@ function createRuntime(
             ctx.scheme,
           ) ?? null,
         compression: compressionPlanOf(ctx.zone?.zone.settings),
+        streaming: streamingPlanOf(ctx.zone?.zone.settings),
       };
     },
   };

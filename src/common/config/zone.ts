@@ -224,6 +224,29 @@ export const ZoneSettingsSchema = z
       .describe(
         'Image resizing at /cdn-cgi/image/<options>/<path> (docs/media.md) and its limits against decompression bombs; absent: on with the defaults.',
       ),
+    streaming: z
+      .object({
+        enabled: z.boolean().default(true),
+        manifest_ttl_fraction: z
+          .number()
+          .min(0.05)
+          .max(1)
+          .default(0.5)
+          .describe('A live playlist lives this fraction of its target segment duration (at least 1 s).'),
+        segment_ttl: z.number().int().min(1).max(31_536_000).default(86_400),
+        prefetch_segments: z
+          .number()
+          .int()
+          .min(0)
+          .max(10)
+          .default(0)
+          .describe('Segments a fetched playlist names that are fetched ahead of the players (0: off).'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'HLS and DASH lifetimes where the origin states none, and segment prefetch (docs/media.md); absent: on with the defaults.',
+      ),
   })
   .strict()
   .meta({ id: 'ZoneSettings' });

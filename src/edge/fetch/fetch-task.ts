@@ -22,6 +22,7 @@ import type { RoutePlan } from '../cluster/cluster.ts';
 import type { OriginChoice, RequestDecision } from '../zones/types.ts';
 import { BodyFill } from './body-fill.ts';
 import type { CompressionPlan } from './compression.ts';
+import type { StreamingPlan } from './streaming.ts';
 import { applyRuleLifetimes } from './rule-lifetimes.ts';
 import { parseTags } from './tags.ts';
 
@@ -70,6 +71,8 @@ export interface FetchSpec {
   route: RoutePlan | null;
   /** The zone's on-the-fly compression (fetch/compression.ts); absent or null: none. */
   compression?: CompressionPlan | null;
+  /** The zone's HLS/DASH lifetimes and prefetch (fetch/streaming.ts); absent or null: none. */
+  streaming?: StreamingPlan | null;
 }
 
 export interface FetchDeps {
