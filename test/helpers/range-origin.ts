@@ -8,6 +8,7 @@
 //   liar     206 whose Content-Range names other bytes than those asked for
 //   nolength 206 with Content-Range "bytes a-b/*"
 //   short    206 whose chunked body stops halfway
+//   missing  404 with a body
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -63,6 +64,10 @@ export async function startRangeOrigin(): Promise<RangeOrigin> {
       res.writeHead(status, { ...base, ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
+    if (mode === 'missing') {
+      send(404, { 'content-type': 'text/plain', 'content-length': '3' }, Buffer.from('no\n'));
+      return;
+    }
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, base);
       res.end();

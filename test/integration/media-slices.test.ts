@@ -175,6 +175,15 @@ describe('upstreams that misbehave', () => {
     assert.equal(origin.stats('/norange/big').requests, 2, 'whole copy stored');
   });
 
+  it('a 404 (and its body, dropped unread on the slice attempt) is answered as it is', async () => {
+    for (let i = 0; i < 2; i++) {
+      const reply = await get('/missing/x', { range: 'bytes=0-9' });
+      assert.equal(reply.status, 404);
+      assert.equal(reply.body.toString(), 'no\n');
+    }
+    assert.equal((await get(`/ok/alive?size=100`)).status, 200, 'the node is still up');
+  });
+
   it('a 206 for other bytes than asked: 502, nothing stored', async () => {
     for (let i = 0; i < 2; i++) {
       const reply = await get(`/liar/x?size=${SIZE}`, { range: 'bytes=0-9' });

@@ -80,13 +80,22 @@ export function sliceDepsOf(base: FetchDeps): FetchDeps {
   return deps;
 }
 
+/**
+ * Drops an upstream body unread. undici's body emits 'error' (aborted) when destroyed; with no
+ * listener that would end the process, so one is attached first.
+ */
+export function discard(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
 function signal(res: UpstreamResponse, s: SliceSignal, message: string): never {
-  res.body.destroy();
+  discard(res.body);
   throw new MeridianError('ORIGIN_BAD_RESPONSE', message, { cause: s });
 }
 
 function badRange(res: UpstreamResponse, message: string): never {
-  res.body.destroy();
+  discard(res.body);
   throw new MeridianError('ORIGIN_BAD_RANGE', message);
 }
 
@@ -157,7 +166,7 @@ function exactly(body: Readable, length: number): Readable {
   });
   body.on('error', (err) => counted.destroy(err));
   counted.on('close', () => {
-    if (!body.destroyed) body.destroy();
+    if (!body.destroyed) discard(body);
   });
   return body.pipe(counted);
 }

@@ -26,6 +26,7 @@ import {
 import type { UpstreamResponse } from '../upstream/origin-client.ts';
 import type { FetchSpec } from './fetch-task.ts';
 import { contentLength } from './fetch-task.ts';
+import { discard } from './slices.ts';
 
 export interface StreamingPlan {
   readonly manifestTtlFraction: number;
@@ -137,7 +138,7 @@ async function readUpTo(body: Readable, limit: number): Promise<Buffer | null> {
   for await (const chunk of body) {
     bytes += (chunk as Buffer).length;
     if (bytes > limit) {
-      body.destroy();
+      discard(body);
       return null;
     }
     chunks.push(chunk as Buffer);

@@ -25,6 +25,7 @@ import type { CachedObject } from '../cache/cache.ts';
 import { isInMemory } from '../cache/cache.ts';
 import type { FetchDeps, FetchSpec } from '../fetch/fetch-task.ts';
 import { FetchTask } from '../fetch/fetch-task.ts';
+import { discard } from '../fetch/slices.ts';
 import type { UpstreamResponse } from '../upstream/origin-client.ts';
 import type { RequestContext } from './context.ts';
 import type { Next } from './steps.ts';
@@ -299,7 +300,7 @@ async function readAll(stream: Readable, limits: ImageLimits): Promise<Buffer> {
   for await (const chunk of stream) {
     bytes += (chunk as Buffer).length;
     if (bytes > limits.maxInputBytes) {
-      stream.destroy();
+      discard(stream);
       throw new MeridianError('IMAGE_FAILED', `the source is larger than ${limits.maxInputBytes} bytes`);
     }
     chunks.push(chunk as Buffer);

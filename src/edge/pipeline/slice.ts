@@ -24,7 +24,14 @@ import type { ObjectMeta } from '../cache/storage.ts';
 import type { FetchSpec } from '../fetch/fetch-task.ts';
 import { FetchTask } from '../fetch/fetch-task.ts';
 import type { SliceSignal } from '../fetch/slices.ts';
-import { SLICE_FIELD, asSliceSpec, sliceDepsOf, slicePlaceOf, sliceSignalOf } from '../fetch/slices.ts';
+import {
+  SLICE_FIELD,
+  asSliceSpec,
+  discard,
+  sliceDepsOf,
+  slicePlaceOf,
+  sliceSignalOf,
+} from '../fetch/slices.ts';
 import type { RequestContext } from './context.ts';
 import type { Next } from './steps.ts';
 
@@ -178,7 +185,8 @@ class SliceSession {
         }
         case 'uncacheable': {
           // A slice the upstream marks private or no-store: the ordinary path answers the URL.
-          if (created) task.claimResponse()?.body.destroy();
+          const response = created ? task.claimResponse() : null;
+          if (response !== null) discard(response.body);
           return { kind: 'signal', signal: { kind: 'not-partial', status: outcome.status, size: null } };
         }
         case 'failed': {
@@ -206,7 +214,8 @@ class SliceSession {
     );
     const outcome = await task.outcome;
     if (outcome.kind !== 'fill') {
-      if (created && outcome.kind === 'uncacheable') task.claimResponse()?.body.destroy();
+      const response = created && outcome.kind === 'uncacheable' ? task.claimResponse() : null;
+      if (response !== null) discard(response.body);
       return false;
     }
     ctx.collapsed = !created;
