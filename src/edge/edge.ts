@@ -22,6 +22,7 @@ import { compressing, compressionPlanOf } from './fetch/compression.ts';
 import { prefetchSegments } from './fetch/prefetch.ts';
 import { streaming, streamingPlanOf } from './fetch/streaming.ts';
 import { EdgeMetrics } from './metrics.ts';
+import { Prewarmer } from './prewarm/prewarmer.ts';
 import { Purger } from './purge/purger.ts';
 import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
 import { runRequest } from './pipeline/run.ts';
@@ -276,6 +277,12 @@ async function follow(
         });
   const cluster = new Cluster({ self: { name: config.nodeName, pop: link.pop, url: nodeUrl } });
   runtime.cluster = cluster;
+  const progressClient = new ControlClient({ controlUrl: controlUrls, token: link.token, ...viaDispatcher });
+  const prewarmer = new Prewarmer({
+    runtime,
+    log: logger,
+    report: (progress) => progressClient.prewarmProgress(config.nodeName, progress),
+  });
   const follower = startFollower({
     controlUrl: controlUrls,
     token: link.token,
@@ -298,6 +305,7 @@ async function follow(
       },
       async applyEvent(event) {
         if (event.type === 'purge') await purger.apply(event.purge);
+        if (event.type === 'prewarm') prewarmer.apply(event.prewarm);
         zones.applyEvent(event);
         cluster.applyEvent(event);
         runtime.acmeChallenges.applyEvent(event);
