@@ -60,6 +60,18 @@ function curl(
   return { ttfb: out[0] ?? NaN, total: out[1] ?? NaN, bytes: out[2] ?? NaN, speed: out[3] ?? NaN };
 }
 
+/** CPU seconds (user + system) a process used so far, from /proc (Linux). */
+function cpuSec(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** The nginx worker (the master's one child) serving `nginx.pid`'s proxy. */
+function nginxWorker(): number {
+  const master = readFileSync(join(RUN_DIR, 'nginx.pid'), 'utf8').trim();
+  return Number(execFileSync('pgrep', ['-P', master], { encoding: 'utf8' }).trim().split('\n')[0]);
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /** Body bytes the origin sent since `from` lines of its log. */
@@ -113,7 +125,7 @@ http {
 }`;
   writeFileSync(join(RUN_DIR, 'nginx.conf'), conf);
   start('nginx', ['-c', join(RUN_DIR, 'nginx.conf'), '-p', RUN_DIR]);
-  start(process.execPath, [
+  const meridian = start(process.execPath, [
     join(ROOT, 'src', 'cli', 'main.ts'),
     'edge',
     '--origin',
@@ -134,8 +146,12 @@ http {
     ['meridian', meridianPort],
     ['nginx-slice', nginxPort],
   ] as const;
-  const results: Record<string, { coldBytes: number[]; coldTtfb: number[]; warm: number[] }> = {};
-  for (const [name] of peers) results[name] = { coldBytes: [], coldTtfb: [], warm: [] };
+  const results: Record<string, { coldBytes: number[]; coldTtfb: number[]; warm: number[]; cpu: number[] }> =
+    {};
+  for (const [name] of peers) results[name] = { coldBytes: [], coldTtfb: [], warm: [], cpu: [] };
+  // One nginx worker serves both nginx servers (the origin too): its CPU during a warm download is
+  // the proxy's (the origin is not asked). Meridian: the edge process.
+  const pidOf = (name: string): number => (name === 'meridian' ? (meridian.pid ?? 0) : nginxWorker());
   const start1MiB = (SIZE_MIB / 2) * MIB;
   const range = `${start1MiB}-${start1MiB + MIB - 1}`;
   for (let i = 1; i <= COLD_RUNS; i++) {
@@ -156,7 +172,9 @@ http {
   for (let run = 0; run < WARM_RUNS; run++) {
     for (const [name, port] of peers) {
       const before = originBytes(originLog, 0).lines;
+      const cpuBefore = cpuSec(pidOf(name));
       const r = curl(`http://127.0.0.1:${port}/big0.bin`, null);
+      results[name]?.cpu.push(((cpuSec(pidOf(name)) - cpuBefore) / SIZE_MIB) * 1024);
       if (r.bytes !== SIZE_MIB * MIB) throw new Error(`${name}: ${r.bytes} bytes`);
       const fromOrigin = originBytes(originLog, before).bytes;
       if (fromOrigin > 0) console.error(`${name}: warm run ${run} took ${fromOrigin} bytes from the origin`);
