@@ -186,18 +186,20 @@ http {
   console.log(
     `object ${SIZE_MIB} MiB, 1 MiB slices; cold: 1 MiB range at ${SIZE_MIB / 2} MiB, median of ${COLD_RUNS}; warm: whole object, median of ${WARM_RUNS}`,
   );
-  console.log('| | origin bytes (cold 1 MiB range) | TTFB cold (ms) | warm download (MiB/s) |');
-  console.log('| --- | --- | --- | --- |');
+  console.log(
+    '| | origin bytes (cold 1 MiB range) | TTFB cold (ms) | warm download (MiB/s) | proxy CPU per warm GiB (s) |',
+  );
+  console.log('| --- | --- | --- | --- | --- |');
   for (const [name, r] of [
     ['Meridian', m],
     ['nginx slice', n],
   ] as const) {
     console.log(
-      `| ${name} | ${median(r.coldBytes)} | ${median(r.coldTtfb).toFixed(1)} | ${median(r.warm).toFixed(0)} |`,
+      `| ${name} | ${median(r.coldBytes)} | ${median(r.coldTtfb).toFixed(1)} | ${median(r.warm).toFixed(0)} | ${median(r.cpu).toFixed(2)} |`,
     );
   }
   console.log(
-    `ratios Meridian/nginx: origin bytes ${(median(m.coldBytes) / median(n.coldBytes)).toFixed(2)}x, TTFB ${(median(m.coldTtfb) / median(n.coldTtfb)).toFixed(2)}x, warm throughput ${(median(m.warm) / median(n.warm)).toFixed(2)}x`,
+    `ratios Meridian/nginx: origin bytes ${(median(m.coldBytes) / median(n.coldBytes)).toFixed(2)}x, TTFB ${(median(m.coldTtfb) / median(n.coldTtfb)).toFixed(2)}x, warm throughput ${(median(m.warm) / median(n.warm)).toFixed(2)}x, CPU per GiB ${(median(m.cpu) / median(n.cpu)).toFixed(2)}x`,
   );
 }
 
