@@ -18,6 +18,7 @@ Commands:
   zones     create, list, get, delete zones; show and change their settings
   rules     list, add, delete a zone's cache rules
   purge     purge cached content by URL, prefix, host, tag or everything, on every node
+  prewarm   load URLs or an HLS playlist into the caches of chosen PoPs (progress per PoP)
   tokens    create, list, delete API tokens
   certs     upload, list, delete a zone's TLS certificates (or order them over ACME)
   pops      list, get, put, delete PoPs
@@ -46,6 +47,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   nodes: async () => (await import('./commands/pops.ts')).runNodes,
   audit: async () => (await import('./commands/audit.ts')).runAudit,
   anycast: async () => (await import('./commands/anycast.ts')).runAnycast,
+  prewarm: async () => (await import('./commands/prewarm.ts')).runPrewarm,
 };
 
 export async function main(argv: string[]): Promise<number> {

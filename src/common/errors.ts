@@ -91,6 +91,26 @@ export const ERROR_CODES = {
     summary:
       'Every origin of the zone is down (failed health checks or an open circuit breaker); none was contacted.',
   },
+  ORIGIN_BAD_RANGE: {
+    status: 502,
+    source: 'upstream',
+    retryable: false,
+    summary:
+      'Slice caching: the upstream answered a slice request with a range other than the one asked for, a Content-Range without the complete length, or a body of another length; nothing was stored.',
+  },
+  IMAGE_BAD_OPTIONS: {
+    status: 400,
+    source: 'downstream',
+    retryable: false,
+    summary: 'Image resizing: an option of /cdn-cgi/image/<options>/ is unknown, repeated or out of bounds.',
+  },
+  IMAGE_FAILED: {
+    status: 502,
+    source: 'upstream',
+    retryable: false,
+    summary:
+      'Image resizing: the source image does not decode, has more pixels or bytes than the zone allows, or encodes larger than the output limit; nothing was stored.',
+  },
   INTERNAL: {
     status: 500,
     source: 'internal',

@@ -94,4 +94,6 @@ export interface EdgeConfig {
   hitForPassSec: number;
   /** Worker processes that serve as one node (--workers, edge/multicore); absent: 1, no primary. */
   workers?: number;
+  /** Standalone mode: the zone's slice_size (--slice-size, docs/media.md); null or absent: off. */
+  sliceBytes?: number | null;
 }

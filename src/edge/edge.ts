@@ -20,7 +20,11 @@ import { DiskStore } from './cache/disk/disk-store.ts';
 import { MemoryStore } from './cache/memory/memory-tier.ts';
 import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
+import { compressing, compressionPlanOf } from './fetch/compression.ts';
+import { prefetchSegments } from './fetch/prefetch.ts';
+import { streaming, streamingPlanOf } from './fetch/streaming.ts';
 import { EdgeMetrics } from './metrics.ts';
+import { Prewarmer } from './prewarm/prewarmer.ts';
 import { Purger } from './purge/purger.ts';
 import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
 import { interimForwarder } from './pipeline/interim.ts';
@@ -199,7 +203,14 @@ export async function startEdge(
           self: { name: config.nodeName, pop: config.control.pop, url: nodeUrlOf(config, address) },
         });
   runtime.cluster = cluster;
-  const apply = cluster === null || purger === null ? null : applierOf(runtime, zones, cluster, purger, tls);
+  // Prewarm (edge/prewarm): one loader per node; with several workers, slot 0's (its fills reach
+  // each key's owner worker like any other miss).
+  const prewarmer =
+    cluster === null || controlUrls === null || config.control === null || (role !== null && role.slot !== 0)
+      ? null
+      : prewarmerOf(runtime, controlUrls, config, logger);
+  const apply =
+    cluster === null || purger === null ? null : applierOf(runtime, zones, cluster, purger, tls, prewarmer);
   const follower =
     apply === null || controlUrls === null || role !== null
       ? null
@@ -339,6 +350,26 @@ function clientCertsFor(
   return (zoneId) => store?.clientCertificateFor(zoneId) ?? null;
 }
 
+/** The node's prewarm loader; its progress goes to the control plane (--control-ca trusted). */
+function prewarmerOf(
+  runtime: EdgeRuntime,
+  controlUrls: FailoverUrls,
+  config: EdgeConfig,
+  logger: Logger,
+): Prewarmer {
+  const link = config.control as NonNullable<EdgeConfig['control']>;
+  const client = new ControlClient({
+    controlUrl: controlUrls,
+    token: link.token,
+    ...viaCa(controlDispatcher(link.controlCa ?? null)),
+  });
+  return new Prewarmer({
+    runtime,
+    log: logger,
+    report: (progress) => client.prewarmProgress(config.nodeName, progress),
+  });
+}
+
 /** The dispatcher option for a control-plane client that trusts --control-ca (none: the default). */
 function viaCa(dispatcher: Dispatcher | undefined): { dispatcher?: Dispatcher } {
   return dispatcher === undefined ? {} : { dispatcher };
@@ -365,6 +396,7 @@ function standaloneZone(config: EdgeConfig): CompiledZone | null {
       ...ZoneSettingsSchema.parse({}),
       default_ttl: config.policy.defaultTtlSec,
       authenticated_origin_pulls: config.upstreamTls.originClientCert !== null,
+      slice_size: config.sliceBytes ?? null,
       ...(config.hstsMaxAgeSec === null
         ? {}
         : {
@@ -384,6 +416,7 @@ function applierOf(
   cluster: Cluster,
   purger: Purger,
   tls: EdgeTls,
+  prewarmer: Prewarmer | null,
 ): FollowerApply {
   return {
     applySnapshot(snapshot) {
@@ -394,6 +427,7 @@ function applierOf(
     },
     async applyEvent(event) {
       if (event.type === 'purge') await purger.apply(event.purge);
+      if (event.type === 'prewarm') prewarmer?.apply(event.prewarm);
       zones.applyEvent(event);
       cluster.applyEvent(event);
       runtime.acmeChallenges.applyEvent(event);
@@ -497,6 +531,11 @@ function createRuntime(
     },
     onStoreError: (err, meta) => logger.warn('object not stored', { url: meta.url, err }),
   };
+  // HLS/DASH lifetimes and segment prefetch read the origin's playlist (fetch/streaming.ts); then the
+  // answer is compressed for the client's Accept-Encoding class where the zone says (compression.ts).
+  const prefetch = (spec: FetchSpec, paths: readonly string[]): void =>
+    void prefetchSegments(runtime, spec, paths);
+  fetchDeps.send = compressing(streaming(fetchDeps.send, prefetch));
   // The weighted choice, health unseen: sendWithFailover checks the chosen origin (one Map lookup)
   // and only then, if it is down, picks again among the usable ones.
   const originOf = (ctx: RequestContext) => {
@@ -578,6 +617,8 @@ function createRuntime(
             ctx.path,
             ctx.scheme,
           ) ?? null,
+        compression: compressionPlanOf(ctx.zone?.zone.settings),
+        streaming: streamingPlanOf(ctx.zone?.zone.settings),
         ...(siblings === null ? null : workerFillOf(siblings, ctx)),
       };
     },

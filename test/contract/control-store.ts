@@ -785,6 +785,37 @@ export function controlStoreTests(name: string, openStore: OpenStore): void {
       });
     });
 
+    describe('prewarms (issue 18)', () => {
+      test('a prewarm is one event and one row; progress per node replaces the earlier report', async () => {
+        const store = await open();
+        const zone = await store.createZone(zoneInput('a'), ACTOR);
+        const before = await store.lastSeq();
+        const prewarm = await store.createPrewarm(zone.id, ['http://a.example/x'], ['nyc'], ACTOR);
+        assert.ok(prewarm !== undefined);
+        assert.equal(prewarm.seq, before + 1);
+        const [event] = await store.readEventsAfter(before, 10);
+        assert.deepEqual(event?.type === 'prewarm' ? event.prewarm.files : null, ['http://a.example/x']);
+        assert.deepEqual(await store.getPrewarm(zone.id, prewarm.id), prewarm);
+        assert.equal(await store.getPrewarm('other-zone', prewarm.id), undefined);
+        assert.equal(await store.createPrewarm('missing', [], null, ACTOR), undefined);
+        const id = prewarm.id;
+        assert.equal(
+          await store.recordPrewarmProgress('n1', { prewarm_id: id, total: 4, done: 1, failed: 0 }),
+          true,
+        );
+        await store.recordPrewarmProgress('n1', { prewarm_id: id, total: 4, done: 3, failed: 1 });
+        assert.equal(
+          await store.recordPrewarmProgress('n1', { prewarm_id: 'nope', total: 1, done: 1, failed: 0 }),
+          false,
+        );
+        const progress = await store.listPrewarmProgress(id);
+        assert.deepEqual(
+          progress.map((p) => [p.node, p.total, p.done, p.failed]),
+          [['n1', 4, 3, 1]],
+        );
+      });
+    });
+
     describe('purges', () => {
       test('a purge is one event and one row; its status reads back with the receipts', async () => {
         const store = await open();

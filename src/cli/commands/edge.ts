@@ -75,6 +75,8 @@ Options:
                             here, or MERIDIAN_EDGE_WORKERS; 1: a single process). SIGHUP reloads every
                             worker; SIGUSR2 replaces
                             them all with the code now on disk without closing a connection
+  --slice-size SIZE         standalone: fetch and store objects as slices of SIZE by range requests
+                            (4K to 64M; docs/media.md; default: off)
 ${CONFIG_HELP}  -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}
@@ -116,6 +118,7 @@ const OPTIONS = {
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
   workers: { type: 'string' },
+  'slice-size': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
   ...CONFIG_OPTIONS,
@@ -201,6 +204,7 @@ function edgeConfigOf(values: FlagValues<typeof OPTIONS>): EdgeConfig {
     },
     hitForPassSec: 120,
     workers: workersOf(values.workers),
+    sliceBytes: sliceSizeOf(values['slice-size'], control === null),
   };
 }
 
@@ -212,6 +216,17 @@ function workersOf(flag: string | undefined): number {
   if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 1024)
     throw new UsageError(`--workers: expected a number of processes from 1 to 1024, got "${value}"`);
   return Number(value);
+}
+
+/** Standalone: the one zone's slice_size (managed zones set settings.slice_size instead). */
+function sliceSizeOf(value: string | undefined, standalone: boolean): number | null {
+  if (value === undefined) return null;
+  if (!standalone)
+    throw new UsageError('--slice-size: standalone only; a managed zone sets settings.slice_size');
+  const bytes = parseSize('slice-size', value);
+  if (bytes < 4096 || bytes > 64 * 1024 * 1024)
+    throw new UsageError(`--slice-size: expected 4K to 64M, got "${value}"`);
+  return bytes;
 }
 
 /** Standalone: Strict-Transport-Security on HTTPS answers (managed zones set settings.hsts instead). */

@@ -108,6 +108,13 @@ export const OriginSchema = z
   )
   .meta({ id: 'Origin' });
 
+/** A slice of a large object (docs/media.md): 4 KiB to 64 MiB. */
+const SliceSizeSchema = z
+  .number()
+  .int()
+  .min(4096)
+  .max(64 * 1024 * 1024);
+
 export const ZoneSettingsSchema = z
   .object({
     default_ttl: z
@@ -178,6 +185,73 @@ export const ZoneSettingsSchema = z
       .default(false)
       .describe(
         'Strip CDN-Cache-Control before the client (default false: obeyed, then forwarded downstream, as other CDNs do).',
+      ),
+    slice_size: SliceSizeSchema.nullable()
+      .default(null)
+      .describe(
+        'Slice caching (docs/media.md): objects are fetched from the origin by range requests and stored as slices of this many bytes; null: off.',
+      ),
+    compression: z
+      .object({
+        enabled: z.boolean().default(true),
+        types: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .max(128)
+              .regex(
+                /^(?:[a-z0-9][a-z0-9!#$&^_.+-]*\/(?:\*|[a-z0-9][a-z0-9!#$&^_.+-]*)|\*\+[a-z0-9.-]+)$/i,
+                'a media type (text/css), a type with * (text/*) or a suffix (*+json)',
+              ),
+          )
+          .min(1)
+          .max(100)
+          .optional()
+          .describe(
+            'Media types compressed; absent: text, JSON, JavaScript, CSS, SVG, XML, HLS/DASH manifests...',
+          ),
+        min_size: z.number().int().min(0).max(1_073_741_824).default(1024),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'On-the-fly gzip, brotli and zstd for identity answers of compressible types (docs/media.md); absent: on with the defaults.',
+      ),
+    images: z
+      .object({
+        enabled: z.boolean().default(true),
+        max_input_pixels: z.number().int().min(1).max(1_000_000_000).default(40_000_000),
+        max_input_bytes: z.number().int().min(1).max(1_073_741_824).default(33_554_432),
+        max_output_bytes: z.number().int().min(1).max(1_073_741_824).default(16_777_216),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'Image resizing at /cdn-cgi/image/<options>/<path> (docs/media.md) and its limits against decompression bombs; absent: on with the defaults.',
+      ),
+    streaming: z
+      .object({
+        enabled: z.boolean().default(true),
+        manifest_ttl_fraction: z
+          .number()
+          .min(0.05)
+          .max(1)
+          .default(0.5)
+          .describe('A live playlist lives this fraction of its target segment duration (at least 1 s).'),
+        segment_ttl: z.number().int().min(1).max(31_536_000).default(86_400),
+        prefetch_segments: z
+          .number()
+          .int()
+          .min(0)
+          .max(10)
+          .default(0)
+          .describe('Segments a fetched playlist names that are fetched ahead of the players (0: off).'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'HLS and DASH lifetimes where the origin states none, and segment prefetch (docs/media.md); absent: on with the defaults.',
       ),
   })
   .strict()
@@ -325,6 +399,11 @@ export const RuleActionSchema = z
       .boolean()
       .default(false)
       .describe('Store responses even when they set cookies (the cookies are stripped).'),
+    slice_size: SliceSizeSchema.nullable()
+      .optional()
+      .describe(
+        "Slice caching for matching requests (bytes per slice); null: off; absent: the zone's setting.",
+      ),
   })
   .strict()
   .meta({ id: 'RuleAction' });

@@ -2,6 +2,7 @@
 // statement of new state (upserts carry the whole object; rules carry the zone's whole list), so
 // applying an event twice, or after a snapshot that already includes it, changes nothing.
 import type { AcmeChallenge, CertificateMeta } from '../config/certificate.ts';
+import type { Prewarm } from '../config/prewarm.ts';
 import type { Purge } from '../config/purge.ts';
 import type { Pop } from '../config/topology.ts';
 import type { Rule, Zone } from '../config/zone.ts';
@@ -20,7 +21,9 @@ export type EventBody =
   | { type: 'acme.challenge.upsert'; challenge: AcmeChallenge }
   | { type: 'acme.challenge.delete'; token: string }
   /** Not a state: a command each node applies once, in order (its cache state is the node's own). */
-  | { type: 'purge'; purge: Purge };
+  | { type: 'purge'; purge: Purge }
+  /** Not a state: the owners in the chosen PoPs load these URLs into their caches (edge/prewarm/). */
+  | { type: 'prewarm'; prewarm: Prewarm };
 
 export type ControlEvent = EventBody & {
   /** Position in the log: 1, 2, 3 … without gaps. */

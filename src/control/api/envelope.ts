@@ -21,6 +21,7 @@ export const API_ERRORS = {
   unsupported_media_type: 1009,
   body_too_large: 1010,
   internal: 1500,
+  prewarm_manifest: 1901,
 } as const;
 
 /** What each API error code means and the HTTP status it comes with (for docs/errors.md). */
@@ -36,6 +37,11 @@ export const API_ERROR_INFO: Record<keyof typeof API_ERRORS, { status: number; s
   unsupported_media_type: { status: 415, summary: 'The body is not Content-Type: application/json.' },
   body_too_large: { status: 413, summary: 'The body is larger than the API accepts (1 MiB).' },
   internal: { status: 500, summary: 'An unexpected failure in the control plane.' },
+  prewarm_manifest: {
+    status: 502,
+    summary:
+      "Prewarm: the manifest could not be read from the zone's origin, is not an HLS playlist, or names too many URLs.",
+  },
 };
 
 export class ApiError extends Error {

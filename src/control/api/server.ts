@@ -10,6 +10,7 @@ import { ApiError, API_ERRORS, fail, validationErrors, type ApiErrorBody } from 
 import { internalRoutes } from './internal.ts';
 import { buildOpenApi } from './openapi.ts';
 import { purgeRoutes } from './purge.ts';
+import { prewarmRoutes } from './prewarm.ts';
 import type { PurgeRateLimit } from './purge.ts';
 import { Router, ValidationFailure } from './router.ts';
 import { ruleRoutes } from './rules.ts';
@@ -56,6 +57,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   auditRoutes(router, store);
   certificateRoutes(router, store, { acme: options.acme ?? null });
   internalRoutes(router, store);
+  prewarmRoutes(router, store);
   options.extend?.(router);
 
   const openapi = buildOpenApi(router.routes, options.version);

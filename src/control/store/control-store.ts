@@ -24,6 +24,7 @@ import type { Connection } from './connect.ts';
 import { clusterKey, keepSecret, readSecret, type SecretName } from './cluster-keys.ts';
 import * as eventLog from './event-log.ts';
 import * as purges from './purges.ts';
+import * as prewarms from './prewarms.ts';
 import * as rules from './rules.ts';
 import * as tokens from './tokens.ts';
 import * as topology from './topology.ts';
@@ -235,6 +236,28 @@ class KyselyControlStore implements ControlStore {
   }
   prunePurges(beforeIso: string): Promise<number> {
     return purges.prunePurges(this.#ctx.db, beforeIso);
+  }
+
+  // prewarms
+  createPrewarm(
+    zoneId: string,
+    files: string[],
+    pops: string[] | null,
+    actor: Actor,
+  ): Promise<prewarms.PrewarmRecord | undefined> {
+    return prewarms.createPrewarm(this.#ctx, zoneId, files, pops, actor);
+  }
+  getPrewarm(zoneId: string, prewarmId: string): Promise<prewarms.PrewarmRecord | undefined> {
+    return prewarms.getPrewarm(this.#ctx.db, zoneId, prewarmId);
+  }
+  listPrewarmProgress(prewarmId: string): Promise<prewarms.PrewarmProgress[]> {
+    return prewarms.listPrewarmProgress(this.#ctx.db, prewarmId);
+  }
+  recordPrewarmProgress(
+    node: string,
+    progress: { prewarm_id: string; total: number; done: number; failed: number },
+  ): Promise<boolean> {
+    return prewarms.recordPrewarmProgress(this.#ctx.db, node, progress, new Date().toISOString());
   }
 
   // certificates

@@ -116,6 +116,25 @@ export interface ClusterKeyRow {
   created_at: string;
 }
 
+/** A prewarm call (issue 18); `request` is JSON: the Prewarm's files and pops. */
+export interface PrewarmRow {
+  id: string;
+  zone_id: string;
+  seq: number;
+  request: string;
+  created_at: string;
+}
+
+/** A node's progress on a prewarm: of `total` URLs it owns, `done` loaded, `failed` not. */
+export interface PrewarmProgressRow {
+  prewarm_id: string;
+  node: string;
+  total: number;
+  done: number;
+  failed: number;
+  updated_at: string;
+}
+
 /** A node applied a purge (the time is the node's clock). */
 export interface PurgeAckRow {
   purge_id: string;
@@ -173,6 +192,8 @@ export interface Tables {
   event_counter: EventCounterRow;
   purges: PurgeRow;
   purge_acks: PurgeAckRow;
+  prewarms: PrewarmRow;
+  prewarm_progress: PrewarmProgressRow;
   cluster_keys: ClusterKeyRow;
   certificates: CertificateRow;
   acme_challenges: AcmeChallengeRow;

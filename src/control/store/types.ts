@@ -7,6 +7,7 @@
 import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
 import type { AcmeChallenge } from '../../common/config/certificate.ts';
 import type { Purge, PurgeRequest } from '../../common/config/purge.ts';
+import type { PrewarmProgress, PrewarmRecord } from './prewarms.ts';
 import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
 import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
 import type { z } from 'zod';
@@ -164,6 +165,20 @@ export interface ControlStore {
   recordPurgeAcks(node: string, acks: readonly { purge_id: string; applied_at: string }[]): Promise<number>;
   /** Forgets purges created before the given time (ISO). */
   prunePurges(beforeIso: string): Promise<number>;
+
+  // prewarms (event: prewarm; store/prewarms.ts)
+  createPrewarm(
+    zoneId: string,
+    files: string[],
+    pops: string[] | null,
+    actor: Actor,
+  ): Promise<PrewarmRecord | undefined>;
+  getPrewarm(zoneId: string, prewarmId: string): Promise<PrewarmRecord | undefined>;
+  listPrewarmProgress(prewarmId: string): Promise<PrewarmProgress[]>;
+  recordPrewarmProgress(
+    node: string,
+    progress: { prewarm_id: string; total: number; done: number; failed: number },
+  ): Promise<boolean>;
 
   // certificates (events: certificate.upsert with metadata only / certificate.delete)
   /** undefined when the zone does not exist. */

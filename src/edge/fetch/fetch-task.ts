@@ -22,6 +22,8 @@ import type { RoutePlan } from '../cluster/cluster.ts';
 import type { OriginChoice, RequestDecision } from '../zones/types.ts';
 import type { InterimListener } from '../pipeline/interim.ts';
 import { BodyFill } from './body-fill.ts';
+import type { CompressionPlan } from './compression.ts';
+import type { StreamingPlan } from './streaming.ts';
 import { applyRuleLifetimes } from './rule-lifetimes.ts';
 import { parseTags } from './tags.ts';
 
@@ -68,6 +70,10 @@ export interface FetchSpec {
   background: boolean;
   /** Managed mode: the PoP owner and shield to fetch through before the origin; null: the origin. */
   route: RoutePlan | null;
+  /** The zone's on-the-fly compression (fetch/compression.ts); absent or null: none. */
+  compression?: CompressionPlan | null;
+  /** The zone's HLS/DASH lifetimes and prefetch (fetch/streaming.ts); absent or null: none. */
+  streaming?: StreamingPlan | null;
   /**
    * A client's single byte range forwarded upstream (`bytes=0-99`), null: the whole object. A 206
    * answer is stored as the variant's partial object (cache/key.ts partialKeyOf); a 200 as the whole.

@@ -2,7 +2,7 @@
 // constructor (one V8 shape); the comment on each names the step that fills it.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { MeridianError } from '../../common/errors.ts';
 import type { CacheStatusEntry } from '../../lib/http-cache/cache-status.ts';
 import type { Verdict } from '../../lib/http-cache/policy.ts';
@@ -25,7 +25,9 @@ export type Delivery =
   /** An upstream response passed through unstored. */
   | { kind: 'upstream'; response: UpstreamResponse }
   /** A small upstream error response shared by collapsed requests. */
-  | { kind: 'buffered'; response: BufferedResponse };
+  | { kind: 'buffered'; response: BufferedResponse }
+  /** An object stored as slices (pipeline/slice.ts): its head, size, and a body assembled from slices. */
+  | { kind: 'sliced'; meta: ObjectMeta; size: number; open(start: number, endExclusive: number): Readable };
 
 /** How the request was answered, for Cache-Status and metrics. */
 export type Phase = 'hit' | 'stale' | 'miss' | 'revalidated' | 'pass' | 'stale-if-error' | 'synth';

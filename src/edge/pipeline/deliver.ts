@@ -55,6 +55,8 @@ export function deliver(ctx: RequestContext): Next<'deliver'> | Promise<Next<'de
       return deliverUpstream(ctx, delivery.response);
     case 'buffered':
       return deliverBuffered(ctx, delivery.response);
+    case 'sliced':
+      return deliverStored(ctx, delivery.meta, delivery.size, null, delivery.open);
   }
 }
 

@@ -6,6 +6,8 @@ import { parseContentRange, rangeWithin } from '../../lib/http-cache/conditional
 import { firstHeaderValue } from '../../lib/http-cache/headers.ts';
 import { evaluate } from '../../lib/http-cache/policy.ts';
 import { isLookupMethod, wantsOnlyIfCached } from './builtin.ts';
+import { isImageRequest } from './image.ts';
+import { isSliced } from './slice.ts';
 import type { RequestContext } from './context.ts';
 import type { Next } from './steps.ts';
 
@@ -28,6 +30,8 @@ export function lookup(ctx: RequestContext): Next<'lookup'> {
     ctx.detail = 'behind-sender';
     return 'miss';
   }
+  // Image resizing reads its own variant and source (pipeline/image.ts).
+  if (isImageRequest(ctx)) return 'image';
   const cache = ctx.edge.cache;
   const nowMs = Date.now();
   const found = cache.lookup(ctx.primaryKey, req.headers, decision?.keyExtra ?? '');
@@ -57,6 +61,8 @@ export function lookup(ctx: RequestContext): Next<'lookup'> {
     return 'pass';
   }
   ctx.fwd = found.kind === 'vary-miss' ? 'vary-miss' : 'uri-miss';
+  // slice_size: no whole copy is stored, so the object is read as slices (pipeline/slice.ts).
+  if (isSliced(ctx)) return 'slice';
   return 'miss';
 }
 

@@ -10,6 +10,8 @@ import { lookup } from './lookup.ts';
 import { miss } from './miss.ts';
 import { pass } from './pass.ts';
 import { route } from './route.ts';
+import { slice } from './slice.ts';
+import { image } from './image.ts';
 import { synth } from './synth.ts';
 import type { RequestContext } from './context.ts';
 import type { Next, Step } from './steps.ts';
@@ -26,6 +28,8 @@ const STEPS: { [S in Exclude<Step, 'log'>]: StepFn<S> } = {
   pass,
   deliver,
   synth,
+  slice,
+  image,
 };
 
 /** Runs a request to completion. Never throws: failures become synth's error page. */

@@ -11,13 +11,20 @@ export const NEXT = {
   /** The zone's edge worker may answer itself (none in standalone mode). */
   compute: ['lookup', 'deliver', 'synth'],
   /** Cache key, memory then disk, fresh / stale / miss; uncacheable requests → pass. */
-  lookup: ['hit', 'miss', 'pass', 'synth'],
+  lookup: ['hit', 'miss', 'pass', 'synth', 'slice', 'image'],
   /** A stored object serves; stale-while-revalidate starts one background refresh. */
   hit: ['deliver', 'miss'],
   /** The writer starts a fetch task; readers wait on it (collapsing). */
   miss: ['deliver', 'pass', 'synth'],
   /** A private fetch: nothing stored; unsafe methods invalidate the URL on success. */
   pass: ['deliver', 'synth'],
+  /**
+   * A zone with slice_size: the object is read as slices (stored, or fetched by range); an upstream
+   * that ignores Range or answers no range → miss (cached whole).
+   */
+  slice: ['deliver', 'miss', 'synth'],
+  /** /cdn-cgi/image/<options>/<path>: a stored variant, else the source through the cache, resized. */
+  image: ['deliver', 'synth'],
   /** Cache-Status, Age, Via, 304 / 206, body. */
   deliver: ['log'],
   /** Every error page comes from here. */

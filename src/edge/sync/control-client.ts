@@ -76,6 +76,20 @@ export class ControlClient {
     await this.#call('POST', `/internal/v1/nodes/${encodeURIComponent(name)}/purge-acks`, { acks }, signal);
   }
 
+  /** Progress on a prewarm (edge/prewarm/prewarmer.ts): of `total` URLs this node owns, how many loaded or failed. */
+  async prewarmProgress(
+    name: string,
+    progress: { prewarm_id: string; total: number; done: number; failed: number },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.#call(
+      'POST',
+      `/internal/v1/nodes/${encodeURIComponent(name)}/prewarm-progress`,
+      progress,
+      signal,
+    );
+  }
+
   async snapshot(signal?: AbortSignal): Promise<Snapshot> {
     const result = await this.#call('GET', '/internal/v1/snapshot', undefined, signal);
     if (!isSnapshot(result)) throw new Error('GET /internal/v1/snapshot: the answer is not a snapshot');

@@ -54,6 +54,8 @@ export function applyEventToSnapshot(snapshot: Snapshot, event: ControlEvent): S
       break;
     case 'purge':
       break; // applied to the cache, not kept in the state
+    case 'prewarm':
+      break; // a command to the cache, not kept in the state
     default:
       assertNever(event);
   }

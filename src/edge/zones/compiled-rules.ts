@@ -21,6 +21,8 @@ export interface CompiledRule {
   readonly statusTtl: ReadonlyMap<number, number> | null;
   readonly ignoreSetCookie: boolean;
   readonly key: CompiledCacheKey | null;
+  /** slice_size: undefined when the rule does not say, null to turn slicing off. */
+  readonly sliceBytes: number | null | undefined;
 }
 
 /** The enabled rules by ascending position (ties by id, so every node orders them alike); null when none. */
@@ -65,6 +67,7 @@ export function compileRule(rule: Rule): CompiledRule {
     statusTtl: statusTtl !== null && statusTtl.size > 0 ? statusTtl : null,
     ignoreSetCookie: a.ignore_set_cookie,
     key: a.cache_key === undefined ? null : new CompiledCacheKey(a.cache_key),
+    sliceBytes: a.slice_size,
   };
 }
 

@@ -35,6 +35,8 @@ export interface RequestDecision {
   ignoreSetCookie: boolean;
   /** Ids of the rules that matched, in order (for debugging headers/logs). */
   ruleIds: readonly string[];
+  /** Slice caching (pipeline/slice.ts): bytes per slice from the zone or the last rule that says; null: off. */
+  sliceBytes?: number | null;
 }
 
 /** An origin chosen for a fetch. Shared between calls: do not mutate `url`. */

@@ -59,6 +59,7 @@ export class CompiledZone implements ZoneRuntime {
     let statusTtl: ReadonlyMap<number, number> | null = null;
     let isStatusTtlOwned = false;
     let key: CompiledCacheKey | null = null;
+    let sliceBytes = this.zone.settings.slice_size ?? null;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i] as CompiledRule;
       if (!holds(rule.lineConditions, view) || !holds(rule.headerConditions, view)) continue;
@@ -71,6 +72,7 @@ export class CompiledZone implements ZoneRuntime {
       if (rule.edgeTtlSec !== null) edgeTtlSec = rule.edgeTtlSec;
       if (rule.browserTtlSec !== null) browserTtlSec = rule.browserTtlSec;
       if (rule.key !== null) key = rule.key;
+      if (rule.sliceBytes !== undefined) sliceBytes = rule.sliceBytes;
       if (rule.statusTtl !== null) {
         statusTtl =
           statusTtl === null ? rule.statusTtl : mergeStatusTtl(statusTtl, rule.statusTtl, isStatusTtlOwned);
@@ -87,6 +89,7 @@ export class CompiledZone implements ZoneRuntime {
       statusTtl,
       ignoreSetCookie,
       ruleIds: ruleIds ?? NO_RULE_IDS,
+      sliceBytes,
     };
   }
 
@@ -117,6 +120,7 @@ export class CompiledZone implements ZoneRuntime {
       statusTtl: null,
       ignoreSetCookie: false,
       ruleIds: NO_RULE_IDS,
+      sliceBytes: this.zone.settings.slice_size ?? null,
     };
   }
 }

@@ -65,6 +65,7 @@ export class ZoneTable {
       case 'acme.challenge.upsert':
       case 'acme.challenge.delete':
       case 'purge': // the cache's business (edge/purge)
+      case 'prewarm': // the cache's business (edge/prewarm)
         break;
       default:
         assertNever(event);

@@ -8,6 +8,7 @@ import { clusterKeysMigration } from './0003-cluster-keys.ts';
 import { certificatesMigration } from './0004-certificates.ts';
 import { acmeChallengesMigration } from './0005-acme-challenges.ts';
 import { popDrainMigration } from './0010-pop-drain.ts';
+import { prewarmsMigration } from './0009-prewarms.ts';
 
 export function migrationProvider(dialect: StoreDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -17,6 +18,7 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
     '0004-certificates': certificatesMigration(),
     '0005-acme-challenges': acmeChallengesMigration(),
     '0010-pop-drain': popDrainMigration(),
+    '0009-prewarms': prewarmsMigration(dialect),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -215,6 +215,7 @@ describe('development mode and the no-rules fast path', () => {
       statusTtl: null,
       ignoreSetCookie: false,
       ruleIds: [],
+      sliceBytes: null,
     });
   });
 
