@@ -16,7 +16,7 @@ import { parseCacheControl } from '../../lib/http-cache/cache-control.ts';
 import { normalizeAcceptEncoding } from '../../lib/http-cache/vary.ts';
 import type { ZoneSettings } from '../../common/config/zone.ts';
 import type { UpstreamResponse } from '../upstream/origin-client.ts';
-import type { FetchDeps, FetchSpec } from './fetch-task.ts';
+import type { FetchDeps } from './fetch-task.ts';
 import { contentLength } from './fetch-task.ts';
 
 /** What a zone compresses; null: nothing. */
