@@ -92,4 +92,25 @@ export interface EdgeConfig {
   policy: PolicyOptions;
   /** How long an uncacheable answer makes the key skip collapsing (Varnish hit-for-pass). */
   hitForPassSec: number;
+  /** Edge workers (edge/compute/); absent: the defaults of WORKER_DEFAULTS. */
+  workers?: WorkerSettings;
 }
+
+export interface WorkerSettings {
+  /** Heap of one worker's isolate (MiB), CPU time and wall time of one request (ms). */
+  memoryMb: number;
+  cpuMs: number;
+  wallMs: number;
+  /**
+   * A request header set by a trusted layer in front of the node (a load balancer with GeoIP) that
+   * carries the client's ISO country code for request.cf.country; null: cf.country is null.
+   */
+  countryHeader: string | null;
+}
+
+export const WORKER_DEFAULTS: WorkerSettings = {
+  memoryMb: 128,
+  cpuMs: 50,
+  wallMs: 30_000,
+  countryHeader: null,
+};

@@ -42,6 +42,7 @@ import { forwardHeaders } from './upstream/request-headers.ts';
 import type { ZoneRuntime } from './zones/types.ts';
 import { CompiledZone } from './zones/zone-runtime.ts';
 import { ZoneTable } from './zones/zone-table.ts';
+import { startWorkers, type NodeWorkers } from './compute/start-workers.ts';
 
 export interface EdgeNode {
   readonly runtime: EdgeRuntime;
@@ -56,6 +57,8 @@ export interface EdgeNode {
   readonly https: HttpsListener | null;
   /** The event sequence applied (managed mode; 0 standalone). */
   appliedSeq(): number;
+  /** Edge workers: scripts, isolates, KV replica, console tail. */
+  readonly workers: NodeWorkers;
   close(): Promise<void>;
 }
 
@@ -90,6 +93,26 @@ export async function startEdge(
       : new FailoverUrls(config.control.urls ?? [config.control.url], { log: logger });
   const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones, readiness), logger);
   runtime.isReady = () => readiness.ready;
+  const workers = startWorkers(
+    runtime,
+    config,
+    config.origin === null
+      ? (id) => zones.get(id)
+      : (id) => {
+          const zone = runtime.resolveZone(config.origin?.hostname ?? '');
+          return zone?.zone.id === id ? zone : undefined;
+        },
+    controlUrls === null || config.control === null
+      ? null
+      : {
+          client: new ControlClient({
+            controlUrl: controlUrls,
+            token: config.control.token,
+            ...viaCa(controlDispatcher(config.control.controlCa ?? null)),
+          }),
+        },
+    logger,
+  );
   // Before any listener: a standalone pair that does not load stops the start with a clear error.
   const tls = await new EdgeTls({
     config,
@@ -131,6 +154,10 @@ export async function startEdge(
   // A deep accept queue: a burst of new connections (a stampede) must not overflow Node's default 511.
   server.listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 });
   await once(server, 'listening');
+  {
+    const listening = server.address() as AddressInfo;
+    workers.setSelfAddress({ host: listening.address, port: listening.port });
+  }
   let https: HttpsListener | null = null;
   try {
     if (config.tls.listen !== null) {
@@ -147,7 +174,18 @@ export async function startEdge(
   const follower =
     purger === null || controlUrls === null
       ? null
-      : await follow(runtime, config, controlUrls, zones, purger, tls, address, adminAddress, logger);
+      : await follow(
+          runtime,
+          config,
+          controlUrls,
+          zones,
+          purger,
+          tls,
+          workers,
+          address,
+          adminAddress,
+          logger,
+        );
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
@@ -165,6 +203,7 @@ export async function startEdge(
     tlsAddress: https?.address ?? null,
     https,
     appliedSeq: () => follower?.appliedSeq ?? 0,
+    workers,
     async close() {
       server.closeAllConnections();
       server.close();
@@ -172,6 +211,7 @@ export async function startEdge(
       admin?.closeAllConnections();
       admin?.close();
       await follower?.close();
+      await workers.close();
       tls.close();
       await purger?.close();
       // Let fills that already have their bodies reach the disk (bounded: a hung origin cannot hold shutdown).
@@ -250,6 +290,7 @@ async function follow(
   zones: ZoneTable,
   purger: Purger,
   tls: EdgeTls,
+  workers: NodeWorkers,
   address: AddressInfo,
   adminAddress: AddressInfo | null,
   logger: Logger,
@@ -291,6 +332,7 @@ async function follow(
         cluster.applySnapshot(snapshot);
         runtime.acmeChallenges.applySnapshot(snapshot);
         tls.applySnapshot(snapshot);
+        workers.applySnapshot(snapshot);
       },
       async applyEvent(event) {
         if (event.type === 'purge') await purger.apply(event.purge);
@@ -298,6 +340,7 @@ async function follow(
         cluster.applyEvent(event);
         runtime.acmeChallenges.applyEvent(event);
         tls.applyEvent(event);
+        await workers.applyEvent(event);
       },
       async applyMissedPurges(missed) {
         if (missed === 'unknown') purger.purgeEverything('missed-purges');
@@ -401,6 +444,7 @@ function createRuntime(
     config,
     cache,
     cluster: null,
+    workers: null,
     inflight: fetchDeps.inflight,
     fetchDeps,
     metrics,

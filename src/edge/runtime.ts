@@ -10,6 +10,7 @@ import type { EdgeMetrics } from './metrics.ts';
 import type { RequestContext } from './pipeline/context.ts';
 import type { UpstreamResponse } from './upstream/origin-client.ts';
 import type { ZoneRuntime } from './zones/types.ts';
+import type { WorkerRegistry } from './compute/registry.ts';
 
 export interface EdgeRuntime {
   readonly config: EdgeConfig;
@@ -21,6 +22,8 @@ export interface EdgeRuntime {
   readonly acmeChallenges: ChallengeTable;
   /** Managed mode: the node's PoP, its peers and shield, the hop key (set once listening). */
   cluster: Cluster | null;
+  /** Edge workers (the compute step); null until started, and in nodes that run none. */
+  workers: WorkerRegistry | null;
   /** This node's Via entry ("1.1 <node>"). */
   readonly via: string;
   /** The Host assumed for an HTTP/1.0 request that sends none. */

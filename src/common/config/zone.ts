@@ -173,6 +173,12 @@ export const ZoneSettingsSchema = z
       .boolean()
       .default(false)
       .describe("The control plane issues and renews certificates for the zone's hostnames over ACME."),
+    workers_private_subrequests: z
+      .boolean()
+      .default(false)
+      .describe(
+        "The zone's edge workers may fetch() loopback, private and link-local addresses (default false).",
+      ),
   })
   .strict()
   .meta({ id: 'ZoneSettings' });

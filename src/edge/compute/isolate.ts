@@ -1,0 +1,288 @@
+// One worker script in its own V8 isolate (isolated-vm): its own heap with a memory limit, no Node
+// APIs, no file system, nothing of the process but the host functions below, which take and return
+// copies. The Web APIs come from isolate/web-runtime.js, evaluated in the isolate first.
+//
+// Limits: a request's CPU time (isolate.cpuTime, polled) and wall time (a timer), and the heap
+// (isolated-vm's memoryLimit). A request over a limit disposes of the whole isolate — V8 cannot stop
+// one request of several running in one isolate — so its other in-flight requests fail too, and the
+// pool starts a fresh isolate for the next one. The isolate runs on isolated-vm's own threads, so an
+// infinite loop does not block this node's event loop while the watchdog waits.
+import { readFileSync } from 'node:fs';
+import ivm from 'isolated-vm';
+import type { Binding } from '../../common/config/worker.ts';
+import { syntaxProblemOf } from '../../common/workers/check-script.ts';
+import { hostFunctions, type WorkerHost } from './host-functions.ts';
+
+const RUNTIME_SOURCE = readFileSync(new URL('./isolate/web-runtime.js', import.meta.url), 'utf8');
+
+export interface WorkerLimits {
+  /** V8 heap of one isolate. */
+  memoryMb: number;
+  /** CPU time one request may use (the isolate's CPU while the request is in flight). */
+  cpuMs: number;
+  /** From dispatch to the response, and again for ctx.waitUntil work after it. */
+  wallMs: number;
+}
+
+export const DEFAULT_LIMITS: WorkerLimits = { memoryMb: 128, cpuMs: 50, wallMs: 30_000 };
+
+export interface WorkerRequest {
+  method: string;
+  url: string;
+  headers: [string, string][];
+  body: ArrayBuffer | null;
+  cf: Record<string, string | number | null>;
+}
+
+export interface WorkerResponse {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  body: ArrayBuffer;
+}
+
+/** How a request ended in the isolate. */
+export type WorkerOutcome =
+  | { kind: 'response'; response: WorkerResponse }
+  /** The script threw, returned no Response, or broke a limit; `reason` says which. */
+  | { kind: 'failed'; reason: 'exception' | 'cpu' | 'wall' | 'memory' | 'disposed'; message: string };
+
+interface Dispatched {
+  status?: number;
+  statusText?: string;
+  headers?: [string, string][];
+  body?: ArrayBuffer;
+  error?: string;
+  waits: number;
+}
+
+/** A compile error with its position (line and column are 1-based), for the API's 400. */
+export class ScriptError extends Error {
+  readonly line: number | null;
+  readonly column: number | null;
+  constructor(message: string, line: number | null, column: number | null) {
+    super(message);
+    this.line = line;
+    this.column = column;
+  }
+}
+
+function scriptErrorOf(err: unknown): ScriptError {
+  const p = syntaxProblemOf(err);
+  return new ScriptError(p.message, p.line, p.column);
+}
+
+let nextRequestId = 1;
+
+/**
+ * Moves the host functions from globals into one frozen object the runtime closes over. Async ones
+ * are References, called with copied arguments and a copied, awaited result.
+ */
+const HOST_GLUE = `((names, asyncNames) => {
+  const h = {};
+  const opts = { arguments: { copy: true }, result: { promise: true, copy: true } };
+  for (const n of names) {
+    const f = globalThis['__mh_' + n];
+    delete globalThis['__mh_' + n];
+    h[n] = asyncNames.includes(n) ? (...a) => f.apply(undefined, a, opts) : f;
+  }
+  return Object.freeze(h);
+})`;
+
+export class WorkerIsolate {
+  readonly #isolate: ivm.Isolate;
+  readonly #dispatch: ivm.Reference<(...args: unknown[]) => Promise<Dispatched>>;
+  readonly #settle: ivm.Reference<(id: number) => Promise<void>>;
+  readonly #limits: WorkerLimits;
+  /** In-flight requests: id → CPU time (ns) at dispatch, and how to fail them. */
+  readonly #inFlight = new Map<number, { cpuAtStart: bigint; fail: (reason: LimitReason) => void }>();
+  #watchdog: NodeJS.Timeout | null = null;
+  #deathReason: LimitReason | null = null;
+  /** Requests served (for eviction by age). */
+  served = 0;
+  lastUsedMs = Date.now();
+
+  private constructor(
+    isolate: ivm.Isolate,
+    api: ivm.Reference<Record<string, unknown>>,
+    limits: WorkerLimits,
+  ) {
+    this.#isolate = isolate;
+    this.#limits = limits;
+    this.#dispatch = api.getSync('dispatch', { reference: true }) as ivm.Reference<
+      (...args: unknown[]) => Promise<Dispatched>
+    >;
+    this.#settle = api.getSync('settle', { reference: true }) as ivm.Reference<(id: number) => Promise<void>>;
+  }
+
+  /** A new isolate with the Web runtime, the module evaluated and the bindings set (the cold start). */
+  static async create(
+    source: string,
+    bindings: readonly Binding[],
+    limits: WorkerLimits,
+    host: WorkerHost,
+  ): Promise<WorkerIsolate> {
+    const isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb });
+    try {
+      const context = isolate.createContextSync();
+      const jail = context.global;
+      const fns = hostFunctions(host);
+      const names = Object.keys(fns);
+      for (const name of names) jail.setSync(`__mh_${name}`, fns[name]);
+      // The host functions move from globals into the runtime's closure, out of the worker's reach.
+      const asyncNames = names.filter((n) => fns[n] instanceof ivm.Reference);
+      const glue = `(${RUNTIME_SOURCE.trim().replace(/;$/, '')})(${HOST_GLUE}(${JSON.stringify(names)}, ${JSON.stringify(asyncNames)}))`;
+      const api = isolate
+        .compileScriptSync(glue, { filename: 'meridian-runtime.js' })
+        .runSync(context, { reference: true, timeout: limits.wallMs }) as ivm.Reference<
+        Record<string, unknown>
+      >;
+      let module: ivm.Module;
+      try {
+        module = isolate.compileModuleSync(source, { filename: 'worker.js' });
+      } catch (err) {
+        throw scriptErrorOf(err);
+      }
+      module.instantiateSync(context, (specifier) => {
+        throw new Error(`import of "${specifier}": workers cannot import modules`);
+      });
+      await module.evaluate({ timeout: limits.cpuMs * 10 });
+      const exported = module.namespace.getSync('default', { reference: true });
+      const setHandler = api.getSync('setHandler', { reference: true }) as ivm.Reference<
+        (mod: unknown) => string | null
+      >;
+      const problem = setHandler.applySync(undefined, [exported.derefInto()]);
+      if (problem !== null) throw new ScriptError(problem, null, null);
+      const setBindings = api.getSync('setBindings', { reference: true }) as ivm.Reference<
+        (b: unknown) => void
+      >;
+      setBindings.applySync(undefined, [new ivm.ExternalCopy(bindings).copyInto()]);
+      return new WorkerIsolate(isolate, api, limits);
+    } catch (err) {
+      if (!isolate.isDisposed) isolate.dispose();
+      if (err instanceof ScriptError) throw err;
+      throw scriptErrorOf(err);
+    }
+  }
+
+  get isAlive(): boolean {
+    return !this.#isolate.isDisposed;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Runs the worker's fetch for one request; the response is whole (bodies are buffered, see docs/workers.md). */
+  async handle(req: WorkerRequest, afterResponse: (work: Promise<void>) => void): Promise<WorkerOutcome> {
+    if (!this.isAlive)
+      return { kind: 'failed', reason: this.#deathReason ?? 'disposed', message: 'isolate gone' };
+    this.lastUsedMs = Date.now();
+    this.served++;
+    const id = nextRequestId++;
+    let failWith: (reason: LimitReason) => void = () => {};
+    const limitHit = new Promise<LimitReason>((resolve) => (failWith = resolve));
+    this.#inFlight.set(id, { cpuAtStart: this.#isolate.cpuTime, fail: failWith });
+    this.#startWatchdog();
+    const wall = setTimeout(() => this.#kill('wall'), this.#limits.wallMs);
+    try {
+      const run = this.#dispatch.apply(undefined, [id, req.method, req.url, req.headers, req.body, req.cf], {
+        arguments: { copy: true },
+        result: { promise: true, copy: true },
+      });
+      const result = await Promise.race([run, limitHit]);
+      if (typeof result === 'string') return limitOutcome(result);
+      clearTimeout(wall);
+      afterResponse(this.#settleLater(id, result.waits, limitHit));
+      if (result.error !== undefined) return { kind: 'failed', reason: 'exception', message: result.error };
+      return {
+        kind: 'response',
+        response: {
+          status: result.status as number,
+          statusText: result.statusText as string,
+          headers: result.headers as [string, string][],
+          body: result.body as ArrayBuffer,
+        },
+      };
+    } catch (err) {
+      this.#inFlight.delete(id);
+      const reason = this.#deathReason ?? (this.#isolate.isDisposed ? memoryOrDisposed(err) : null);
+      if (reason !== null) return limitOutcome(reason);
+      return {
+        kind: 'failed',
+        reason: 'exception',
+        message: err instanceof Error ? err.message : String(err),
+      };
+    } finally {
+      clearTimeout(wall);
+    }
+  }
+
+  /** ctx.waitUntil work after the response, under the same limits; then the request ends. */
+  async #settleLater(id: number, waits: number, limitHit: Promise<LimitReason>): Promise<void> {
+    const wall = waits > 0 ? setTimeout(() => this.#kill('wall'), this.#limits.wallMs) : null;
+    try {
+      await Promise.race([this.#settle.apply(undefined, [id], { result: { promise: true } }), limitHit]);
+    } catch {
+      // The isolate was disposed: nothing more to wait for.
+    } finally {
+      if (wall !== null) clearTimeout(wall);
+      this.#inFlight.delete(id);
+    }
+  }
+
+  /** Polls CPU time while requests are in flight (isolated-vm has no per-call CPU limit for async work). */
+  #startWatchdog(): void {
+    if (this.#watchdog !== null) return;
+    const every = Math.max(2, Math.min(10, Math.floor(this.#limits.cpuMs / 4)));
+    this.#watchdog = setInterval(() => {
+      if (this.#inFlight.size === 0 || this.#isolate.isDisposed) {
+        if (this.#watchdog !== null) clearInterval(this.#watchdog);
+        this.#watchdog = null;
+        return;
+      }
+      const cpu = this.#isolate.cpuTime;
+      const budget = BigInt(this.#limits.cpuMs) * 1_000_000n;
+      for (const entry of this.#inFlight.values()) {
+        if (cpu - entry.cpuAtStart > budget) return this.#kill('cpu');
+      }
+    }, every);
+    this.#watchdog.unref();
+  }
+
+  #kill(reason: LimitReason): void {
+    if (this.#deathReason === null) this.#deathReason = reason;
+    if (!this.#isolate.isDisposed) this.#isolate.dispose();
+    for (const entry of this.#inFlight.values()) entry.fail(this.#deathReason);
+    this.#inFlight.clear();
+  }
+
+  /** V8 heap in use, for eviction of isolates that grow. */
+  async heapUsedBytes(): Promise<number> {
+    if (!this.isAlive) return 0;
+    const stats = await this.#isolate.getHeapStatistics();
+    return stats.used_heap_size + stats.externally_allocated_size;
+  }
+
+  dispose(): void {
+    if (this.#deathReason === null) this.#deathReason = 'disposed';
+    this.#kill(this.#deathReason);
+  }
+}
+
+type LimitReason = 'cpu' | 'wall' | 'memory' | 'disposed';
+
+function limitOutcome(reason: LimitReason): WorkerOutcome {
+  const message = {
+    cpu: 'the worker exceeded its CPU time limit',
+    wall: 'the worker exceeded its wall time limit',
+    memory: 'the worker exceeded its memory limit',
+    disposed: 'the worker was stopped',
+  }[reason];
+  return { kind: 'failed', reason, message };
+}
+
+function memoryOrDisposed(err: unknown): LimitReason {
+  const message = err instanceof Error ? err.message : String(err);
+  return /memory limit/i.test(message) ? 'memory' : 'disposed';
+}

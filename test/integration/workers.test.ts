@@ -1,0 +1,248 @@
+// Issue 17: edge workers end to end — scripts uploaded through the API (compiled on upload), carried
+// by the event log to two nodes of two PoPs, routed by pattern, with bindings (plain text, secrets,
+// KV), sub-requests through the node's cache, the cache API, KV written through the control plane
+// and read on every node, and rollback.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  api,
+  fetchReply,
+  originCount,
+  removeDir,
+  startControlProcess,
+  startEdgeProcess,
+  startTestOrigin,
+} from '../helpers/processes.ts';
+import type { ControlProc, EdgeProc, Proc } from '../helpers/processes.ts';
+
+const HOST = 'shop.workers.test';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const HELLO = `export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    if (url.pathname === '/api/env') return Response.json({ greeting: env.GREETING, secret: env.API_KEY, cf: request.cf });
+    if (url.pathname === '/api/sub') {
+      const res = await fetch('http://${HOST}/static/data.txt?cc=max-age%3D60');
+      return new Response(await res.text(), { headers: { 'x-sub-cache-status': res.headers.get('cache-status') ?? '' } });
+    }
+    if (url.pathname === '/api/kv') {
+      const key = url.searchParams.get('key');
+      if (request.method === 'PUT') { await env.STORE.put(key, await request.text()); return new Response('stored'); }
+      const value = await env.STORE.get(key);
+      return value === null ? new Response('absent', { status: 404 }) : new Response(value);
+    }
+    if (url.pathname === '/api/cache') {
+      const cacheUrl = 'http://${HOST}/cached/' + url.searchParams.get('k');
+      const hit = await caches.default.match(cacheUrl);
+      if (hit) return new Response('hit:' + (await hit.text()));
+      await caches.default.put(cacheUrl, new Response('made-' + url.searchParams.get('k'), { headers: { 'cache-control': 'max-age=60' } }));
+      return new Response('miss');
+    }
+    return new Response('v1 ' + request.method + ' ' + url.pathname, { headers: { 'x-worker': 'hello' } });
+  },
+};`;
+
+describe('edge workers', () => {
+  let origin: Proc;
+  let control: ControlProc;
+  let nodeToken: string;
+  let zoneId: string;
+  let kvId: string;
+  const nodes: EdgeProc[] = [];
+  const admin = (method: string, path: string, body?: unknown) =>
+    api(control.url, control.adminToken, method, path, body);
+  const get = (edge: EdgeProc, path: string, init: { method?: string; body?: string } = {}) =>
+    fetchReply(`${edge.url}${path}`, { ...init, headers: { host: HOST } });
+  const upload = (name: string, script: string, bindings: unknown[] = []) =>
+    admin('PUT', `/client/v4/zones/${zoneId}/workers/scripts/${name}`, { script, bindings });
+  /** Waits until every node answers `path` with `expect` (the event log reached them). */
+  async function everywhere(path: string, expect: (body: string, status: number) => boolean): Promise<void> {
+    for (const edge of nodes) {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const reply = await get(edge, path);
+        if (expect(reply.body.toString(), reply.status)) break;
+        if (Date.now() > deadline)
+          assert.fail(`${edge.url}${path}: ${reply.status} ${reply.body.toString()}`);
+        await sleep(25);
+      }
+    }
+  }
+
+  before(async () => {
+    origin = await startTestOrigin();
+    control = await startControlProcess();
+    nodeToken = (await admin('POST', '/client/v4/tokens', { name: 'nodes', scopes: ['node'] })).body.result
+      .value;
+    await admin('PUT', '/client/v4/pops/ams', { city: 'Amsterdam', latitude: 52.4, longitude: 4.9 });
+    await admin('PUT', '/client/v4/pops/sin', { city: 'Singapore', latitude: 1.3, longitude: 103.8 });
+    zoneId = (
+      await admin('POST', '/client/v4/zones', {
+        name: 'shop',
+        hostnames: [HOST],
+        origins: [{ url: origin.url }],
+      })
+    ).body.result.id;
+    for (const [name, pop] of [
+      ['ams-1', 'ams'],
+      ['sin-1', 'sin'],
+    ] as const) {
+      nodes.push(
+        await startEdgeProcess(
+          '',
+          ['--control', control.url, '--pop', pop, '--node', name, '--token', nodeToken],
+          {
+            noOrigin: true,
+          },
+        ),
+      );
+    }
+    const kv = await admin('POST', `/client/v4/zones/${zoneId}/storage/kv/namespaces`, { title: 'store' });
+    assert.equal(kv.status, 201, JSON.stringify(kv.body));
+    kvId = kv.body.result.id;
+    const up = await upload('hello', HELLO, [
+      { type: 'plain_text', name: 'GREETING', text: 'hej' },
+      { type: 'secret_text', name: 'API_KEY', text: 's3cret' },
+      { type: 'kv_namespace', name: 'STORE', namespace_id: kvId },
+    ]);
+    assert.equal(up.status, 200, JSON.stringify(up.body));
+    const route = await admin('POST', `/client/v4/zones/${zoneId}/workers/routes`, {
+      pattern: `${HOST}/api/*`,
+      script: 'hello',
+    });
+    assert.equal(route.status, 201, JSON.stringify(route.body));
+    await everywhere('/api/x', (body) => body === 'v1 GET /api/x');
+  });
+
+  after(async () => {
+    for (const edge of nodes) {
+      await edge.stop();
+      await removeDir(edge.cacheDir);
+    }
+    await control?.stop();
+    await removeDir(control.dataDir);
+    await origin?.stop();
+  });
+
+  it('routes by pattern: /api/* runs the worker, other paths go to the origin', async () => {
+    const worker = await get(nodes[0] as EdgeProc, '/api/hello?q=1');
+    assert.equal(worker.status, 200);
+    assert.equal(worker.body.toString(), 'v1 GET /api/hello');
+    assert.equal(worker.headers['x-worker'], 'hello');
+    assert.match(String(worker.headers['cache-status']), /detail="worker"/);
+    const before = await originCount(origin, '/other');
+    const plain = await get(nodes[0] as EdgeProc, '/other');
+    assert.equal(plain.status, 200);
+    assert.equal(await originCount(origin, '/other'), before + 1);
+    assert.equal(plain.headers['x-worker'], undefined);
+  });
+
+  it('env holds the declared bindings; secrets are not shown by the API', async () => {
+    const reply = await get(nodes[1] as EdgeProc, '/api/env');
+    const body = JSON.parse(reply.body.toString());
+    assert.equal(body.greeting, 'hej');
+    assert.equal(body.secret, 's3cret');
+    assert.equal(body.cf.colo, 'sin');
+    assert.equal(body.cf.clientIp, '127.0.0.1');
+    const meta = await admin('GET', `/client/v4/zones/${zoneId}/workers/scripts/hello`);
+    assert.deepEqual(
+      meta.body.result.bindings.find((b: { name: string }) => b.name === 'API_KEY'),
+      { type: 'secret_text', name: 'API_KEY' },
+    );
+    assert.ok(!JSON.stringify(meta.body).includes('s3cret'));
+  });
+
+  it('a sub-request goes through the cache: the second identical one is a hit', async () => {
+    const edge = nodes[0] as EdgeProc;
+    const before = await originCount(origin, '/static/data.txt');
+    const first = await get(edge, '/api/sub');
+    const second = await get(edge, '/api/sub');
+    assert.equal(first.status, 200);
+    assert.match(String(first.headers['x-sub-cache-status']), /fwd=(uri-miss|miss)/);
+    assert.match(String(second.headers['x-sub-cache-status']), /; hit/);
+    assert.equal(await originCount(origin, '/static/data.txt'), before + 1);
+  });
+
+  it('caches.default: put then match on the node cache', async () => {
+    const edge = nodes[0] as EdgeProc;
+    assert.equal((await get(edge, '/api/cache?k=a')).body.toString(), 'miss');
+    assert.equal((await get(edge, '/api/cache?k=a')).body.toString(), 'hit:made-a');
+    // Keyed like everything else: a plain request for the URL is a hit on what the worker put.
+    const plain = await fetchReply(`${edge.url}/cached/a`, { headers: { host: HOST } });
+    assert.equal(plain.body.toString(), 'made-a');
+    assert.match(String(plain.headers['cache-status']), /; hit/);
+  });
+
+  it('KV: written through the API, read by the worker on every node; a worker write reaches the other node', async () => {
+    const put = await fetchReply(
+      `${control.url}/client/v4/zones/${zoneId}/storage/kv/namespaces/${kvId}/values/greeting`,
+      {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${control.adminToken}`, 'content-type': 'text/plain' },
+        body: 'hello from kv',
+      },
+    );
+    assert.equal(put.status, 200, put.body.toString());
+    await everywhere('/api/kv?key=greeting', (body) => body === 'hello from kv');
+    const wrote = await get(nodes[0] as EdgeProc, '/api/kv?key=from-worker', { method: 'PUT', body: 'w1' });
+    assert.equal(wrote.body.toString(), 'stored');
+    await everywhere('/api/kv?key=from-worker', (body) => body === 'w1');
+    const keys = await admin(
+      'GET',
+      `/client/v4/zones/${zoneId}/storage/kv/namespaces/${kvId}/keys?prefix=from`,
+    );
+    assert.deepEqual(
+      keys.body.result.map((k: { name: string }) => k.name),
+      ['from-worker'],
+    );
+  });
+
+  it('a new version replaces the old on every node; rollback brings it back', async () => {
+    const v2 = await upload('hello', HELLO.replace("'v1 '", "'v2 '"), [
+      { type: 'plain_text', name: 'GREETING', text: 'hej' },
+      { type: 'secret_text', name: 'API_KEY', text: 's3cret' },
+      { type: 'kv_namespace', name: 'STORE', namespace_id: kvId },
+    ]);
+    assert.equal(v2.status, 200);
+    assert.equal(v2.body.result.version, 2);
+    await everywhere('/api/x', (body) => body === 'v2 GET /api/x');
+    const back = await admin('POST', `/client/v4/zones/${zoneId}/workers/scripts/hello/rollback`, {});
+    assert.equal(back.status, 200, JSON.stringify(back.body));
+    assert.equal(back.body.result.version, 1);
+    await everywhere('/api/x', (body) => body === 'v1 GET /api/x');
+  });
+
+  it('uploads that do not compile, import, or declare unknown bindings get a 400 naming the problem', async () => {
+    const syntax = await upload(
+      'bad',
+      'export default {\n  async fetch() {\n    return new Response(;\n  }\n}',
+    );
+    assert.equal(syntax.status, 400);
+    assert.equal(syntax.body.errors[0]?.code, 1801);
+    assert.match(syntax.body.errors[0]?.message ?? '', /line 3, column \d+/);
+    const imports = await upload(
+      'bad',
+      'import x from "node:fs";\nexport default { fetch() { return new Response(x); } }',
+    );
+    assert.equal(imports.status, 400);
+    assert.equal(imports.body.errors[0]?.code, 1802);
+    const binding = await upload('bad', 'export default { fetch() { return new Response("x"); } }', [
+      { type: 'durable_object', name: 'X' },
+    ]);
+    assert.equal(binding.status, 400);
+    assert.match(binding.body.errors[0]?.message ?? '', /bindings/);
+    const big = await upload(
+      'bad',
+      `export default { fetch() { return new Response("x"); } }\n//${'x'.repeat(600 * 1024)}`,
+    );
+    assert.equal(big.status, 400);
+    assert.equal(big.body.errors[0]?.code, 1803);
+    const route = await admin('POST', `/client/v4/zones/${zoneId}/workers/routes`, {
+      pattern: 'elsewhere.test/*',
+      script: 'hello',
+    });
+    assert.equal(route.status, 400);
+    assert.match(route.body.errors[0]?.message ?? '', /pattern/);
+  });
+});
