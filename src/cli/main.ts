@@ -21,6 +21,8 @@ Commands:
   pops      list, get, put, delete PoPs
   nodes     list the nodes registered with the control plane
   audit     read the audit log
+  workers   deploy, list, roll back, delete, tail a zone's edge workers; dev runs one locally
+  kv        a zone's KV namespaces: create, put, get, delete, list keys
 
 Run "meridian <command> --help" for a command's options.
 `;
@@ -42,6 +44,8 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   pops: async () => (await import('./commands/pops.ts')).runPops,
   nodes: async () => (await import('./commands/pops.ts')).runNodes,
   audit: async () => (await import('./commands/audit.ts')).runAudit,
+  workers: async () => (await import('./commands/workers.ts')).runWorkers,
+  kv: async () => (await import('./commands/kv.ts')).runKv,
 };
 
 export async function main(argv: string[]): Promise<number> {

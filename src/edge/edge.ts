@@ -1,7 +1,7 @@
 // Assembles one edge node: cache tiers, fetch machinery, zones (one fixed zone in standalone mode,
 // or the control plane's, followed through the event log), the client and admin listeners.
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Http2ServerRequest } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
@@ -168,7 +168,7 @@ export async function startEdge(
     await cache.disk.close();
     throw err;
   }
-  const admin = config.adminListen === null ? null : await startAdmin(runtime, config.adminListen);
+  const admin = config.adminListen === null ? null : await startAdmin(runtime, config.adminListen, workers);
   const address = server.address() as AddressInfo;
   const adminAddress = admin === null ? null : (admin.address() as AddressInfo);
   const follower =
@@ -525,8 +525,13 @@ function hasRequestBody(ctx: RequestContext): boolean {
   return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 }
 
-async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): Promise<Server> {
+async function startAdmin(
+  runtime: EdgeRuntime,
+  listen: EdgeConfig['listen'],
+  workers: NodeWorkers,
+): Promise<Server> {
   const server = createServer((req, res) => {
+    if (req.url?.startsWith('/workers/tail?') === true) return streamTail(workers, req, res);
     if (req.url === '/metrics') {
       runtime.metrics.registry.metrics().then(
         (text) => {
@@ -558,4 +563,24 @@ async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): P
   server.listen(listen.port, listen.host);
   await once(server, 'listening');
   return server;
+}
+
+/**
+ * GET /workers/tail?zone_id=&script= on the admin listener: the script's console lines on this node
+ * as NDJSON, until the client goes (`meridian workers tail`). Operators keep the admin listener
+ * private (it also serves /metrics); console lines may carry customer data.
+ */
+function streamTail(workers: NodeWorkers, req: IncomingMessage, res: ServerResponse): void {
+  const query = new URL(req.url ?? '/', 'http://admin').searchParams;
+  const zoneId = query.get('zone_id');
+  const script = query.get('script');
+  if (zoneId === null || script === null) {
+    res.writeHead(400, { 'content-type': 'text/plain' });
+    res.end('zone_id and script are required\n');
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  res.flushHeaders();
+  const stop = workers.tail.subscribe(zoneId, script, (line) => res.write(`${JSON.stringify(line)}\n`));
+  res.on('close', stop);
 }

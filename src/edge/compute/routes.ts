@@ -52,6 +52,7 @@ export function matchRoute(
   const q = pathAndQuery.indexOf('?');
   const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
   for (const r of routes) {
+    if (r.host === '') return r; // "*": every request
     if (r.isWildcardHost ? !(host === r.host || host.endsWith(`.${r.host}`)) : host !== r.host) continue;
     if (r.isPathPrefix ? path.startsWith(r.path) : path === r.path) return r;
   }
