@@ -3,6 +3,8 @@
 // KV), sub-requests through the node's cache, the cache API, KV written through the control plane
 // and read on every node, and rollback.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import {
   api,
@@ -211,6 +213,52 @@ describe('edge workers', () => {
     assert.equal(back.status, 200, JSON.stringify(back.body));
     assert.equal(back.body.result.version, 1);
     await everywhere('/api/x', (body) => body === 'v1 GET /api/x');
+  });
+
+  it('secret texts are sealed at rest: neither the versions table nor the event log holds them', async () => {
+    const db = new Database(join(control.dataDir, 'meridian.db'), { readonly: true });
+    try {
+      const versions = db.prepare('select bindings from worker_versions').all() as { bindings: string }[];
+      assert.ok(versions.length > 0);
+      for (const row of versions) {
+        assert.ok(!row.bindings.includes('s3cret'), row.bindings);
+        assert.match(row.bindings, /"API_KEY","text":"mk1:/);
+      }
+      const events = db.prepare('select body from events').all() as { body: string }[];
+      assert.ok(events.every((e) => !e.body.includes('s3cret')));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('KV after node restarts: a node back from an outage reads writes made while it was away; without the control plane it serves its replica', async () => {
+    const ams = nodes[0] as EdgeProc;
+    await ams.stop();
+    const put = (key: string, value: string) =>
+      fetchReply(`${control.url}/client/v4/zones/${zoneId}/storage/kv/namespaces/${kvId}/values/${key}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${control.adminToken}`, 'content-type': 'text/plain' },
+        body: value,
+      });
+    assert.equal((await put('while-away', 'missed-1')).status, 200);
+    const restart = () =>
+      startEdgeProcess(
+        '',
+        ['--control', control.url, '--pop', 'ams', '--node', 'ams-1', '--token', nodeToken],
+        {
+          noOrigin: true,
+          cacheDir: ams.cacheDir,
+        },
+      );
+    nodes[0] = await restart();
+    await everywhere('/api/kv?key=while-away', (body) => body === 'missed-1');
+    // The control plane goes away: a restarted node serves its last script version and KV replica.
+    await (nodes[0] as EdgeProc).stop();
+    await control.stop();
+    nodes[0] = await restart();
+    assert.equal((await get(nodes[0] as EdgeProc, '/api/kv?key=while-away')).body.toString(), 'missed-1');
+    assert.equal((await get(nodes[0] as EdgeProc, '/api/kv?key=greeting')).body.toString(), 'hello from kv');
+    control = await startControlProcess({ reuse: control });
   });
 
   it('uploads that do not compile, import, or declare unknown bindings get a 400 naming the problem', async () => {
