@@ -81,9 +81,10 @@ export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect, now: D
       purges,
       purges_from: purgesFrom,
       ...(challenges.length === 0 ? {} : { acme_challenges: challenges }),
-      worker_scripts: workers.scripts,
-      worker_routes: workers.routes,
-      kv_namespaces: kvNamespaces,
+      // Absent when empty, like acme_challenges (older nodes and saved states have none).
+      ...(workers.scripts.length === 0 ? {} : { worker_scripts: workers.scripts }),
+      ...(Object.keys(workers.routes).length === 0 ? {} : { worker_routes: workers.routes }),
+      ...(kvNamespaces.length === 0 ? {} : { kv_namespaces: kvNamespaces }),
     };
   };
   const builder = db.transaction();
