@@ -7,6 +7,7 @@
 // one request of several running in one isolate — so its other in-flight requests fail too, and the
 // pool starts a fresh isolate for the next one. The isolate runs on isolated-vm's own threads, so an
 // infinite loop does not block this node's event loop while the watchdog waits.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import type { Binding } from '../../common/config/worker.ts';
@@ -75,17 +76,51 @@ function scriptErrorOf(err: unknown): ScriptError {
 let nextRequestId = 1;
 
 /**
+ * V8 code caches by source (the runtime's glue, and each deployed script): a new isolate of a script
+ * compiled before skips parsing and compiling it again (measured: the bulk of a cold start). Bounded;
+ * the oldest entry goes first.
+ */
+const codeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
+const CODE_CACHE_ENTRIES = 512;
+
+function compileCached(isolate: ivm.Isolate, kind: 'script', code: string, filename: string): ivm.Script;
+function compileCached(isolate: ivm.Isolate, kind: 'module', code: string, filename: string): ivm.Module;
+function compileCached(
+  isolate: ivm.Isolate,
+  kind: 'script' | 'module',
+  code: string,
+  filename: string,
+): ivm.Script | ivm.Module {
+  const key = `${kind}:${createHash('sha256').update(code).digest('base64')}`;
+  const cached = codeCache.get(key);
+  const options =
+    cached === undefined ? { filename, produceCachedData: true } : { filename, cachedData: cached };
+  const compiled =
+    kind === 'script' ? isolate.compileScriptSync(code, options) : isolate.compileModuleSync(code, options);
+  const result = compiled as unknown as {
+    cachedData?: ivm.ExternalCopy<ArrayBuffer>;
+    cachedDataRejected?: boolean;
+  };
+  if (cached === undefined && result.cachedData !== undefined) {
+    if (codeCache.size >= CODE_CACHE_ENTRIES) codeCache.delete(codeCache.keys().next().value as string);
+    codeCache.set(key, result.cachedData);
+  } else if (result.cachedDataRejected === true) {
+    codeCache.delete(key);
+  }
+  return compiled;
+}
+
+/**
  * Moves the host functions from globals into one frozen object the runtime closes over. Async ones
  * are References, called with copied arguments and a copied, awaited result.
  */
-const HOST_GLUE = `((names, asyncNames) => {
+const HOST_GLUE = `((names, asyncNames, fns) => {
   const h = {};
   const opts = { arguments: { copy: true }, result: { promise: true, copy: true } };
-  for (const n of names) {
-    const f = globalThis['__mh_' + n];
-    delete globalThis['__mh_' + n];
+  names.forEach((n, i) => {
+    const f = fns[i];
     h[n] = asyncNames.includes(n) ? (...a) => f.apply(undefined, a, opts) : f;
-  }
+  });
   return Object.freeze(h);
 })`;
 
@@ -125,21 +160,25 @@ export class WorkerIsolate {
     const isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb });
     try {
       const context = isolate.createContextSync();
-      const jail = context.global;
       const fns = hostFunctions(host);
       const names = Object.keys(fns);
-      for (const name of names) jail.setSync(`__mh_${name}`, fns[name]);
-      // The host functions move from globals into the runtime's closure, out of the worker's reach.
       const asyncNames = names.filter((n) => fns[n] instanceof ivm.Reference);
-      const glue = `(${RUNTIME_SOURCE.trim().replace(/;$/, '')})(${HOST_GLUE}(${JSON.stringify(names)}, ${JSON.stringify(asyncNames)}))`;
-      const api = isolate
-        .compileScriptSync(glue, { filename: 'meridian-runtime.js' })
-        .runSync(context, { reference: true, timeout: limits.wallMs }) as ivm.Reference<
-        Record<string, unknown>
-      >;
+      // One call hands every host function to the runtime (each crossing costs a thread hop): they
+      // live in its closure, out of the worker's reach.
+      const installer = compileCached(
+        isolate,
+        'script',
+        `(function (...fns) { return (${RUNTIME_SOURCE.trim().replace(/;$/, '')})(${HOST_GLUE}(${JSON.stringify(names)}, ${JSON.stringify(asyncNames)}, fns)); })`,
+        'meridian-runtime.js',
+      ).runSync(context, { reference: true }) as ivm.Reference<(...fns: unknown[]) => unknown>;
+      const api = installer.applySync(
+        undefined,
+        names.map((n) => fns[n]),
+        { result: { reference: true }, timeout: limits.wallMs },
+      ) as unknown as ivm.Reference<Record<string, unknown>>;
       let module: ivm.Module;
       try {
-        module = isolate.compileModuleSync(source, { filename: 'worker.js' });
+        module = compileCached(isolate, 'module', source, 'worker.js');
       } catch (err) {
         throw scriptErrorOf(err);
       }
@@ -147,16 +186,14 @@ export class WorkerIsolate {
         throw new Error(`import of "${specifier}": workers cannot import modules`);
       });
       await module.evaluate({ timeout: limits.cpuMs * 10 });
-      const exported = module.namespace.getSync('default', { reference: true });
-      const setHandler = api.getSync('setHandler', { reference: true }) as ivm.Reference<
-        (mod: unknown) => string | null
+      const setup = api.getSync('setup', { reference: true }) as ivm.Reference<
+        (ns: unknown, bindings: unknown) => string | null
       >;
-      const problem = setHandler.applySync(undefined, [exported.derefInto()]);
+      const problem = setup.applySync(undefined, [
+        module.namespace.derefInto(),
+        new ivm.ExternalCopy(bindings).copyInto(),
+      ]);
       if (problem !== null) throw new ScriptError(problem, null, null);
-      const setBindings = api.getSync('setBindings', { reference: true }) as ivm.Reference<
-        (b: unknown) => void
-      >;
-      setBindings.applySync(undefined, [new ivm.ExternalCopy(bindings).copyInto()]);
       return new WorkerIsolate(isolate, api, limits);
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
@@ -193,7 +230,8 @@ export class WorkerIsolate {
       const result = await Promise.race([run, limitHit]);
       if (typeof result === 'string') return limitOutcome(result);
       clearTimeout(wall);
-      afterResponse(this.#settleLater(id, result.waits, limitHit));
+      if (result.waits > 0) afterResponse(this.#settleLater(id, limitHit));
+      else this.#inFlight.delete(id);
       if (result.error !== undefined) return { kind: 'failed', reason: 'exception', message: result.error };
       return {
         kind: 'response',
@@ -219,14 +257,14 @@ export class WorkerIsolate {
   }
 
   /** ctx.waitUntil work after the response, under the same limits; then the request ends. */
-  async #settleLater(id: number, waits: number, limitHit: Promise<LimitReason>): Promise<void> {
-    const wall = waits > 0 ? setTimeout(() => this.#kill('wall'), this.#limits.wallMs) : null;
+  async #settleLater(id: number, limitHit: Promise<LimitReason>): Promise<void> {
+    const wall = setTimeout(() => this.#kill('wall'), this.#limits.wallMs);
     try {
       await Promise.race([this.#settle.apply(undefined, [id], { result: { promise: true } }), limitHit]);
     } catch {
       // The isolate was disposed: nothing more to wait for.
     } finally {
-      if (wall !== null) clearTimeout(wall);
+      clearTimeout(wall);
       this.#inFlight.delete(id);
     }
   }

@@ -1618,10 +1618,20 @@
       result = { error: e instanceof Error ? `${e.name}: ${e.message}` : `uncaught: ${show(e)}` };
     }
     result.waits = waits.length;
-    pendingWaits.set(id, waits);
+    // No ctx.waitUntil work: the request ends with its response (the host calls no settle).
+    if (waits.length === 0) endRequest();
+    else pendingWaits.set(id, waits);
     return result;
   }
   const pendingWaits = new MapCtor();
+  function endRequest() {
+    inFlight--;
+    if (inFlight === 0) {
+      // Timers do not outlive the requests: none may fire while the isolate is idle.
+      timerGeneration++;
+      timers.clear();
+    }
+  }
   /** Runs after the response went out: waits for ctx.waitUntil promises, then ends the request. */
   async function settle(id) {
     const waits = pendingWaits.get(id) || [];
@@ -1629,13 +1639,15 @@
     try {
       await PromiseAllSettled(waits);
     } finally {
-      inFlight--;
-      if (inFlight === 0) {
-        // Timers do not outlive the requests: none may fire while the isolate is idle.
-        timerGeneration++;
-        timers.clear();
-      }
+      endRequest();
     }
   }
-  return { setHandler, setBindings, dispatch, settle };
+  /** After the module evaluated: its namespace (the default export is the handler) and the bindings. */
+  function setup(ns, bindings) {
+    const problem = setHandler(ns.default);
+    if (problem !== null) return problem;
+    setBindings(bindings);
+    return null;
+  }
+  return { setup, dispatch, settle };
 });
