@@ -28,6 +28,14 @@ const HELLO = `export default {
       const res = await fetch('http://${HOST}/static/data.txt?cc=max-age%3D60');
       return new Response(await res.text(), { headers: { 'x-sub-cache-status': res.headers.get('cache-status') ?? '' } });
     }
+    if (url.pathname === '/api/stream') {
+      let i = 0;
+      return new Response(new ReadableStream({ async pull(c) {
+        if (i === 3) return c.close();
+        await new Promise((r) => setTimeout(r, 10));
+        c.enqueue(new TextEncoder().encode('part' + i++ + ';'));
+      } }));
+    }
     if (url.pathname === '/api/kv') {
       const key = url.searchParams.get('key');
       if (request.method === 'PUT') { await env.STORE.put(key, await request.text()); return new Response('stored'); }
@@ -138,6 +146,13 @@ describe('edge workers', () => {
     assert.equal(plain.status, 200);
     assert.equal(await originCount(origin, '/other'), before + 1);
     assert.equal(plain.headers['x-worker'], undefined);
+  });
+
+  it('a stream body goes to the client as the worker produces it (chunked)', async () => {
+    const reply = await get(nodes[0] as EdgeProc, '/api/stream');
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.toString(), 'part0;part1;part2;');
+    assert.equal(reply.headers['transfer-encoding'], 'chunked');
   });
 
   it('env holds the declared bindings; secrets are not shown by the API', async () => {

@@ -106,7 +106,16 @@ function partsOf(url: URL): Record<UrlPart, string> {
 }
 
 /** Callbacks by name; the isolate's runtime receives them as `host.<name>`. */
-export function hostFunctions(host: WorkerHost): Record<string, ivm.Callback | ivm.Reference> {
+/** Where the chunks of streamed response bodies go (isolate.ts keeps one per isolate). */
+export interface BodySink {
+  /** A chunk, null at the end, or an error text; false when the client is gone (stop sending). */
+  chunk(id: number, data: ArrayBuffer | string | null): Promise<boolean>;
+}
+
+export function hostFunctions(
+  host: WorkerHost,
+  sink: BodySink,
+): Record<string, ivm.Callback | ivm.Reference> {
   const syncFn = <A extends unknown[], R>(fn: (...args: A) => R): ivm.Callback =>
     new ivm.Callback(fn as (...args: unknown[]) => unknown);
   // A Reference, not an async Callback: isolated-vm's async Callback does not await a returned
@@ -175,6 +184,7 @@ export function hostFunctions(host: WorkerHost): Record<string, ivm.Callback | i
       host.cachePut(String(url), Number(status), headers, body),
     ),
     cacheDelete: asyncFn((url: string) => host.cacheDelete(String(url))),
+    bodyChunk: asyncFn((id: number, data: ArrayBuffer | string | null) => sink.chunk(Number(id), data)),
     log: new ivm.Callback(
       (level: string, message: string) => host.log(String(level), String(message).slice(0, MAX_LOG_CHARS)),
       { ignored: true },

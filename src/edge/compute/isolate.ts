@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import type { Binding } from '../../common/config/worker.ts';
 import { syntaxProblemOf } from '../../common/workers/check-script.ts';
-import { hostFunctions, type WorkerHost } from './host-functions.ts';
+import { PassThrough, type Readable } from 'node:stream';
+import { hostFunctions, type BodySink, type WorkerHost } from './host-functions.ts';
 
 const RUNTIME_SOURCE = readFileSync(new URL('./isolate/web-runtime.js', import.meta.url), 'utf8');
 
@@ -39,7 +40,10 @@ export interface WorkerResponse {
   status: number;
   statusText: string;
   headers: [string, string][];
-  body: ArrayBuffer;
+  /** The whole body, or null when it streams (`stream`). */
+  body: ArrayBuffer | null;
+  /** A body the worker produces as a stream, chunk by chunk; null when `body` is whole. */
+  stream: Readable | null;
 }
 
 /** How a request ended in the isolate. */
@@ -52,7 +56,7 @@ interface Dispatched {
   status?: number;
   statusText?: string;
   headers?: [string, string][];
-  body?: ArrayBuffer;
+  body?: ArrayBuffer | null;
   error?: string;
   waits: number;
 }
@@ -137,11 +141,15 @@ export class WorkerIsolate {
   served = 0;
   lastUsedMs = Date.now();
 
+  readonly #sink: StreamSink;
+
   private constructor(
     isolate: ivm.Isolate,
     api: ivm.Reference<Record<string, unknown>>,
     limits: WorkerLimits,
+    sink: StreamSink,
   ) {
+    this.#sink = sink;
     this.#isolate = isolate;
     this.#limits = limits;
     this.#dispatch = api.getSync('dispatch', { reference: true }) as ivm.Reference<
@@ -160,7 +168,8 @@ export class WorkerIsolate {
     const isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb });
     try {
       const context = isolate.createContextSync();
-      const fns = hostFunctions(host);
+      const sink = new StreamSink();
+      const fns = hostFunctions(host, sink);
       const names = Object.keys(fns);
       const asyncNames = names.filter((n) => fns[n] instanceof ivm.Reference);
       // One call hands every host function to the runtime (each crossing costs a thread hop): they
@@ -194,7 +203,7 @@ export class WorkerIsolate {
         new ivm.ExternalCopy(bindings).copyInto(),
       ]);
       if (problem !== null) throw new ScriptError(problem, null, null);
-      return new WorkerIsolate(isolate, api, limits);
+      return new WorkerIsolate(isolate, api, limits, sink);
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
       if (err instanceof ScriptError) throw err;
@@ -239,7 +248,8 @@ export class WorkerIsolate {
           status: result.status as number,
           statusText: result.statusText as string,
           headers: result.headers as [string, string][],
-          body: result.body as ArrayBuffer,
+          body: result.body ?? null,
+          stream: result.body === null ? this.#sink.streamOf(id) : null,
         },
       };
     } catch (err) {
@@ -291,6 +301,7 @@ export class WorkerIsolate {
   #kill(reason: LimitReason): void {
     if (this.#deathReason === null) this.#deathReason = reason;
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
+    this.#sink.failAll(new Error(`worker stopped: ${this.#deathReason}`));
     for (const entry of this.#inFlight.values()) entry.fail(this.#deathReason);
     this.#inFlight.clear();
   }
@@ -309,6 +320,55 @@ export class WorkerIsolate {
 }
 
 type LimitReason = 'cpu' | 'wall' | 'memory' | 'disposed';
+
+/**
+ * Streamed response bodies of one isolate's requests, by request id. A chunk may arrive before the
+ * host has seen the response head, so each stream is made by whichever comes first. Backpressure:
+ * the worker's next chunk waits until the client's socket drained.
+ */
+class StreamSink implements BodySink {
+  readonly #streams = new Map<number, PassThrough>();
+
+  streamOf(id: number): PassThrough {
+    let stream = this.#streams.get(id);
+    if (stream === undefined) {
+      stream = new PassThrough();
+      this.#streams.set(id, stream);
+      const forget = (): void => void this.#streams.delete(id);
+      stream.once('close', forget);
+    }
+    return stream;
+  }
+
+  async chunk(id: number, data: ArrayBuffer | string | null): Promise<boolean> {
+    const stream = this.streamOf(id);
+    if (stream.destroyed) return false;
+    if (data === null) {
+      stream.end();
+      return true;
+    }
+    if (typeof data === 'string') {
+      stream.destroy(new Error(`the worker's body stream failed: ${data}`));
+      return false;
+    }
+    if (stream.write(Buffer.from(data))) return true;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        stream.off('drain', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('drain', done);
+      stream.on('close', done);
+    });
+    return !stream.destroyed;
+  }
+
+  failAll(err: Error): void {
+    for (const stream of this.#streams.values()) stream.destroy(err);
+    this.#streams.clear();
+  }
+}
 
 function limitOutcome(reason: LimitReason): WorkerOutcome {
   const message = {

@@ -85,10 +85,27 @@ async function runWorker(
     const res = outcome.response;
     ctx.phase = 'pass';
     ctx.detail = 'worker';
-    ctx.delivery = {
-      kind: 'buffered',
-      response: { status: res.status, headers: headerMapOf(res.headers), body: Buffer.from(res.body) },
-    };
+    const now = Date.now();
+    ctx.delivery =
+      res.stream !== null
+        ? {
+            kind: 'upstream',
+            response: {
+              status: res.status,
+              headers: headerMapOf(res.headers),
+              body: res.stream,
+              requestTimeMs: now,
+              responseTimeMs: now,
+            },
+          }
+        : {
+            kind: 'buffered',
+            response: {
+              status: res.status,
+              headers: headerMapOf(res.headers),
+              body: Buffer.from(res.body ?? new ArrayBuffer(0)),
+            },
+          };
     return 'deliver';
   }
   const why = outcome === null ? `no script "${route.route.script}" is deployed` : outcome.message;

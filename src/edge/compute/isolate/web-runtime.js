@@ -1607,13 +1607,27 @@
       const response = await handler.fetch(request, env, ctx);
       if (!(response instanceof Response))
         throw new TypeErrorCtor('the fetch handler must return a Response');
-      const bytes = method === 'HEAD' ? new U8(0) : await response._bytes();
-      result = {
-        status: response.status,
-        statusText: response.statusText,
-        headers: Headers._flat(response.headers),
-        body: toBuffer(bytes),
-      };
+      const b = response[BODY];
+      if (method !== 'HEAD' && b.stream !== null && !b.used) {
+        // A stream body goes out chunk by chunk as the worker produces it; the request stays in
+        // flight (under its limits) until the stream ends.
+        b.used = true;
+        waits.push(pumpBody(id, b.stream));
+        result = {
+          status: response.status,
+          statusText: response.statusText,
+          headers: Headers._flat(response.headers),
+          body: null,
+        };
+      } else {
+        const bytes = method === 'HEAD' ? new U8(0) : await response._bytes();
+        result = {
+          status: response.status,
+          statusText: response.statusText,
+          headers: Headers._flat(response.headers),
+          body: toBuffer(bytes),
+        };
+      }
     } catch (e) {
       result = { error: e instanceof Error ? `${e.name}: ${e.message}` : `uncaught: ${show(e)}` };
     }
@@ -1624,6 +1638,25 @@
     return result;
   }
   const pendingWaits = new MapCtor();
+  /** Sends a response stream's chunks to the host; false from the host: the client went away. */
+  async function pumpBody(id, stream) {
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const bytes = typeof value === 'string' ? utf8Encode(value) : toBytes(value);
+        if (bytes.byteLength === 0) continue;
+        if (!(await host.bodyChunk(id, toBuffer(bytes)))) {
+          await reader.cancel();
+          return;
+        }
+      }
+      await host.bodyChunk(id, null);
+    } catch (e) {
+      await host.bodyChunk(id, `error: ${e instanceof Error ? e.message : show(e)}`);
+    }
+  }
   function endRequest() {
     inFlight--;
     if (inFlight === 0) {

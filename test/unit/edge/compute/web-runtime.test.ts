@@ -4,7 +4,7 @@
 // test/integration/workers.test.ts.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { DEFAULT_LIMITS, WorkerIsolate } from '../../../../src/edge/compute/isolate.ts';
+import { DEFAULT_LIMITS, WorkerIsolate, type WorkerResponse } from '../../../../src/edge/compute/isolate.ts';
 import type { WorkerHost } from '../../../../src/edge/compute/host-functions.ts';
 
 const logs: string[] = [];
@@ -21,6 +21,20 @@ const host: WorkerHost = {
 };
 
 const isolates: WorkerIsolate[] = [];
+
+/** A whole body (these tests' responses are not streams). */
+function bodyOf(response: WorkerResponse): Buffer {
+  assert.ok(response.body !== null, 'a whole body');
+  return Buffer.from(response.body);
+}
+
+/** A streamed body, read to its end. */
+async function streamedBodyOf(response: WorkerResponse): Promise<string> {
+  assert.ok(response.stream !== null, 'a streamed body');
+  const chunks: Buffer[] = [];
+  for await (const chunk of response.stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}
 
 /** Runs `body` (the inside of an async fetch handler that returns a value) and answers the value (JSON). */
 async function run(
@@ -42,7 +56,7 @@ async function run(
     () => undefined,
   );
   if (outcome.kind !== 'response') assert.fail(`${outcome.reason}: ${outcome.message}`);
-  return JSON.parse(Buffer.from(outcome.response.body).toString());
+  return JSON.parse(bodyOf(outcome.response).toString());
 }
 
 describe('worker Web APIs (conformance)', () => {
@@ -155,6 +169,33 @@ describe('worker Web APIs (conformance)', () => {
       { method: 'POST', body: 'abcdef' },
     );
     assert.deepEqual(out, { text: 'C0C1C2', fromReq: 6, a: 'tee', b: 'tee', s: 'xy' });
+  });
+
+  it('a ReadableStream response body streams out chunk by chunk, while the worker still produces it', async () => {
+    const source = `export default { fetch() {
+      let i = 0;
+      const body = new ReadableStream({ async pull(c) {
+        if (i === 3) return c.close();
+        await new Promise((r) => setTimeout(r, 20));
+        c.enqueue(new TextEncoder().encode('chunk' + i++ + ';'));
+      } });
+      return new Response(body, { headers: { 'content-type': 'text/plain' } });
+    } };`;
+    const isolate = await WorkerIsolate.create(source, [], DEFAULT_LIMITS, host);
+    isolates.push(isolate);
+    let settled: Promise<void> = Promise.resolve();
+    const t0 = performance.now();
+    const out = await isolate.handle(
+      { method: 'GET', url: 'https://a.example/', headers: [], body: null, cf: {} },
+      (work) => (settled = work),
+    );
+    const headAfterMs = performance.now() - t0;
+    assert.ok(out.kind === 'response');
+    // The head comes before the body is complete (3 chunks, 20 ms apart).
+    assert.ok(headAfterMs < 40, `head after ${headAfterMs} ms`);
+    assert.equal(await streamedBodyOf(out.response), 'chunk0;chunk1;chunk2;');
+    await settled;
+    assert.equal(isolate.inFlight, 0);
   });
 
   it('crypto.getRandomValues and crypto.randomUUID', async () => {
@@ -272,7 +313,7 @@ describe('worker Web APIs (conformance)', () => {
     assert.equal(first.kind, 'response');
     await settled;
     const check = await isolate.handle(req('/check'), () => undefined);
-    assert.equal(check.kind === 'response' && Buffer.from(check.response.body).toString(), '1');
+    assert.equal(check.kind === 'response' && bodyOf(check.response).toString(), '1');
   });
 
   it('env holds only the declared bindings, frozen', async () => {
@@ -290,7 +331,7 @@ describe('worker Web APIs (conformance)', () => {
       () => undefined,
     );
     assert.ok(out.kind === 'response');
-    assert.deepEqual(JSON.parse(Buffer.from(out.response.body).toString()), {
+    assert.deepEqual(JSON.parse(bodyOf(out.response).toString()), {
       keys: ['GREETING'],
       v: 'hej',
       set: 'frozen',
