@@ -28,6 +28,11 @@ const HELLO = `export default {
       const res = await fetch('http://${HOST}/static/data.txt?cc=max-age%3D60');
       return new Response(await res.text(), { headers: { 'x-sub-cache-status': res.headers.get('cache-status') ?? '' } });
     }
+    if (url.pathname === '/api/partial') {
+      const reader = request.body.getReader();
+      const first = await reader.read();
+      return new Response('read ' + first.value.length + ' bytes of it');
+    }
     if (url.pathname === '/api/stream') {
       let i = 0;
       return new Response(new ReadableStream({ async pull(c) {
@@ -153,6 +158,15 @@ describe('edge workers', () => {
     assert.equal(reply.status, 200);
     assert.equal(reply.body.toString(), 'part0;part1;part2;');
     assert.equal(reply.headers['transfer-encoding'], 'chunked');
+  });
+
+  it('a request body streams into the worker; one read only in part does not break the response', async () => {
+    const body = 'x'.repeat(200_000);
+    const reply = await get(nodes[0] as EdgeProc, '/api/partial', { method: 'POST', body });
+    assert.equal(reply.status, 200);
+    assert.match(reply.body.toString(), /^read \d+ bytes of it$/);
+    assert.ok(Number(/read (\d+)/.exec(reply.body.toString())?.[1]) < body.length);
+    assert.equal((await get(nodes[0] as EdgeProc, '/api/x')).body.toString(), 'v1 GET /api/x');
   });
 
   it('env holds the declared bindings; secrets are not shown by the API', async () => {

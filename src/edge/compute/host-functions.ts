@@ -110,6 +110,8 @@ function partsOf(url: URL): Record<UrlPart, string> {
 export interface BodySink {
   /** A chunk, null at the end, or an error text; false when the client is gone (stop sending). */
   chunk(id: number, data: ArrayBuffer | string | null): Promise<boolean>;
+  /** The next chunk of a request body that streams in, or null at its end. */
+  pull(id: number): Promise<ArrayBuffer | null>;
 }
 
 export function hostFunctions(
@@ -185,6 +187,7 @@ export function hostFunctions(
     ),
     cacheDelete: asyncFn((url: string) => host.cacheDelete(String(url))),
     bodyChunk: asyncFn((id: number, data: ArrayBuffer | string | null) => sink.chunk(Number(id), data)),
+    requestChunk: asyncFn((id: number) => sink.pull(Number(id))),
     log: new ivm.Callback(
       (level: string, message: string) => host.log(String(level), String(message).slice(0, MAX_LOG_CHARS)),
       { ignored: true },

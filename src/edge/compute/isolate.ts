@@ -32,7 +32,8 @@ export interface WorkerRequest {
   method: string;
   url: string;
   headers: [string, string][];
-  body: ArrayBuffer | null;
+  /** Whole, streamed in as the worker reads it (the client's request), or none. */
+  body: ArrayBuffer | Readable | null;
   cf: Record<string, string | number | null>;
 }
 
@@ -232,7 +233,9 @@ export class WorkerIsolate {
     this.#startWatchdog();
     const wall = setTimeout(() => this.#kill('wall'), this.#limits.wallMs);
     try {
-      const run = this.#dispatch.apply(undefined, [id, req.method, req.url, req.headers, req.body, req.cf], {
+      const body =
+        req.body === null || req.body instanceof ArrayBuffer ? req.body : this.#sink.streamIn(id, req.body);
+      const run = this.#dispatch.apply(undefined, [id, req.method, req.url, req.headers, body, req.cf], {
         arguments: { copy: true },
         result: { promise: true, copy: true },
       });
@@ -240,7 +243,7 @@ export class WorkerIsolate {
       if (typeof result === 'string') return limitOutcome(result);
       clearTimeout(wall);
       if (result.waits > 0) afterResponse(this.#settleLater(id, limitHit));
-      else this.#inFlight.delete(id);
+      else this.#endRequest(id);
       if (result.error !== undefined) return { kind: 'failed', reason: 'exception', message: result.error };
       return {
         kind: 'response',
@@ -253,7 +256,7 @@ export class WorkerIsolate {
         },
       };
     } catch (err) {
-      this.#inFlight.delete(id);
+      this.#endRequest(id);
       const reason = this.#deathReason ?? (this.#isolate.isDisposed ? memoryOrDisposed(err) : null);
       if (reason !== null) return limitOutcome(reason);
       return {
@@ -275,8 +278,13 @@ export class WorkerIsolate {
       // The isolate was disposed: nothing more to wait for.
     } finally {
       clearTimeout(wall);
-      this.#inFlight.delete(id);
+      this.#endRequest(id);
     }
+  }
+
+  #endRequest(id: number): void {
+    this.#inFlight.delete(id);
+    this.#sink.endRequest(id);
   }
 
   /** Polls CPU time while requests are in flight (isolated-vm has no per-call CPU limit for async work). */
@@ -364,7 +372,36 @@ class StreamSink implements BodySink {
     return !stream.destroyed;
   }
 
+  readonly #incoming = new Map<number, AsyncIterator<Buffer>>();
+
+  /** Registers a request body to stream in; the isolate gets `true` in its place. */
+  streamIn(id: number, body: Readable): true {
+    this.#incoming.set(id, (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]());
+    return true;
+  }
+
+  async pull(id: number): Promise<ArrayBuffer | null> {
+    const it = this.#incoming.get(id);
+    if (it === undefined) return null;
+    const next = await it.next();
+    if (next.done === true) {
+      this.#incoming.delete(id);
+      return null;
+    }
+    const chunk = next.value;
+    return chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
+  }
+
+  /**
+   * The request ended. A body the worker did not read to its end is left to Node, which discards the
+   * rest once the response is sent (ending the iterator would destroy the client's socket).
+   */
+  endRequest(id: number): void {
+    this.#incoming.delete(id);
+  }
+
   failAll(err: Error): void {
+    for (const id of [...this.#incoming.keys()]) this.endRequest(id);
     for (const stream of this.#streams.values()) stream.destroy(err);
     this.#streams.clear();
   }

@@ -10,6 +10,7 @@
 //   process's secret token (edge/compute/node-host.ts): they skip compute and go to lookup, so they
 //   are answered through the cache. An internal hop from another node also skips it (the first
 //   node ran the worker).
+import type { Readable } from 'node:stream';
 import { MeridianError } from '../../common/errors.ts';
 import type { WorkerRequest } from '../compute/isolate.ts';
 import { SUBREQUEST_HEADER, SUBREQUEST_TOKEN } from '../compute/node-host.ts';
@@ -18,9 +19,6 @@ import type { WorkerRegistry } from '../compute/registry.ts';
 import type { RequestContext } from './context.ts';
 import { hostWithoutPort } from './https-zone.ts';
 import type { Next } from './steps.ts';
-
-/** Requests with a larger body are refused (the worker gets bodies whole, see docs/workers.md). */
-const MAX_WORKER_REQUEST_BODY = 16 * 1024 * 1024;
 
 export function compute(ctx: RequestContext): Next<'compute'> | Promise<Next<'compute'>> {
   const workers = ctx.edge.workers;
@@ -66,12 +64,9 @@ async function runWorker(
 ): Promise<Next<'compute'>> {
   const req = ctx.req;
   const method = req.method ?? 'GET';
+  // The body streams into the worker as it reads it (request.body, text(), …).
   const hasBody = method !== 'GET' && method !== 'HEAD';
-  const body = hasBody ? await readBody(ctx) : null;
-  if (body === 'too-large') {
-    ctx.fail(new MeridianError('BAD_REQUEST', `request body larger than ${MAX_WORKER_REQUEST_BODY} bytes`));
-    return 'synth';
-  }
+  const body = hasBody ? (ctx.req as Readable) : null;
   const zone = ctx.zone as NonNullable<RequestContext['zone']>;
   const outcome = await workers.run(
     zone.zone.id,
@@ -109,7 +104,7 @@ async function runWorker(
     return 'deliver';
   }
   const why = outcome === null ? `no script "${route.route.script}" is deployed` : outcome.message;
-  if (route.route.fail_open && body === null) {
+  if (route.route.fail_open && !hasBody) {
     ctx.detail = 'worker-failed-open';
     return 'lookup';
   }
@@ -120,7 +115,7 @@ async function runWorker(
   return 'synth';
 }
 
-function requestOf(ctx: RequestContext, method: string, body: Buffer | null): WorkerRequest {
+function requestOf(ctx: RequestContext, method: string, body: Readable | null): WorkerRequest {
   const raw = ctx.req.rawHeaders;
   const headers: [string, string][] = [];
   for (let i = 0; i < raw.length; i += 2) {
@@ -135,10 +130,7 @@ function requestOf(ctx: RequestContext, method: string, body: Buffer | null): Wo
     method,
     url: ctx.url(),
     headers,
-    body:
-      body === null
-        ? null
-        : (body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer),
+    body,
     cf: {
       colo: cluster?.self.pop ?? null,
       node: ctx.edge.config.nodeName,
@@ -156,26 +148,6 @@ function countryOf(ctx: RequestContext): string | null {
   if (header === null) return null;
   const value = ctx.req.headers[header];
   return typeof value === 'string' && /^[A-Z]{2}$/.test(value) ? value : null;
-}
-
-function readBody(ctx: RequestContext): Promise<Buffer | 'too-large'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const req = ctx.req;
-    req.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > MAX_WORKER_REQUEST_BODY) {
-        req.removeAllListeners('data');
-        req.resume();
-        resolve('too-large');
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function headerMapOf(pairs: readonly [string, string][]): Record<string, string | string[]> {

@@ -1601,7 +1601,7 @@
       const request = new Request(url, {
         method,
         headers,
-        body: body === null ? null : new U8(body),
+        body: body === null ? null : body === true ? requestStream(id) : new U8(body),
         cf: ObjectFreeze(cf),
       });
       const response = await handler.fetch(request, env, ctx);
@@ -1638,6 +1638,16 @@
     return result;
   }
   const pendingWaits = new MapCtor();
+  /** A request body the host streams in: each read pulls the next chunk from the client. */
+  function requestStream(id) {
+    return new ReadableStream({
+      async pull(c) {
+        const chunk = await host.requestChunk(id);
+        if (chunk === null) c.close();
+        else c.enqueue(new U8(chunk));
+      },
+    });
+  }
   /** Sends a response stream's chunks to the host; false from the host: the client went away. */
   async function pumpBody(id, stream) {
     const reader = stream.getReader();
