@@ -44,6 +44,10 @@ const HELLO = `export default {
     if (url.pathname === '/api/kv') {
       const key = url.searchParams.get('key');
       if (request.method === 'PUT') { await env.STORE.put(key, await request.text()); return new Response('stored'); }
+      if (url.searchParams.has('size')) {
+        const bytes = await env.STORE.get(key, 'arrayBuffer');
+        return new Response(bytes === null ? 'absent' : String(bytes.byteLength));
+      }
       const value = await env.STORE.get(key);
       return value === null ? new Response('absent', { status: 404 }) : new Response(value);
     }
