@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
-import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
+import type { ControlLink, EdgeConfig, WorkerSettings } from '../../edge/config.ts';
 import { parseControlUrls } from '../control-urls.ts';
 import { natsCaOf, streamName } from './control.ts';
 import { parseUpstreamTls, UPSTREAM_TLS_HELP, UPSTREAM_TLS_OPTIONS } from './edge-upstream-tls.ts';
@@ -55,6 +55,10 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
+  --worker-memory SIZE      heap of one edge worker's isolate (default 128MB; docs/workers.md)
+  --worker-cpu DUR          CPU time one worker request may use (default 50ms)
+  --worker-wall DUR         wall time of one worker request, and of its waitUntil work (default 30s)
+  --worker-country-header NAME  request header a trusted proxy sets to the client's country (request.cf.country)
   -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}`;
@@ -90,6 +94,10 @@ const OPTIONS = {
   'body-timeout': { type: 'string', default: '30s' },
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
+  'worker-memory': { type: 'string', default: '128MB' },
+  'worker-cpu': { type: 'string', default: '50ms' },
+  'worker-wall': { type: 'string', default: '30s' },
+  'worker-country-header': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
 } as const;
@@ -150,7 +158,25 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
       defaultTtlSec: defaultTtl === undefined ? null : parseDuration('default-ttl', defaultTtl) / 1000,
     },
     hitForPassSec: 120,
+    workers: workerSettingsOf(values),
   };
+}
+
+function workerSettingsOf(values: {
+  'worker-memory': string;
+  'worker-cpu': string;
+  'worker-wall': string;
+  'worker-country-header'?: string | undefined;
+}): WorkerSettings {
+  const memoryMb = Math.floor(parseSize('worker-memory', values['worker-memory']) / (1024 * 1024));
+  if (memoryMb < 8) throw new UsageError(`--worker-memory: at least 8MB, got "${values['worker-memory']}"`);
+  const cpuMs = parseDuration('worker-cpu', values['worker-cpu']);
+  const wallMs = parseDuration('worker-wall', values['worker-wall']);
+  if (cpuMs < 1 || wallMs < 1) throw new UsageError('--worker-cpu, --worker-wall: at least 1ms');
+  const header = values['worker-country-header']?.toLowerCase() ?? null;
+  if (header !== null && !/^[a-z0-9-]+$/.test(header))
+    throw new UsageError(`--worker-country-header: a header name, got "${values['worker-country-header']}"`);
+  return { memoryMb, cpuMs, wallMs, countryHeader: header };
 }
 
 /** Standalone: Strict-Transport-Security on HTTPS answers (managed zones set settings.hsts instead). */
