@@ -97,7 +97,10 @@ describe('hostile edge workers', () => {
     });
     edge = await startEdgeProcess(
       '',
-      ['--control', control.url, '--pop', 'ams', '--node', 'ams-1', '--token', nodeToken],
+      [
+        ...['--control', control.url, '--pop', 'ams', '--node', 'ams-1', '--token', nodeToken],
+        ...['--worker-cpu', '50ms', '--worker-memory', '64MB', '--worker-wall', '5s'],
+      ],
       {
         noOrigin: true,
       },

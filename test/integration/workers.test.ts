@@ -110,7 +110,10 @@ describe('edge workers', () => {
       nodes.push(
         await startEdgeProcess(
           '',
-          ['--control', control.url, '--pop', pop, '--node', name, '--token', nodeToken],
+          [
+            ...['--control', control.url, '--pop', pop, '--node', name, '--token', nodeToken],
+            ...['--worker-country-header', 'X-Geo-Country'],
+          ],
           {
             noOrigin: true,
           },
@@ -174,11 +177,14 @@ describe('edge workers', () => {
   });
 
   it('env holds the declared bindings; secrets are not shown by the API', async () => {
-    const reply = await get(nodes[1] as EdgeProc, '/api/env');
+    const reply = await fetchReply(`${(nodes[1] as EdgeProc).url}/api/env`, {
+      headers: { host: HOST, 'x-geo-country': 'NL' },
+    });
     const body = JSON.parse(reply.body.toString());
     assert.equal(body.greeting, 'hej');
     assert.equal(body.secret, 's3cret');
     assert.equal(body.cf.colo, 'sin');
+    assert.equal(body.cf.country, 'NL');
     assert.equal(body.cf.clientIp, '127.0.0.1');
     const meta = await admin('GET', `/client/v4/zones/${zoneId}/workers/scripts/hello`);
     assert.deepEqual(
