@@ -24,6 +24,8 @@ const SCRIPTS: Record<string, string> = {
   'async-loop':
     'export default { async fetch() { await null; await new Promise((r) => setTimeout(r, 1)); for (;;) {} } };',
   bomb: 'export default { async fetch() { const keep = []; for (;;) keep.push(new Array(1e6).fill(Math.random())); } };',
+  'buffer-bomb':
+    'export default { async fetch() { const keep = []; for (;;) keep.push(new Uint8Array(16 * 1024 * 1024)); } };',
   thrower: 'export default { async fetch() { throw new Error("boom"); } };',
   'no-response': 'export default { async fetch() { return "not a response"; } };',
   tamper: `
@@ -99,10 +101,11 @@ describe('hostile edge workers', () => {
       '',
       [
         ...['--control', control.url, '--pop', 'ams', '--node', 'ams-1', '--token', nodeToken],
-        ...['--worker-cpu', '50ms', '--worker-memory', '64MB', '--worker-wall', '5s'],
+        ...['--worker-cpu', '400ms', '--worker-memory', '16MB', '--worker-wall', '5s'],
       ],
       {
         noOrigin: true,
+        admin: true,
       },
     );
     for (const [name, script] of Object.entries(SCRIPTS)) {
@@ -139,9 +142,10 @@ describe('hostile edge workers', () => {
     assert.equal((await evil('/fine/again')).body.toString(), 'fine');
   });
 
-  it('a memory bomb answers 503 and the node lives on', async () => {
+  it('a memory bomb answers 503 and the node lives on; an ArrayBuffer bomb fails its allocation (500)', async () => {
     const reply = await evil('/bomb/x');
     assert.equal(reply.status, 503);
+    assert.equal((await evil('/buffer-bomb/x')).status, 500);
     assert.equal((await evil('/fine/after-bomb')).status, 200);
   });
 
@@ -206,5 +210,15 @@ describe('hostile edge workers', () => {
       p50(during) < Math.max(20, p50(baseline) * 5),
       `p50 ${p50(during)} ms vs baseline ${p50(baseline)} ms`,
     );
+  });
+
+  it('/metrics counts worker outcomes and cold starts', async () => {
+    const text = (await fetchReply(`${edge.adminUrl as string}/metrics`)).body.toString();
+    const value = (line: RegExp) => Number(line.exec(text)?.[1] ?? 0);
+    assert.ok(value(/^meridian_edge_worker_requests_total\{outcome="cpu"\} (\d+)/m) >= 3, text);
+    assert.ok(value(/^meridian_edge_worker_requests_total\{outcome="memory"\} (\d+)/m) >= 1);
+    assert.ok(value(/^meridian_edge_worker_requests_total\{outcome="response"\} (\d+)/m) >= 1);
+    assert.ok(value(/^meridian_edge_worker_cold_starts_total (\d+)/m) >= 10);
+    assert.ok(value(/^meridian_edge_worker_isolates (\d+)/m) >= 1);
   });
 });

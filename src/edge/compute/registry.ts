@@ -47,6 +47,9 @@ export class WorkerRegistry {
   readonly #routes = new Map<string, readonly CompiledRoute[]>();
   readonly #sweeper: NodeJS.Timeout;
   #seq = 0;
+  /** Requests by outcome ('response', or a failure reason), and cold starts, since the start. */
+  readonly outcomes = new Map<string, number>();
+  coldStarts = 0;
 
   constructor(options: WorkerRegistryOptions) {
     this.#options = options;
@@ -127,6 +130,8 @@ export class WorkerRegistry {
     }
     const outcome = await isolate.handle(req, afterResponse);
     if (isolate.served % HEAP_CHECK_EVERY === 0) void this.#checkHeap(entry, isolate);
+    const label = outcome.kind === 'response' ? 'response' : outcome.reason;
+    this.outcomes.set(label, (this.outcomes.get(label) ?? 0) + 1);
     return outcome;
   }
 
@@ -239,8 +244,16 @@ export class WorkerRegistry {
     return entry.starting;
   }
 
+  /** Isolates alive now. */
+  liveIsolates(): number {
+    let n = 0;
+    for (const entry of this.#scripts.values()) if (entry.isolate?.isAlive === true) n++;
+    return n;
+  }
+
   #create(script: WorkerScript): Promise<WorkerIsolate> {
     this.#evictBeyondMax();
+    this.coldStarts++;
     return WorkerIsolate.create(
       script.source,
       script.bindings,

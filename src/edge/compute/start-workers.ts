@@ -3,6 +3,7 @@
 // plane with the node's token (managed), kept in <cacheDir>/workers/ (0600: bindings hold secrets)
 // so that a node restarted while the control plane is away still runs its last versions.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { Counter, Gauge } from 'prom-client';
 import { join } from 'node:path';
 import type { WorkerScript } from '../../common/config/worker.ts';
 import type { ControlEvent, Snapshot, WorkerScriptRef } from '../../common/events/types.ts';
@@ -85,6 +86,7 @@ export function startWorkers(
     log,
   });
   runtime.workers = registry;
+  trackWorkerMetrics(runtime, registry);
   const loadNamespaces = async (): Promise<void> => {
     if (control === null) return;
     for (const ns of kv.namespaces()) {
@@ -138,4 +140,41 @@ export function startWorkers(
       kv.close();
     },
   };
+}
+
+/** meridian_edge_worker_* on the node's /metrics, read from the registry when scraped. */
+function trackWorkerMetrics(runtime: EdgeRuntime, registry: WorkerRegistry): void {
+  const registers = [runtime.metrics.registry];
+  const reported = new Map<string, number>();
+  new Counter({
+    name: 'meridian_edge_worker_requests_total',
+    help: 'Requests run by edge workers, by outcome: response, exception, cpu, wall, memory (limits), disposed.',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      for (const [outcome, count] of registry.outcomes) {
+        const delta = count - (reported.get(outcome) ?? 0);
+        if (delta > 0) this.inc({ outcome }, delta);
+        reported.set(outcome, count);
+      }
+    },
+  });
+  let reportedStarts = 0;
+  new Counter({
+    name: 'meridian_edge_worker_cold_starts_total',
+    help: 'New worker isolates started (deploys, first requests, and after a limit or eviction).',
+    registers,
+    collect() {
+      if (registry.coldStarts > reportedStarts) this.inc(registry.coldStarts - reportedStarts);
+      reportedStarts = registry.coldStarts;
+    },
+  });
+  new Gauge({
+    name: 'meridian_edge_worker_isolates',
+    help: 'Worker isolates alive on this node.',
+    registers,
+    collect() {
+      this.set(registry.liveIsolates());
+    },
+  });
 }
