@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Client } from 'undici';
 import { after, before, describe, it } from 'node:test';
 import {
   api,
@@ -40,6 +41,18 @@ const HELLO = `export default {
         await new Promise((r) => setTimeout(r, 10));
         c.enqueue(new TextEncoder().encode('part' + i++ + ';'));
       } }));
+    }
+    if (url.pathname === '/api/kv-list') {
+      const page = await env.STORE.list({ prefix: url.searchParams.get('prefix') ?? '', limit: 1 });
+      const rest = page.cursor ? await env.STORE.list({ prefix: url.searchParams.get('prefix') ?? '', cursor: page.cursor }) : { keys: [] };
+      return Response.json({ first: page.keys.map((k) => k.name), complete: page.list_complete, rest: rest.keys.map((k) => k.name) });
+    }
+    if (url.pathname === '/api/kv-meta') {
+      if (request.method === 'DELETE') { await env.STORE.delete('meta'); return new Response('deleted'); }
+      await env.STORE.put('meta', 'm', { metadata: { v: 1 }, expirationTtl: 120 });
+      const got = await env.STORE.getWithMetadata('meta', 'json').catch(() => null);
+      const text = await env.STORE.getWithMetadata('meta');
+      return Response.json({ value: text.value, metadata: text.metadata, json: got === null ? 'not json' : got.value });
     }
     if (url.pathname === '/api/kv') {
       const key = url.searchParams.get('key');
@@ -169,6 +182,22 @@ describe('edge workers', () => {
 
   it('a request body streams into the worker; one read only in part does not break the response', async () => {
     const body = 'x'.repeat(200_000);
+    // One connection: the next request must be able to follow on it.
+    const client = new Client((nodes[0] as EdgeProc).url, { pipelining: 1 });
+    const on = async (method: 'GET' | 'POST', path: string, payload?: string) => {
+      const res = await client.request({ method, path, headers: { host: HOST }, body: payload ?? null });
+      return { status: res.statusCode, text: await res.body.text() };
+    };
+    try {
+      const first = await on('POST', '/api/partial', body);
+      assert.equal(first.status, 200);
+      assert.match(first.text, /^read \d+ bytes of it$/);
+      assert.equal((await on('GET', '/api/x')).text, 'v1 GET /api/x');
+      assert.equal((await on('POST', '/api/partial', body)).status, 200);
+      assert.equal((await on('GET', '/api/y')).text, 'v1 GET /api/y');
+    } finally {
+      await client.close();
+    }
     const reply = await get(nodes[0] as EdgeProc, '/api/partial', { method: 'POST', body });
     assert.equal(reply.status, 200);
     assert.match(reply.body.toString(), /^read \d+ bytes of it$/);
@@ -229,6 +258,20 @@ describe('edge workers', () => {
     const wrote = await get(nodes[0] as EdgeProc, '/api/kv?key=from-worker', { method: 'PUT', body: 'w1' });
     assert.equal(wrote.body.toString(), 'stored');
     await everywhere('/api/kv?key=from-worker', (body) => body === 'w1');
+    // A value larger than the log carries inline goes by reference: each node fetches it on first read.
+    const big = await fetchReply(
+      `${control.url}/client/v4/zones/${zoneId}/storage/kv/namespaces/${kvId}/values/big`,
+      {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${control.adminToken}`,
+          'content-type': 'application/octet-stream',
+        },
+        body: 'b'.repeat(100_000),
+      },
+    );
+    assert.equal(big.status, 200, big.body.toString());
+    await everywhere('/api/kv?key=big&size=1', (body) => body === '100000');
     const keys = await admin(
       'GET',
       `/client/v4/zones/${zoneId}/storage/kv/namespaces/${kvId}/keys?prefix=from`,
@@ -237,6 +280,17 @@ describe('edge workers', () => {
       keys.body.result.map((k: { name: string }) => k.name),
       ['from-worker'],
     );
+    // list with a cursor, metadata, expiration and delete, from a worker.
+    await get(nodes[0] as EdgeProc, '/api/kv?key=from-worker-2', { method: 'PUT', body: 'w2' });
+    const listed = JSON.parse((await get(nodes[0] as EdgeProc, '/api/kv-list?prefix=from')).body.toString());
+    assert.deepEqual(listed, { first: ['from-worker'], complete: false, rest: ['from-worker-2'] });
+    const meta = JSON.parse((await get(nodes[0] as EdgeProc, '/api/kv-meta')).body.toString());
+    assert.deepEqual(meta, { value: 'm', metadata: { v: 1 }, json: 'not json' });
+    assert.equal(
+      (await get(nodes[0] as EdgeProc, '/api/kv-meta', { method: 'DELETE' })).body.toString(),
+      'deleted',
+    );
+    await everywhere('/api/kv?key=meta', (_body, status) => status === 404);
   });
 
   it('a new version replaces the old on every node; rollback brings it back', async () => {

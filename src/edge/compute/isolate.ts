@@ -372,32 +372,32 @@ class StreamSink implements BodySink {
     return !stream.destroyed;
   }
 
-  readonly #incoming = new Map<number, AsyncIterator<Buffer>>();
+  readonly #incoming = new Map<number, { body: Readable; chunks: AsyncIterator<Buffer> }>();
 
   /** Registers a request body to stream in; the isolate gets `true` in its place. */
   streamIn(id: number, body: Readable): true {
-    this.#incoming.set(id, (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]());
+    this.#incoming.set(id, { body, chunks: (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]() });
     return true;
   }
 
   async pull(id: number): Promise<ArrayBuffer | null> {
-    const it = this.#incoming.get(id);
-    if (it === undefined) return null;
-    const next = await it.next();
-    if (next.done === true) {
-      this.#incoming.delete(id);
-      return null;
-    }
+    const entry = this.#incoming.get(id);
+    if (entry === undefined) return null;
+    const next = await entry.chunks.next();
+    if (next.done === true) return null;
     const chunk = next.value;
     return chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
   }
 
   /**
-   * The request ended. A body the worker did not read to its end is left to Node, which discards the
-   * rest once the response is sent (ending the iterator would destroy the client's socket).
+   * The request ended. What the worker did not read of its body is drained and dropped, so the
+   * client's keep-alive connection can carry its next request (Node discards an unread body only
+   * when nothing began reading it; ending the iterator instead would destroy the socket).
    */
   endRequest(id: number): void {
+    const entry = this.#incoming.get(id);
     this.#incoming.delete(id);
+    if (entry !== undefined && !entry.body.readableEnded) entry.body.resume();
   }
 
   failAll(err: Error): void {

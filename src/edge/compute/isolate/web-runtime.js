@@ -9,6 +9,9 @@
 // returns the dispatcher the host calls per request. Written as plain JavaScript because it runs in
 // the isolate, not in Node (it is not type-checked against Node's types on purpose).
 //
+// One file (longer than the project's ~400 lines) because it is one script evaluated in each isolate,
+// its classes sharing private helpers; sections are marked `// --- name ---`.
+//
 // Built-ins are captured at the top, before the worker's code runs, so a worker that tampers with
 // prototypes (Array.prototype.push, Promise.prototype.then, JSON.parse …) breaks only its own code.
 // eslint-disable-next-line @typescript-eslint/no-unused-expressions -- the host evaluates this expression
