@@ -372,32 +372,22 @@ class StreamSink implements BodySink {
     return !stream.destroyed;
   }
 
-  readonly #incoming = new Map<number, { body: Readable; chunks: AsyncIterator<Buffer> }>();
+  readonly #incoming = new Map<number, IncomingBody>();
 
   /** Registers a request body to stream in; the isolate gets `true` in its place. */
   streamIn(id: number, body: Readable): true {
-    this.#incoming.set(id, { body, chunks: (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]() });
+    this.#incoming.set(id, new IncomingBody(body));
     return true;
   }
 
-  async pull(id: number): Promise<ArrayBuffer | null> {
-    const entry = this.#incoming.get(id);
-    if (entry === undefined) return null;
-    const next = await entry.chunks.next();
-    if (next.done === true) return null;
-    const chunk = next.value;
-    return chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
+  pull(id: number): Promise<ArrayBuffer | null> {
+    return this.#incoming.get(id)?.next() ?? Promise.resolve(null);
   }
 
-  /**
-   * The request ended. What the worker did not read of its body is drained and dropped, so the
-   * client's keep-alive connection can carry its next request (Node discards an unread body only
-   * when nothing began reading it; ending the iterator instead would destroy the socket).
-   */
+  /** The request ended: what the worker did not read of its body is drained and dropped. */
   endRequest(id: number): void {
-    const entry = this.#incoming.get(id);
+    this.#incoming.get(id)?.discard();
     this.#incoming.delete(id);
-    if (entry !== undefined && !entry.body.readableEnded) entry.body.resume();
   }
 
   failAll(err: Error): void {
@@ -420,4 +410,59 @@ function limitOutcome(reason: LimitReason): WorkerOutcome {
 function memoryOrDisposed(err: unknown): LimitReason {
   const message = err instanceof Error ? err.message : String(err);
   return /memory limit/i.test(message) ? 'memory' : 'disposed';
+}
+
+/**
+ * A client's request body read chunk by chunk as the worker pulls (paused between pulls, so the
+ * client is held back by TCP). When the request ends, the rest is read and dropped, so the client's
+ * keep-alive connection can carry its next request: Node discards an unread body only when nothing
+ * began reading it, and destroying the stream would close the socket.
+ */
+class IncomingBody {
+  readonly #body: Readable;
+  readonly #queue: Buffer[] = [];
+  #ended = false;
+  #isDiscarding = false;
+  #wake: (() => void) | null = null;
+
+  constructor(body: Readable) {
+    this.#body = body;
+    body.pause();
+    body.on('data', (chunk: Buffer) => {
+      if (this.#isDiscarding) return;
+      this.#queue.push(chunk);
+      body.pause();
+      this.#notify();
+    });
+    const end = (): void => {
+      this.#ended = true;
+      this.#notify();
+    };
+    body.once('end', end);
+    body.once('error', end);
+    body.once('close', end);
+  }
+
+  async next(): Promise<ArrayBuffer | null> {
+    while (this.#queue.length === 0 && !this.#ended) {
+      const arrived = new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#body.resume();
+      await arrived;
+    }
+    const chunk = this.#queue.shift();
+    if (chunk === undefined) return null;
+    return chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
+  }
+
+  discard(): void {
+    this.#isDiscarding = true;
+    this.#queue.length = 0;
+    if (!this.#ended) this.#body.resume();
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
 }
