@@ -25,6 +25,8 @@ Commands:
   nodes     list the nodes registered with the control plane
   audit     read the audit log
   anycast   announce a PoP's anycast prefixes through BIRD (BGP) while the PoP is healthy
+  workers   deploy, list, roll back, delete, tail a zone's edge workers; dev runs one locally
+  kv        a zone's KV namespaces: create, put, get, delete, list keys
 
 Run "meridian <command> --help" for a command's options; "meridian --version" for the version.
 `;
@@ -48,6 +50,8 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   audit: async () => (await import('./commands/audit.ts')).runAudit,
   anycast: async () => (await import('./commands/anycast.ts')).runAnycast,
   prewarm: async () => (await import('./commands/prewarm.ts')).runPrewarm,
+  workers: async () => (await import('./commands/workers.ts')).runWorkers,
+  kv: async () => (await import('./commands/kv.ts')).runKv,
 };
 
 export async function main(argv: string[]): Promise<number> {

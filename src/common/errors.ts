@@ -117,6 +117,20 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'An unexpected failure inside the node.',
   },
+  WORKER_EXCEPTION: {
+    status: 500,
+    source: 'internal',
+    retryable: false,
+    summary:
+      "The zone's edge worker threw, returned no Response, or its script is not deployed on this node (Cloudflare's 1101).",
+  },
+  WORKER_LIMIT: {
+    status: 503,
+    source: 'internal',
+    retryable: false,
+    summary:
+      "The zone's edge worker exceeded its CPU time, wall time or memory limit; its isolate was stopped (Cloudflare's 1102).",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

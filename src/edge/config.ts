@@ -96,4 +96,25 @@ export interface EdgeConfig {
   workers?: number;
   /** Standalone mode: the zone's slice_size (--slice-size, docs/media.md); null or absent: off. */
   sliceBytes?: number | null;
+  /** Edge workers (edge/compute/); absent: the defaults of WORKER_DEFAULTS. */
+  compute?: WorkerSettings;
 }
+
+export interface WorkerSettings {
+  /** Heap of one worker's isolate (MiB), CPU time and wall time of one request (ms). */
+  memoryMb: number;
+  cpuMs: number;
+  wallMs: number;
+  /**
+   * A request header set by a trusted layer in front of the node (a load balancer with GeoIP) that
+   * carries the client's ISO country code for request.cf.country; null: cf.country is null.
+   */
+  countryHeader: string | null;
+}
+
+export const WORKER_DEFAULTS: WorkerSettings = {
+  memoryMb: 128,
+  cpuMs: 50,
+  wallMs: 30_000,
+  countryHeader: null,
+};

@@ -4,7 +4,7 @@
 // would scatter the order they start and stop in. A worker of a multi-process node (edge/multicore)
 // differs only in where its state comes from and how it leaves.
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Http2ServerRequest } from 'node:http2';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
@@ -55,6 +55,7 @@ import {
   startSiblingListener,
   workerFillOf,
 } from './multicore/siblings.ts';
+import { startWorkers, type NodeWorkers } from './compute/start-workers.ts';
 
 export interface EdgeNode {
   readonly runtime: EdgeRuntime;
@@ -79,6 +80,8 @@ export interface EdgeNode {
    * worker leaves when the primary replaces it (SIGUSR2).
    */
   drain(deadlineMs?: number): Promise<void>;
+  /** Edge workers (customer code in isolates): scripts, isolates, KV replica, console tail. */
+  readonly compute: NodeWorkers;
   close(): Promise<void>;
 }
 
@@ -129,6 +132,27 @@ export async function startEdge(
       : () => standalone.zone ?? undefined;
   const runtime = createRuntime(config, cache, upstream, resolveZone, logger, siblings);
   runtime.isReady = () => readiness.ready;
+  const workers = startWorkers(
+    runtime,
+    config,
+    stateDir,
+    config.origin === null
+      ? (id) => zones.get(id)
+      : (id) => {
+          const zone = runtime.resolveZone(config.origin?.hostname ?? '');
+          return zone?.zone.id === id ? zone : undefined;
+        },
+    controlUrls === null || config.control === null
+      ? null
+      : {
+          client: new ControlClient({
+            controlUrl: controlUrls,
+            token: config.control.token,
+            ...viaCa(controlDispatcher(config.control.controlCa ?? null)),
+          }),
+        },
+    logger,
+  );
   // Before any listener: a standalone pair that does not load stops the start with a clear error.
   const tls = await new EdgeTls({
     config,
@@ -181,6 +205,10 @@ export async function startEdge(
   // A deep accept queue: a burst of new connections (a stampede) must not overflow Node's default 511.
   server.listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 });
   await once(server, 'listening');
+  {
+    const listening = server.address() as AddressInfo;
+    workers.setSelfAddress({ host: listening.address, port: listening.port });
+  }
   let https: HttpsListener | null = null;
   try {
     if (config.tls.listen !== null) {
@@ -193,7 +221,9 @@ export async function startEdge(
   }
   // A worker's metrics and health are the primary's admin listener's (summed over the workers).
   const admin =
-    config.adminListen === null || role !== null ? null : await startAdmin(runtime, config.adminListen);
+    config.adminListen === null || role !== null
+      ? null
+      : await startAdmin(runtime, config.adminListen, workers);
   const address = server.address() as AddressInfo;
   const adminAddress = admin === null ? null : (admin.address() as AddressInfo);
   const cluster =
@@ -210,7 +240,9 @@ export async function startEdge(
       ? null
       : prewarmerOf(runtime, controlUrls, config, logger);
   const apply =
-    cluster === null || purger === null ? null : applierOf(runtime, zones, cluster, purger, tls, prewarmer);
+    cluster === null || purger === null
+      ? null
+      : applierOf(runtime, zones, cluster, purger, tls, prewarmer, workers);
   const follower =
     apply === null || controlUrls === null || role !== null
       ? null
@@ -241,6 +273,7 @@ export async function startEdge(
     siblingServer?.closeAllConnections();
     siblingServer?.close();
     await follower?.close();
+    await workers.close();
     tls.close();
     await purger?.close();
     // Let fills that already have their bodies reach the disk (bounded: a hung origin cannot hold shutdown).
@@ -286,7 +319,7 @@ export async function startEdge(
       siblingPort: (siblingServer.address() as AddressInfo).port,
     });
     logger.info('worker listening', { slot: siblings.slot, workers: siblings.count, pid: process.pid });
-    return nodeOf(runtime, address, null, tls, https, () => cluster?.seq ?? 0, reload, drain, close);
+    return nodeOf(runtime, address, null, tls, https, () => cluster?.seq ?? 0, reload, workers, drain, close);
   }
   readiness.ready = true;
   logger.info('edge listening', {
@@ -305,6 +338,7 @@ export async function startEdge(
     https,
     () => follower?.appliedSeq ?? 0,
     reload,
+    workers,
     drain,
     close,
   );
@@ -318,6 +352,7 @@ function nodeOf(
   https: HttpsListener | null,
   appliedSeq: () => number,
   reload: EdgeNode['reload'],
+  compute: NodeWorkers,
   drain: EdgeNode['drain'],
   close: EdgeNode['close'],
 ): EdgeNode {
@@ -330,6 +365,7 @@ function nodeOf(
     https,
     appliedSeq,
     reload,
+    compute,
     drain,
     close,
   };
@@ -417,6 +453,7 @@ function applierOf(
   purger: Purger,
   tls: EdgeTls,
   prewarmer: Prewarmer | null,
+  workers: NodeWorkers,
 ): FollowerApply {
   return {
     applySnapshot(snapshot) {
@@ -424,6 +461,7 @@ function applierOf(
       cluster.applySnapshot(snapshot);
       runtime.acmeChallenges.applySnapshot(snapshot);
       tls.applySnapshot(snapshot);
+      workers.applySnapshot(snapshot);
     },
     async applyEvent(event) {
       if (event.type === 'purge') await purger.apply(event.purge);
@@ -432,6 +470,7 @@ function applierOf(
       cluster.applyEvent(event);
       runtime.acmeChallenges.applyEvent(event);
       tls.applyEvent(event);
+      await workers.applyEvent(event);
     },
     async applyMissedPurges(missed) {
       if (missed === 'unknown') purger.purgeEverything('missed-purges');
@@ -551,6 +590,7 @@ function createRuntime(
     cache,
     cluster: null,
     workers: siblings,
+    compute: null,
     inflight: fetchDeps.inflight,
     fetchDeps,
     metrics,
@@ -636,8 +676,13 @@ function hasRequestBody(ctx: RequestContext): boolean {
   return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 }
 
-async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): Promise<Server> {
+async function startAdmin(
+  runtime: EdgeRuntime,
+  listen: EdgeConfig['listen'],
+  workers: NodeWorkers,
+): Promise<Server> {
   const server = createServer((req, res) => {
+    if (req.url?.startsWith('/workers/tail?') === true) return streamTail(workers, req, res);
     if (req.url === '/metrics') {
       runtime.metrics.registry.metrics().then(
         (text) => {
@@ -669,4 +714,24 @@ async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): P
   server.listen(listen.port, listen.host);
   await once(server, 'listening');
   return server;
+}
+
+/**
+ * GET /workers/tail?zone_id=&script= on the admin listener: the script's console lines on this node
+ * as NDJSON, until the client goes (`meridian workers tail`). Operators keep the admin listener
+ * private (it also serves /metrics); console lines may carry customer data.
+ */
+function streamTail(workers: NodeWorkers, req: IncomingMessage, res: ServerResponse): void {
+  const query = new URL(req.url ?? '/', 'http://admin').searchParams;
+  const zoneId = query.get('zone_id');
+  const script = query.get('script');
+  if (zoneId === null || script === null) {
+    res.writeHead(400, { 'content-type': 'text/plain' });
+    res.end('zone_id and script are required\n');
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  res.flushHeaders();
+  const stop = workers.tail.subscribe(zoneId, script, (line) => res.write(`${JSON.stringify(line)}\n`));
+  res.on('close', stop);
 }

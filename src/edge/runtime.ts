@@ -11,6 +11,7 @@ import type { RequestContext } from './pipeline/context.ts';
 import type { UpstreamResponse } from './upstream/origin-client.ts';
 import type { ZoneRuntime } from './zones/types.ts';
 import type { Siblings } from './multicore/worker.ts';
+import type { WorkerRegistry } from './compute/registry.ts';
 
 export interface EdgeRuntime {
   readonly config: EdgeConfig;
@@ -24,6 +25,8 @@ export interface EdgeRuntime {
   cluster: Cluster | null;
   /** A node of several workers: this worker's slot and its siblings (edge/multicore); null: one process. */
   readonly workers: Siblings | null;
+  /** Edge workers (the compute step); null until started, and in nodes that run none. */
+  compute: WorkerRegistry | null;
   /** This node's Via entry ("1.1 <node>"). */
   readonly via: string;
   /** The Host assumed for an HTTP/1.0 request that sends none (standalone: SIGHUP may change it). */

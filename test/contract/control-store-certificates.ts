@@ -208,7 +208,13 @@ export function certificateStoreTests(name: string, openStore: OpenStore, newPla
       const hop = await store.hopKey();
       const ticket = await store.ticketKey();
       const result = await store.rotateMasterKey(newKey, ACTOR);
-      assert.deepEqual(result, { cluster_keys: 3, certificates: 1, from: oldKey.id, to: newKey.id });
+      assert.deepEqual(result, {
+        cluster_keys: 3,
+        certificates: 1,
+        worker_secrets: 0,
+        from: oldKey.id,
+        to: newKey.id,
+      });
       // The store in hand carries on with the new key.
       assert.equal((await store.getCertificateMaterial(cert?.id ?? ''))?.material?.private_key, keyPem('1'));
       await store.close();

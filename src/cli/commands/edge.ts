@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
-import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
+import type { ControlLink, EdgeConfig, WorkerSettings } from '../../edge/config.ts';
 import { parseControlUrls } from '../control-urls.ts';
 import { natsCaOf, streamName } from './control.ts';
 import { parseUpstreamTls, UPSTREAM_TLS_HELP, UPSTREAM_TLS_OPTIONS } from './edge-upstream-tls.ts';
@@ -77,6 +77,10 @@ Options:
                             them all with the code now on disk without closing a connection
   --slice-size SIZE         standalone: fetch and store objects as slices of SIZE by range requests
                             (4K to 64M; docs/media.md; default: off)
+  --worker-memory SIZE      heap of one edge worker's isolate (default 128MB; docs/workers.md)
+  --worker-cpu DUR          CPU time one worker request may use (default 50ms)
+  --worker-wall DUR         wall time of one worker request, and of its waitUntil work (default 30s)
+  --worker-country-header NAME  request header a trusted proxy sets to the client's country (request.cf.country)
 ${CONFIG_HELP}  -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}
@@ -119,6 +123,10 @@ const OPTIONS = {
   'disk-fsync': { type: 'boolean', default: false },
   workers: { type: 'string' },
   'slice-size': { type: 'string' },
+  'worker-memory': { type: 'string', default: '128MB' },
+  'worker-cpu': { type: 'string', default: '50ms' },
+  'worker-wall': { type: 'string', default: '30s' },
+  'worker-country-header': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
   ...CONFIG_OPTIONS,
@@ -205,6 +213,7 @@ function edgeConfigOf(values: FlagValues<typeof OPTIONS>): EdgeConfig {
     hitForPassSec: 120,
     workers: workersOf(values.workers),
     sliceBytes: sliceSizeOf(values['slice-size'], control === null),
+    compute: workerSettingsOf(values),
   };
 }
 
@@ -227,6 +236,23 @@ function sliceSizeOf(value: string | undefined, standalone: boolean): number | n
   if (bytes < 4096 || bytes > 64 * 1024 * 1024)
     throw new UsageError(`--slice-size: expected 4K to 64M, got "${value}"`);
   return bytes;
+}
+
+function workerSettingsOf(values: {
+  'worker-memory': string;
+  'worker-cpu': string;
+  'worker-wall': string;
+  'worker-country-header'?: string | undefined;
+}): WorkerSettings {
+  const memoryMb = Math.floor(parseSize('worker-memory', values['worker-memory']) / (1024 * 1024));
+  if (memoryMb < 8) throw new UsageError(`--worker-memory: at least 8MB, got "${values['worker-memory']}"`);
+  const cpuMs = parseDuration('worker-cpu', values['worker-cpu']);
+  const wallMs = parseDuration('worker-wall', values['worker-wall']);
+  if (cpuMs < 1 || wallMs < 1) throw new UsageError('--worker-cpu, --worker-wall: at least 1ms');
+  const header = values['worker-country-header']?.toLowerCase() ?? null;
+  if (header !== null && !/^[a-z0-9-]+$/.test(header))
+    throw new UsageError(`--worker-country-header: a header name, got "${values['worker-country-header']}"`);
+  return { memoryMb, cpuMs, wallMs, countryHeader: header };
 }
 
 /** Standalone: Strict-Transport-Security on HTTPS answers (managed zones set settings.hsts instead). */

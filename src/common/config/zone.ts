@@ -253,6 +253,12 @@ export const ZoneSettingsSchema = z
       .describe(
         'HLS and DASH lifetimes where the origin states none, and segment prefetch (docs/media.md); absent: on with the defaults.',
       ),
+    workers_private_subrequests: z
+      .boolean()
+      .default(false)
+      .describe(
+        "The zone's edge workers may fetch() loopback, private and link-local addresses (default false).",
+      ),
   })
   .strict()
   .meta({ id: 'ZoneSettings' });

@@ -6,6 +6,16 @@ import type { Prewarm } from '../config/prewarm.ts';
 import type { Purge } from '../config/purge.ts';
 import type { Pop } from '../config/topology.ts';
 import type { Rule, Zone } from '../config/zone.ts';
+import type { WorkerRoute } from '../config/worker.ts';
+import type { KvEntryRef, KvNamespace } from '../config/kv.ts';
+
+/** A deployed worker version, by reference: nodes fetch its source and bindings (secrets) themselves. */
+export interface WorkerScriptRef {
+  zone_id: string;
+  name: string;
+  version: number;
+  etag: string;
+}
 
 export type EventBody =
   | { type: 'zone.upsert'; zone: Zone }
@@ -23,7 +33,17 @@ export type EventBody =
   /** Not a state: a command each node applies once, in order (its cache state is the node's own). */
   | { type: 'purge'; purge: Purge }
   /** Not a state: the owners in the chosen PoPs load these URLs into their caches (edge/prewarm/). */
-  | { type: 'prewarm'; prewarm: Prewarm };
+  | { type: 'prewarm'; prewarm: Prewarm }
+  /** A worker version became current (deploy or rollback); nodes compile it before switching. */
+  | { type: 'worker.script.upsert'; script: WorkerScriptRef }
+  | { type: 'worker.script.delete'; zone_id: string; name: string }
+  /** The zone's whole list of worker routes. */
+  | { type: 'worker.routes.replace'; zone_id: string; routes: WorkerRoute[] }
+  | { type: 'kv.namespace.upsert'; namespace: KvNamespace }
+  | { type: 'kv.namespace.delete'; id: string; zone_id: string }
+  /** One KV write; small values inline, large ones by reference (KvEntryRef). */
+  | { type: 'kv.put'; namespace_id: string; entry: KvEntryRef }
+  | { type: 'kv.delete'; namespace_id: string; key: string };
 
 export type ControlEvent = EventBody & {
   /** Position in the log: 1, 2, 3 … without gaps. */
@@ -61,6 +81,12 @@ export interface Snapshot {
    * (base64url; edge/server/ticket-keys.ts). Given to node tokens only, like hop_key.
    */
   ticket_key?: string;
+  /** The current version of every worker script (absent in older saved states: none). */
+  worker_scripts?: WorkerScriptRef[];
+  /** Worker routes by zone id (zones without routes absent). */
+  worker_routes?: Record<string, WorkerRoute[]>;
+  /** KV namespaces (their entries are loaded per namespace: GET /internal/v1/kv/:ns/entries). */
+  kv_namespaces?: KvNamespace[];
 }
 
 /** How a node receives the log: from `afterSeq` on, in order, until closed. */

@@ -22,6 +22,11 @@ export const API_ERRORS = {
   body_too_large: 1010,
   internal: 1500,
   prewarm_manifest: 1901,
+  script_syntax: 1801,
+  script_imports: 1802,
+  script_too_large: 1803,
+  binding_invalid: 1804,
+  kv_value_invalid: 1805,
 } as const;
 
 /** What each API error code means and the HTTP status it comes with (for docs/errors.md). */
@@ -41,6 +46,20 @@ export const API_ERROR_INFO: Record<keyof typeof API_ERRORS, { status: number; s
     status: 502,
     summary:
       "Prewarm: the manifest could not be read from the zone's origin, is not an HLS playlist, or names too many URLs.",
+  },
+  script_syntax: {
+    status: 400,
+    summary: 'A worker script does not compile; the message gives line and column.',
+  },
+  script_imports: { status: 400, summary: 'A worker script imports modules (a worker is one module).' },
+  script_too_large: { status: 400, summary: 'A worker script is larger than the limit (512 KiB).' },
+  binding_invalid: {
+    status: 400,
+    summary: 'A worker binding is unknown, declared twice, or names a KV namespace not in the zone.',
+  },
+  kv_value_invalid: {
+    status: 400,
+    summary: 'A KV write breaks a limit: key length, value size, metadata size or expiration.',
   },
 };
 

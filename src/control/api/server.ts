@@ -1,5 +1,8 @@
 // The control plane's HTTP server: REST API, internal node endpoints, OpenAPI, health, metrics.
 import Fastify, { type FastifyInstance } from 'fastify';
+import { acceptKvValueBodies, kvRoutes } from './kv.ts';
+import { workerRoutes } from './workers.ts';
+import { workerInternalRoutes } from './workers-internal.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { ControlStore } from '../store/types.ts';
 import { authenticate, requireScope } from './auth.ts';
@@ -58,6 +61,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   certificateRoutes(router, store, { acme: options.acme ?? null });
   internalRoutes(router, store);
   prewarmRoutes(router, store);
+  workerRoutes(router, store);
+  acceptKvValueBodies(app);
+  kvRoutes(router, store);
+  workerInternalRoutes(router, store);
   options.extend?.(router);
 
   const openapi = buildOpenApi(router.routes, options.version);

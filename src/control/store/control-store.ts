@@ -4,6 +4,7 @@
 // topology.ts, tokens.ts, event-log.ts); write.ts holds the transaction that ties each change to its
 // event and audit entry, and explains why the log stays gapless.
 import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
+import { workersStore, type WorkersStore } from './workers-store.ts';
 import type { NodeInfo, Pop, PopInput } from '../../common/config/topology.ts';
 import type { Rule, RuleInput, Zone, ZoneInput } from '../../common/config/zone.ts';
 import type { PurgeRequest } from '../../common/config/purge.ts';
@@ -122,6 +123,12 @@ class KyselyControlStore implements ControlStore {
     this.#connection = connection;
     this.#notifier = notifier;
     this.#listener = listener;
+  }
+
+  #workers: WorkersStore | null = null;
+  workers(): WorkersStore {
+    this.#workers ??= workersStore(() => this.#ctx);
+    return this.#workers;
   }
 
   close(): Promise<void> {

@@ -1,6 +1,8 @@
 // Reading the event log, snapshots and retention. Appending lives in write.ts, inside the
 // transaction of the change each event describes.
 import { sql } from 'kysely';
+import { allWorkers } from './workers.ts';
+import { listNamespaces } from './kv.ts';
 import type { Kysely } from 'kysely';
 import type { ControlEvent, EventBody, Snapshot } from '../../common/events/types.ts';
 import { listAcmeChallenges } from './acme-challenges.ts';
@@ -67,6 +69,8 @@ export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect, now: D
     const certificates = await allCertificates(trx);
     // ACME challenges in progress; absent when none (the field is optional, older nodes ignore it).
     const challenges = await listAcmeChallenges(trx, now.toISOString());
+    const workers = await allWorkers(trx);
+    const kvNamespaces = await listNamespaces(trx, null);
     return {
       seq,
       zones,
@@ -77,6 +81,10 @@ export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect, now: D
       purges,
       purges_from: purgesFrom,
       ...(challenges.length === 0 ? {} : { acme_challenges: challenges }),
+      // Absent when empty, like acme_challenges (older nodes and saved states have none).
+      ...(workers.scripts.length === 0 ? {} : { worker_scripts: workers.scripts }),
+      ...(Object.keys(workers.routes).length === 0 ? {} : { worker_routes: workers.routes }),
+      ...(kvNamespaces.length === 0 ? {} : { kv_namespaces: kvNamespaces }),
     };
   };
   const builder = db.transaction();

@@ -180,6 +180,57 @@ export interface AcmeLeaseRow {
   expires_at: string;
 }
 
+/** One uploaded version of a worker script. */
+export interface WorkerVersionRow {
+  zone_id: string;
+  name: string;
+  version: number;
+  etag: string;
+  source: string;
+  /** JSON: Binding[], each secret_text's text sealed (secrets/master-key.ts). */
+  bindings: string;
+  created_at: string;
+}
+
+/** A worker script and the version that runs. */
+export interface WorkerScriptRow {
+  zone_id: string;
+  name: string;
+  current_version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WorkerRouteRow {
+  id: string;
+  zone_id: string;
+  pattern: string;
+  script: string;
+  /** 0 or 1. */
+  fail_open: number;
+  created_at: string;
+}
+
+export interface KvNamespaceRow {
+  id: string;
+  zone_id: string;
+  title: string;
+  created_at: string;
+}
+
+export interface KvEntryRow {
+  namespace_id: string;
+  key: string;
+  value_b64: string;
+  size: number;
+  etag: string;
+  /** JSON text, or null. */
+  metadata: string | null;
+  /** Seconds since the epoch, or null. */
+  expiration: number | null;
+  updated_at: string;
+}
+
 export interface Tables {
   tokens: TokenRow;
   zones: ZoneRow;
@@ -198,4 +249,9 @@ export interface Tables {
   certificates: CertificateRow;
   acme_challenges: AcmeChallengeRow;
   acme_leases: AcmeLeaseRow;
+  worker_versions: WorkerVersionRow;
+  worker_scripts: WorkerScriptRow;
+  worker_routes: WorkerRouteRow;
+  kv_namespaces: KvNamespaceRow;
+  kv_entries: KvEntryRow;
 }

@@ -64,7 +64,51 @@ async function countForeign(db: Kysely<Tables>, key: MasterKey): Promise<number>
     .where('private_key', 'is not', null)
     .where('private_key', 'not like', mine)
     .executeTakeFirstOrThrow();
-  return Number(keys.n) + Number(certs.n);
+  return Number(keys.n) + Number(certs.n) + (await foreignWorkerSecrets(db, key));
+}
+
+/** Worker versions whose sealed secret_text bindings are sealed under another key. */
+async function foreignWorkerSecrets(db: Kysely<Tables>, key: MasterKey): Promise<number> {
+  const rows = await db
+    .selectFrom('worker_versions')
+    .select('bindings')
+    .where('bindings', 'like', '%mk1:%')
+    .execute();
+  let foreign = 0;
+  for (const row of rows) {
+    for (const b of JSON.parse(row.bindings) as { type: string; text?: string }[]) {
+      if (b.type === 'secret_text' && typeof b.text === 'string' && sealedKeyId(b.text) !== key.id) foreign++;
+    }
+  }
+  return foreign;
+}
+
+/** Re-seals the secret_text bindings of every worker version under `next`. */
+async function resealWorkerSecrets(
+  trx: Kysely<Tables>,
+  current: MasterKey,
+  next: MasterKey,
+): Promise<number> {
+  const rows = await trx
+    .selectFrom('worker_versions')
+    .select(['zone_id', 'name', 'version', 'bindings'])
+    .execute();
+  let sealed = 0;
+  for (const row of rows) {
+    const bindings = (JSON.parse(row.bindings) as { type: string; text?: string }[]).map((b) => {
+      if (b.type !== 'secret_text' || typeof b.text !== 'string') return b;
+      sealed++;
+      return { ...b, text: next.seal(current.open(b.text)) };
+    });
+    await trx
+      .updateTable('worker_versions')
+      .set({ bindings: JSON.stringify(bindings) })
+      .where('zone_id', '=', row.zone_id)
+      .where('name', '=', row.name)
+      .where('version', '=', row.version)
+      .execute();
+  }
+  return sealed;
 }
 
 /** Older versions kept the hop key in clear: seal it in place (compare-and-set, safe with replicas). */
@@ -84,6 +128,8 @@ async function sealClearClusterKeys(db: Kysely<Tables>, key: MasterKey): Promise
 export interface RotationResult {
   cluster_keys: number;
   certificates: number;
+  /** secret_text bindings of worker versions. */
+  worker_secrets: number;
   from: string;
   to: string;
 }
@@ -120,7 +166,14 @@ export function resealAll(
         .where('id', '=', row.id)
         .execute();
     }
-    const result = { cluster_keys: keys.length, certificates: certs.length, from: current.id, to: next.id };
+    const workerSecrets = await resealWorkerSecrets(tx.trx, current, next);
+    const result = {
+      cluster_keys: keys.length,
+      certificates: certs.length,
+      worker_secrets: workerSecrets,
+      from: current.id,
+      to: next.id,
+    };
     await tx.audit(actor, 'master_key.rotate', null, result);
     return result;
   });

@@ -17,6 +17,7 @@ import type { CertificateWithMaterial } from './certificates.ts';
 import type { SecretName } from './cluster-keys.ts';
 import type { MasterKey } from '../secrets/master-key.ts';
 import type { RotationResult } from './secrets.ts';
+import type { WorkersStore } from './workers-store.ts';
 
 export type Scope =
   | 'zones:read'
@@ -26,7 +27,9 @@ export type Scope =
   | 'tokens:write'
   | 'audit:read'
   | 'node'
-  | 'admin';
+  | 'admin'
+  | 'workers:read'
+  | 'workers:write';
 
 export interface TokenRecord {
   id: string;
@@ -244,4 +247,7 @@ export interface ControlStore {
    * fires for commits made by other control-plane replicas (LISTEN/NOTIFY). Returns an unsubscribe.
    */
   onCommitted(listener: (lastSeq: number) => void): () => void;
+
+  /** Edge workers and KV (events worker.*, kv.*). */
+  workers(): WorkersStore;
 }

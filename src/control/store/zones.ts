@@ -7,7 +7,7 @@ import { newId, pageOffset, zoneFromRow, zoneToRow } from './rows.ts';
 import type { Tables, ZoneRow } from './schema.ts';
 import type { Actor, Page, PageOf, ZonePatch } from './types.ts';
 import { StoreConflictError } from './types.ts';
-import type { StoreContext } from './write.ts';
+import type { StoreContext, WriteTx } from './write.ts';
 import { write } from './write.ts';
 
 export async function getZone(db: Kysely<Tables>, id: string): Promise<Zone | undefined> {
@@ -102,6 +102,7 @@ export function deleteZone(ctx: StoreContext, id: string, actor: Actor): Promise
     const row = await tx.trx.selectFrom('zones').select('name').where('id', '=', id).executeTakeFirst();
     if (row === undefined) return false;
     await tx.trx.deleteFrom('rules').where('zone_id', '=', id).execute();
+    await deleteZoneWorkers(tx, id);
     await deleteZoneCertificates(tx, id);
     await tx.trx.deleteFrom('zone_hostnames').where('zone_id', '=', id).execute();
     await tx.trx.deleteFrom('zones').where('id', '=', id).execute();
@@ -179,4 +180,19 @@ function mergeDefined<T extends object>(base: T, patch: { [K in keyof T]?: T[K] 
     if (value !== undefined) merged[key] = value as T[keyof T];
   }
   return merged;
+}
+
+/** The zone's worker scripts, versions, routes and KV namespaces (nodes drop theirs on zone.delete). */
+async function deleteZoneWorkers(tx: WriteTx, zoneId: string): Promise<void> {
+  await tx.trx.deleteFrom('worker_routes').where('zone_id', '=', zoneId).execute();
+  await tx.trx.deleteFrom('worker_versions').where('zone_id', '=', zoneId).execute();
+  await tx.trx.deleteFrom('worker_scripts').where('zone_id', '=', zoneId).execute();
+  const namespaces = await tx.trx
+    .selectFrom('kv_namespaces')
+    .select('id')
+    .where('zone_id', '=', zoneId)
+    .execute();
+  for (const ns of namespaces)
+    await tx.trx.deleteFrom('kv_entries').where('namespace_id', '=', ns.id).execute();
+  await tx.trx.deleteFrom('kv_namespaces').where('zone_id', '=', zoneId).execute();
 }

@@ -5,7 +5,9 @@ import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { CertificateMaterial } from '../../common/config/certificate.ts';
 import { FailoverUrls } from '../../common/http/failover-urls.ts';
-import type { Snapshot } from '../../common/events/types.ts';
+import type { Snapshot, WorkerScriptRef } from '../../common/events/types.ts';
+import type { KvEntryRef } from '../../common/config/kv.ts';
+import type { WorkerScript } from '../../common/config/worker.ts';
 import { explainUntrusted } from '../../common/tls/control-trust.ts';
 import { isSnapshot } from './snapshot.ts';
 
@@ -113,6 +115,62 @@ export class ControlClient {
       private_key: result.private_key,
       modified_on: result.modified_on,
     };
+  }
+
+  /** A worker version's source and bindings (secrets included), for a node of a PoP serving its zone. */
+  async workerScript(ref: WorkerScriptRef, nodeName: string, signal?: AbortSignal): Promise<WorkerScript> {
+    const path = `/internal/v1/workers/${encodeURIComponent(ref.zone_id)}/${encodeURIComponent(ref.name)}?version=${ref.version}&node=${encodeURIComponent(nodeName)}`;
+    const result = (await this.#call('GET', path, undefined, signal)) as Partial<WorkerScript> | null;
+    if (typeof result?.source !== 'string' || !Array.isArray(result.bindings) || result.etag !== ref.etag)
+      throw new Error(`GET ${path}: the answer is not version ${ref.version} of the script`);
+    return result as WorkerScript;
+  }
+
+  /** Every entry of a KV namespace (large values by reference). */
+  async kvEntries(ns: string, nodeName: string, signal?: AbortSignal): Promise<KvEntryRef[]> {
+    const path = `/internal/v1/kv/${encodeURIComponent(ns)}/entries?node=${encodeURIComponent(nodeName)}`;
+    const result = await this.#call('GET', path, undefined, signal);
+    if (!Array.isArray(result)) throw new Error(`GET ${path}: the answer is not a list of entries`);
+    return result as KvEntryRef[];
+  }
+
+  /** One KV value sent by reference; null when the key has another version now (or none). */
+  async kvValue(ns: string, key: string, etag: string, nodeName: string): Promise<Buffer | null> {
+    const path = `/internal/v1/kv/${encodeURIComponent(ns)}/value?key=${encodeURIComponent(key)}&node=${encodeURIComponent(nodeName)}`;
+    const result = (await this.#call('GET', path, undefined, undefined)) as {
+      value_b64?: unknown;
+      etag?: unknown;
+    } | null;
+    if (typeof result?.value_b64 !== 'string' || result.etag !== etag) return null;
+    return Buffer.from(result.value_b64, 'base64');
+  }
+
+  /** A worker's KV write, through the control plane (which logs it for every node). */
+  async kvWrite(
+    op:
+      | {
+          kind: 'put';
+          ns: string;
+          key: string;
+          value: Buffer;
+          metadata: string | null;
+          expiration: number | null;
+        }
+      | { kind: 'delete'; ns: string; key: string },
+    nodeName: string,
+  ): Promise<void> {
+    const path = `/internal/v1/kv/${encodeURIComponent(op.ns)}/write?node=${encodeURIComponent(nodeName)}`;
+    const body =
+      op.kind === 'put'
+        ? {
+            kind: 'put',
+            key: op.key,
+            value_b64: op.value.toString('base64'),
+            metadata: op.metadata,
+            expiration: op.expiration,
+          }
+        : { kind: 'delete', key: op.key };
+    await this.#call('POST', path, body, undefined);
   }
 
   async #call(

@@ -15,6 +15,10 @@ export function applyEventToSnapshot(snapshot: Snapshot, event: ControlEvent): S
       next.zones = snapshot.zones.filter((z) => z.id !== event.zone_id);
       const { [event.zone_id]: _dropped, ...rules } = snapshot.rules;
       next.rules = rules;
+      next.worker_scripts = (snapshot.worker_scripts ?? []).filter((s) => s.zone_id !== event.zone_id);
+      const { [event.zone_id]: _routes, ...workerRoutes } = snapshot.worker_routes ?? {};
+      next.worker_routes = workerRoutes;
+      next.kv_namespaces = (snapshot.kv_namespaces ?? []).filter((n) => n.zone_id !== event.zone_id);
       break;
     }
     case 'rules.replace':
@@ -56,6 +60,36 @@ export function applyEventToSnapshot(snapshot: Snapshot, event: ControlEvent): S
       break; // applied to the cache, not kept in the state
     case 'prewarm':
       break; // a command to the cache, not kept in the state
+    case 'worker.script.upsert':
+      next.worker_scripts = upsertBy(
+        snapshot.worker_scripts ?? [],
+        event.script,
+        (s) => s.zone_id === event.script.zone_id && s.name === event.script.name,
+      );
+      break;
+    case 'worker.script.delete':
+      next.worker_scripts = (snapshot.worker_scripts ?? []).filter(
+        (s) => s.zone_id !== event.zone_id || s.name !== event.name,
+      );
+      break;
+    case 'kv.namespace.upsert':
+      next.kv_namespaces = upsertBy(
+        snapshot.kv_namespaces ?? [],
+        event.namespace,
+        (n) => n.id === event.namespace.id,
+      );
+      break;
+    case 'kv.namespace.delete':
+      next.kv_namespaces = (snapshot.kv_namespaces ?? []).filter((n) => n.id !== event.id);
+      break;
+    case 'kv.put':
+    case 'kv.delete':
+      break; // kept by the node's KV replica (edge/compute/kv-replica.ts), not in the state
+    case 'worker.routes.replace': {
+      const { [event.zone_id]: _old, ...others } = snapshot.worker_routes ?? {};
+      next.worker_routes = event.routes.length === 0 ? others : { ...others, [event.zone_id]: event.routes };
+      break;
+    }
     default:
       assertNever(event);
   }

@@ -66,6 +66,13 @@ export class ZoneTable {
       case 'acme.challenge.delete':
       case 'purge': // the cache's business (edge/purge)
       case 'prewarm': // the cache's business (edge/prewarm)
+      case 'worker.script.upsert': // the workers' (edge/compute/registry.ts)
+      case 'worker.script.delete':
+      case 'worker.routes.replace':
+      case 'kv.namespace.upsert':
+      case 'kv.namespace.delete':
+      case 'kv.put':
+      case 'kv.delete':
         break;
       default:
         assertNever(event);

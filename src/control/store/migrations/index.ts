@@ -9,6 +9,7 @@ import { certificatesMigration } from './0004-certificates.ts';
 import { acmeChallengesMigration } from './0005-acme-challenges.ts';
 import { popDrainMigration } from './0010-pop-drain.ts';
 import { prewarmsMigration } from './0009-prewarms.ts';
+import { workersMigration } from './0008-workers.ts';
 
 export function migrationProvider(dialect: StoreDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -19,6 +20,7 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
     '0005-acme-challenges': acmeChallengesMigration(),
     '0010-pop-drain': popDrainMigration(),
     '0009-prewarms': prewarmsMigration(dialect),
+    '0008-workers': workersMigration(),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
