@@ -16,7 +16,9 @@ export async function miss(ctx: RequestContext): Promise<Next<'miss'>> {
   const req = ctx.req;
   const keyExtra = ctx.decision?.keyExtra ?? '';
   let key = edge.cache.variantKeyFor(ctx.primaryKey, req.headers, keyExtra);
-  const range = rangeToForward(ctx);
+  // A whole fetch already in flight for the variant answers the range too: join it (collapsing; its
+  // body may still be on its way to the disk tier) rather than ask the origin for the part.
+  const range = edge.inflight.get(key) === undefined ? rangeToForward(ctx) : null;
   // Two rounds at most: a fetch collapsed under a key that turned out to vary differently.
   for (let round = 0; round < 2; round++) {
     // A ranged fetch is shared only by requests for the same range.
