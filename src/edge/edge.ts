@@ -19,6 +19,11 @@ import { MemoryStore } from './cache/memory/memory-tier.ts';
 import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
 import { EdgeMetrics } from './metrics.ts';
+import { AccessLog } from './analytics/access-log.ts';
+import { EdgeAnalytics, TailShipper } from './analytics/analytics.ts';
+import { AnalyticsCollector } from './analytics/collector.ts';
+import { openCountryLookup } from './analytics/geoip.ts';
+import { AnalyticsShipper } from './analytics/shipper.ts';
 import { Purger } from './purge/purger.ts';
 import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
 import { runRequest } from './pipeline/run.ts';
@@ -90,6 +95,7 @@ export async function startEdge(
       : new FailoverUrls(config.control.urls ?? [config.control.url], { log: logger });
   const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones, readiness), logger);
   runtime.isReady = () => readiness.ready;
+  runtime.analytics = await startAnalytics(config, logger);
   // Before any listener: a standalone pair that does not load stops the start with a clear error.
   const tls = await new EdgeTls({
     config,
@@ -148,6 +154,10 @@ export async function startEdge(
     purger === null || controlUrls === null
       ? null
       : await follow(runtime, config, controlUrls, zones, purger, tls, address, adminAddress, logger);
+  const shipping =
+    controlUrls === null || config.control === null || runtime.analytics === null
+      ? null
+      : shipAnalytics(runtime.analytics, config, controlUrls, (id) => zones.get(id) !== undefined, logger);
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
@@ -171,6 +181,8 @@ export async function startEdge(
       await https?.close();
       admin?.closeAllConnections();
       admin?.close();
+      await shipping?.close();
+      runtime.analytics?.accessLog?.close();
       await follower?.close();
       tls.close();
       await purger?.close();
@@ -319,6 +331,61 @@ async function follow(
   };
 }
 
+/**
+ * Analytics counters in managed mode (shipped to the control plane), the access log when
+ * --access-log is given; null when neither (the log step then skips analytics entirely).
+ */
+async function startAnalytics(config: EdgeConfig, logger: Logger): Promise<EdgeAnalytics | null> {
+  const accessLog =
+    config.accessLog === undefined || config.accessLog === null
+      ? null
+      : await new AccessLog({ ...config.accessLog, log: logger }).open();
+  const collector = config.control === null ? null : new AnalyticsCollector();
+  if (accessLog === null && collector === null) return null;
+  const files = config.geoipFiles ?? [];
+  return new EdgeAnalytics({
+    node: config.nodeName,
+    pop: config.control?.pop ?? null,
+    collector,
+    accessLog,
+    countryOf: files.length === 0 ? null : await openCountryLookup(files),
+  });
+}
+
+function shipAnalytics(
+  analytics: EdgeAnalytics,
+  config: EdgeConfig,
+  controlUrls: FailoverUrls,
+  isKnownZone: (zoneId: string) => boolean,
+  logger: Logger,
+): { close(): Promise<void> } {
+  const link = config.control as NonNullable<EdgeConfig['control']>;
+  const client = new ControlClient({
+    controlUrl: controlUrls,
+    token: link.token,
+    ...viaCa(controlDispatcher(link.controlCa ?? null)),
+  });
+  const tail = new TailShipper(analytics, client, config.nodeName, logger);
+  const shipper = new AnalyticsShipper({
+    collector: analytics.collector as AnalyticsCollector,
+    client,
+    node: config.nodeName,
+    pop: link.pop,
+    ...(config.analyticsIntervalMs === undefined ? {} : { intervalMs: config.analyticsIntervalMs }),
+    isKnownZone,
+    log: logger,
+    onTails: (zoneIds) => analytics.setTailed(zoneIds),
+  });
+  shipper.start();
+  tail.start();
+  return {
+    async close() {
+      tail.stop();
+      await shipper.close();
+    },
+  };
+}
+
 /** Every client request, HTTP/1.x or HTTP/2, plain or TLS, enters the one pipeline here. */
 export function handle(runtime: EdgeRuntime, req: ClientRequest, res: ClientResponse, secure = false): void {
   const ctx = new RequestContext(req, res, runtime, Date.now(), secure);
@@ -409,6 +476,7 @@ function createRuntime(
     defaultHost: config.origin?.host ?? 'localhost',
     resolveZone,
     isReady: () => true,
+    analytics: null,
     pass(ctx) {
       const req = ctx.req;
       const method = req.method ?? 'GET';

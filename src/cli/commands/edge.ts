@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
-import type { ControlLink, EdgeConfig } from '../../edge/config.ts';
+import type { AccessLogConfig, ControlLink, EdgeConfig } from '../../edge/config.ts';
 import { parseControlUrls } from '../control-urls.ts';
 import { natsCaOf, streamName } from './control.ts';
 import { parseUpstreamTls, UPSTREAM_TLS_HELP, UPSTREAM_TLS_OPTIONS } from './edge-upstream-tls.ts';
@@ -55,6 +55,14 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
+  --access-log FILE|stdout  write an access log line per request (sampled per zone by the zone's
+                            access_log_sample_rate); fields in docs/analytics.md (default: none)
+  --access-log-format FMT   json (default) or combined (Apache/nginx combined log format)
+  --access-log-max-size SIZE  rotate the file past this size (default 100MB): FILE.1 ... FILE.N
+  --access-log-keep N       rotated files kept (default 5)
+  --geoip FILE[,FILE]       MaxMind DB files (.mmdb: GeoLite2 Country/City, DB-IP lite) for the
+                            client's country in analytics and the access log (default: none)
+  --analytics-interval DUR  managed mode: how often analytics batches go to the control plane (default 2s)
   -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}`;
@@ -90,6 +98,12 @@ const OPTIONS = {
   'body-timeout': { type: 'string', default: '30s' },
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
+  'access-log': { type: 'string' },
+  'access-log-format': { type: 'string', default: 'json' },
+  'access-log-max-size': { type: 'string', default: '100MB' },
+  'access-log-keep': { type: 'string', default: '5' },
+  geoip: { type: 'string' },
+  'analytics-interval': { type: 'string', default: '2s' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
 } as const;
@@ -150,6 +164,32 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
       defaultTtlSec: defaultTtl === undefined ? null : parseDuration('default-ttl', defaultTtl) / 1000,
     },
     hitForPassSec: 120,
+    accessLog: accessLogOf(values),
+    geoipFiles: values.geoip === undefined ? [] : values.geoip.split(',').filter((f) => f !== ''),
+    analyticsIntervalMs: parseDuration('analytics-interval', values['analytics-interval']),
+  };
+}
+
+function accessLogOf(values: {
+  'access-log'?: string;
+  'access-log-format'?: string;
+  'access-log-max-size'?: string;
+  'access-log-keep'?: string;
+}): AccessLogConfig | null {
+  const format = values['access-log-format'];
+  if (format !== 'json' && format !== 'combined')
+    throw new UsageError(`--access-log-format: expected json or combined, got "${format}"`);
+  const keep = values['access-log-keep'] ?? '5';
+  if (!/^\d{1,3}$/.test(keep) || Number(keep) < 1)
+    throw new UsageError(`--access-log-keep: expected 1 to 999 files, got "${keep}"`);
+  const destination = values['access-log'];
+  if (destination === undefined) return null;
+  if (destination === '') throw new UsageError('--access-log: expected a file path or stdout');
+  return {
+    destination,
+    format,
+    maxBytes: parseSize('access-log-max-size', values['access-log-max-size'] ?? '100MB'),
+    keep: Number(keep),
   };
 }
 

@@ -173,6 +173,12 @@ export const ZoneSettingsSchema = z
       .boolean()
       .default(false)
       .describe("The control plane issues and renews certificates for the zone's hostnames over ACME."),
+    access_log_sample_rate: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe("Share of the zone's requests written to the nodes' access logs (0 to 1; default 1: all)."),
   })
   .strict()
   .meta({ id: 'ZoneSettings' });

@@ -21,6 +21,8 @@ export const API_ERRORS = {
   unsupported_media_type: 1009,
   body_too_large: 1010,
   internal: 1500,
+  analytics_unknown_zone: 1501,
+  analytics_range: 1502,
 } as const;
 
 /** What each API error code means and the HTTP status it comes with (for docs/errors.md). */
@@ -36,6 +38,16 @@ export const API_ERROR_INFO: Record<keyof typeof API_ERRORS, { status: number; s
   unsupported_media_type: { status: 415, summary: 'The body is not Content-Type: application/json.' },
   body_too_large: { status: 413, summary: 'The body is larger than the API accepts (1 MiB).' },
   internal: { status: 500, summary: 'An unexpected failure in the control plane.' },
+  analytics_unknown_zone: {
+    status: 404,
+    summary:
+      'An analytics batch names a zone the control plane does not have; nothing of the batch is stored.',
+  },
+  analytics_range: {
+    status: 400,
+    summary:
+      'An analytics time range is backwards, wider than 366 days, or too many buckets for its resolution.',
+  },
 };
 
 export class ApiError extends Error {

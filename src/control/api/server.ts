@@ -4,6 +4,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { ControlStore } from '../store/types.ts';
 import { authenticate, requireScope } from './auth.ts';
 import { auditRoutes } from './audit.ts';
+import { analyticsRoutes } from './analytics.ts';
+import type { TailHub } from '../analytics/tail-hub.ts';
 import { certificateRoutes } from './certificates.ts';
 import type { AcmeHook } from './certificates.ts';
 import { ApiError, API_ERRORS, fail, validationErrors, type ApiErrorBody } from './envelope.ts';
@@ -31,6 +33,8 @@ export interface ApiOptions {
   registry?: Registry;
   /** Serve HTTPS with this chain and key (PEM); absent or null: plain HTTP (behind a TLS proxy, or loopback). */
   https?: { cert: string; key: string } | null;
+  /** Live tail subscribers (default: a new hub). */
+  tailHub?: TailHub;
   /** Extra resources (purge, analytics) register here. */
   extend?: (router: Router) => void;
 }
@@ -56,6 +60,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   auditRoutes(router, store);
   certificateRoutes(router, store, { acme: options.acme ?? null });
   internalRoutes(router, store);
+  analyticsRoutes(router, store, options.tailHub);
   options.extend?.(router);
 
   const openapi = buildOpenApi(router.routes, options.version);

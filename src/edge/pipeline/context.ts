@@ -105,6 +105,12 @@ export class RequestContext {
   redirect: string | null = null;
   /** deliver / synth: body bytes sent. */
   bytesSent = 0;
+  /** When the request started, performance.now() ms (analytics: TTFB and upstream time, sub-ms). */
+  readonly startHrMs = performance.now();
+  /** miss / pass: performance.now() ms when the upstream response head arrived; 0: no upstream. */
+  upstreamHrMs = 0;
+  /** deliver: performance.now() ms when the head went out before a streamed body; 0: sent with the body. */
+  headHrMs = 0;
 
   constructor(req: ClientRequest, res: ClientResponse, edge: EdgeRuntime, startMs: number, secure = false) {
     this.req = req;

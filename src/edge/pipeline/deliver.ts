@@ -286,6 +286,7 @@ function deliverBuffered(ctx: RequestContext, response: BufferedResponse): Next<
 const CONTENT_LENGTH = new Set(['content-length']);
 
 function stream(ctx: RequestContext, body: Readable): Promise<Next<'deliver'>> {
+  ctx.headHrMs = performance.now();
   return new Promise((resolve) => {
     pipeline(body, ctx.res, (err) => {
       // A body that fails mid-way cannot be repaired: the client sees the connection close.

@@ -21,6 +21,7 @@ export async function miss(ctx: RequestContext): Promise<Next<'miss'>> {
     );
     ctx.collapsed = !created;
     const outcome = await task.outcome;
+    ctx.upstreamHrMs = performance.now();
     if (outcome.kind === 'fill') {
       const mine = variantKeyOf(ctx.primaryKey, outcome.meta.varyNames, req.headers, keyExtra);
       if (mine !== outcome.meta.key) {

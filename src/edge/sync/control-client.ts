@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { CertificateMaterial } from '../../common/config/certificate.ts';
 import { FailoverUrls } from '../../common/http/failover-urls.ts';
 import type { Snapshot } from '../../common/events/types.ts';
+import type { AnalyticsBatch, BatchReceipt } from '../../common/analytics/batch.ts';
 import { explainUntrusted } from '../../common/tls/control-trust.ts';
 import { isSnapshot } from './snapshot.ts';
 
@@ -74,6 +75,25 @@ export class ControlClient {
     signal?: AbortSignal,
   ): Promise<void> {
     await this.#call('POST', `/internal/v1/nodes/${encodeURIComponent(name)}/purge-acks`, { acks }, signal);
+  }
+
+  /** An analytics batch (edge/analytics/shipper.ts); the receipt names the zones being tailed. */
+  async analyticsBatch(batch: AnalyticsBatch, signal?: AbortSignal): Promise<BatchReceipt> {
+    const result = (await this.#call(
+      'POST',
+      '/internal/v1/analytics/batches',
+      batch,
+      signal,
+    )) as Partial<BatchReceipt> | null;
+    return { duplicate: result?.duplicate === true, tails: Array.isArray(result?.tails) ? result.tails : [] };
+  }
+
+  /** Live requests of tailed zones (edge/analytics/tail.ts); answers the zones still tailed. */
+  async tailRecords(node: string, records: readonly unknown[], signal?: AbortSignal): Promise<string[]> {
+    const result = (await this.#call('POST', '/internal/v1/analytics/tail', { node, records }, signal)) as {
+      tails?: unknown;
+    } | null;
+    return Array.isArray(result?.tails) ? (result.tails as string[]) : [];
   }
 
   async snapshot(signal?: AbortSignal): Promise<Snapshot> {
