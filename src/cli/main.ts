@@ -21,6 +21,8 @@ Commands:
   pops      list, get, put, delete PoPs
   nodes     list the nodes registered with the control plane
   audit     read the audit log
+  analytics a zone's traffic over a time range (requests, cache, status, latency, top paths)
+  tail      a zone's requests live, from every node
 
 Run "meridian <command> --help" for a command's options.
 `;
@@ -42,6 +44,8 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   pops: async () => (await import('./commands/pops.ts')).runPops,
   nodes: async () => (await import('./commands/pops.ts')).runNodes,
   audit: async () => (await import('./commands/audit.ts')).runAudit,
+  analytics: async () => (await import('./commands/analytics.ts')).runAnalytics,
+  tail: async () => (await import('./commands/analytics.ts')).runTail,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -3,13 +3,16 @@
 // batches, unknown zones, forged tokens, missing scopes and bad ranges are refused with nothing stored.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { emptyTally } from '../../src/common/analytics/tally.ts';
 import {
   api,
+  CLI,
   fetchReply,
   removeDir,
   startControlProcess,
@@ -328,6 +331,20 @@ describe('analytics: nodes to API', () => {
     assert.ok(history.purges[0].propagation_ms >= 0);
     assert.equal(history.changes[0].type, 'zone.upsert');
     assert.ok(history.changes[0].nodes.every((n: { state: string }) => n.state === 'applied'));
+  });
+
+  it('meridian analytics --zone prints the totals the API has', async () => {
+    const env = { ...process.env, MERIDIAN_API: control.url, MERIDIAN_TOKEN: control.adminToken };
+    const run = (...args: string[]) => promisify(execFile)(process.execPath, [CLI, ...args], { env });
+    const api = (await dashboard()).totals;
+    const json = JSON.parse(
+      (await run('analytics', '--zone', 'analytics', '--since=-30', '--json')).stdout,
+    );
+    assert.equal(json.totals.requests.all, api.requests.all);
+    const text = (await run('analytics', '--zone', 'analytics', '--since=-30')).stdout;
+    assert.match(text, new RegExp(`requests   ${api.requests.all}  \\(cached ${api.requests.cached}`));
+    assert.match(text, /fra-1 +fra/);
+    await assert.rejects(run('tail', '--zone', 'analytics', '--status', '6xx'), /--status: expected a class/);
   });
 
   it('lists every zone at a glance, and streams live requests to a tail with its filter', async () => {
