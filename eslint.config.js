@@ -37,4 +37,32 @@ export default tseslint.config(
   { files: ['src/edge/**'], rules: forbid('control', 'dns', 'cli') },
   { files: ['src/control/**'], rules: forbid('edge', 'dns', 'cli') },
   { files: ['src/dns/**'], rules: forbid('edge', 'control', 'cli') },
+  {
+    // The dashboard runs in the browser: plain ES modules.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'fetch',
+          'sessionStorage',
+          'setInterval',
+          'clearInterval',
+          'setTimeout',
+          'clearTimeout',
+          'location',
+          'history',
+          'HTMLElement',
+          'Intl',
+          'URLSearchParams',
+          'AbortController',
+          'matchMedia',
+          'requestAnimationFrame',
+          'ResizeObserver',
+          'decodeURIComponent',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

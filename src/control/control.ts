@@ -110,6 +110,7 @@ export async function startControl(
     registry,
     acme: acmeHook,
     https: config.tls ?? null,
+    dashboard: config.dashboard ?? true,
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;

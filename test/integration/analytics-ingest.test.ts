@@ -337,9 +337,7 @@ describe('analytics: nodes to API', () => {
     const env = { ...process.env, MERIDIAN_API: control.url, MERIDIAN_TOKEN: control.adminToken };
     const run = (...args: string[]) => promisify(execFile)(process.execPath, [CLI, ...args], { env });
     const api = (await dashboard()).totals;
-    const json = JSON.parse(
-      (await run('analytics', '--zone', 'analytics', '--since=-30', '--json')).stdout,
-    );
+    const json = JSON.parse((await run('analytics', '--zone', 'analytics', '--since=-30', '--json')).stdout);
     assert.equal(json.totals.requests.all, api.requests.all);
     const text = (await run('analytics', '--zone', 'analytics', '--since=-30')).stdout;
     assert.match(text, new RegExp(`requests   ${api.requests.all}  \\(cached ${api.requests.cached}`));

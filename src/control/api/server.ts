@@ -5,6 +5,7 @@ import type { ControlStore } from '../store/types.ts';
 import { authenticate, requireScope } from './auth.ts';
 import { auditRoutes } from './audit.ts';
 import { analyticsRoutes } from './analytics.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import type { TailHub } from '../analytics/tail-hub.ts';
 import { certificateRoutes } from './certificates.ts';
 import type { AcmeHook } from './certificates.ts';
@@ -33,6 +34,8 @@ export interface ApiOptions {
   registry?: Registry;
   /** Serve HTTPS with this chain and key (PEM); absent or null: plain HTTP (behind a TLS proxy, or loopback). */
   https?: { cert: string; key: string } | null;
+  /** Serve the dashboard (web/) at /dashboard/; default true. */
+  dashboard?: boolean;
   /** Live tail subscribers (default: a new hub). */
   tailHub?: TailHub;
   /** Extra resources (purge, analytics) register here. */
@@ -66,6 +69,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const openapi = buildOpenApi(router.routes, options.version);
   app.get('/client/v4/openapi.json', async (_req, reply) => reply.send(openapi));
   app.get('/healthz', async (_req, reply) => reply.send({ status: 'ok' }));
+  if (options.dashboard !== false) dashboardRoutes(app);
 
   const registry = options.registry ?? new Registry();
   collectDefaultMetrics({
