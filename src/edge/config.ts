@@ -64,6 +64,8 @@ export interface AccessLogConfig {
 export interface EdgeConfig {
   /** The access log (--access-log); absent or null: none. */
   accessLog?: AccessLogConfig | null;
+  /** Managed mode: count and ship per-zone analytics (--analytics); absent: true. */
+  analytics?: boolean;
   /** Managed mode: how often analytics batches go to the control plane (ms); default 2000. */
   analyticsIntervalMs?: number;
   /** GeoIP databases (MaxMind DB .mmdb) for the country of clients (--geoip A,B); absent or empty: none. */

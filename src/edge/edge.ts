@@ -154,10 +154,11 @@ export async function startEdge(
     purger === null || controlUrls === null
       ? null
       : await follow(runtime, config, controlUrls, zones, purger, tls, address, adminAddress, logger);
+  const analytics = runtime.analytics;
   const shipping =
-    controlUrls === null || config.control === null || runtime.analytics === null
+    controlUrls === null || analytics === null || analytics.collector === null
       ? null
-      : shipAnalytics(runtime.analytics, config, controlUrls, (id) => zones.get(id) !== undefined, logger);
+      : shipAnalytics(analytics, config, controlUrls, (id) => zones.get(id) !== undefined, logger);
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
@@ -340,7 +341,7 @@ async function startAnalytics(config: EdgeConfig, logger: Logger): Promise<EdgeA
     config.accessLog === undefined || config.accessLog === null
       ? null
       : await new AccessLog({ ...config.accessLog, log: logger }).open();
-  const collector = config.control === null ? null : new AnalyticsCollector();
+  const collector = config.control === null || config.analytics === false ? null : new AnalyticsCollector();
   if (accessLog === null && collector === null) return null;
   const files = config.geoipFiles ?? [];
   return new EdgeAnalytics({

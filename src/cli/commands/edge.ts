@@ -63,6 +63,7 @@ Options:
   --geoip FILE[,FILE]       MaxMind DB files (.mmdb: GeoLite2 Country/City, DB-IP lite) for the
                             client's country in analytics and the access log (default: none)
   --analytics-interval DUR  managed mode: how often analytics batches go to the control plane (default 2s)
+  --analytics on|off        managed mode: count per-zone analytics and ship them (default on)
   -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}`;
@@ -104,6 +105,7 @@ const OPTIONS = {
   'access-log-keep': { type: 'string', default: '5' },
   geoip: { type: 'string' },
   'analytics-interval': { type: 'string', default: '2s' },
+  analytics: { type: 'string', default: 'on' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
 } as const;
@@ -167,7 +169,13 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
     accessLog: accessLogOf(values),
     geoipFiles: values.geoip === undefined ? [] : values.geoip.split(',').filter((f) => f !== ''),
     analyticsIntervalMs: parseDuration('analytics-interval', values['analytics-interval']),
+    analytics: onOff('analytics', values.analytics),
   };
+}
+
+function onOff(flag: string, value: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new UsageError(`--${flag}: expected on or off, got "${value}"`);
+  return value === 'on';
 }
 
 function accessLogOf(values: {
