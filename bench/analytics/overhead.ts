@@ -162,13 +162,16 @@ async function main(): Promise<void> {
         await request(`${url}/obj`, { headers: { host: HOST } }).then((r) => r.body.dump());
     // Warm-up, unrecorded.
     await wrk(`${off}/obj`);
+    await wrk(`${counters}/obj`);
     await wrk(`${on}/obj`);
-    const rates: Record<'off' | 'on', number[]> = { off: [], on: [] };
+    const rates: Record<'off' | 'counters' | 'on', number[]> = { off: [], counters: [], on: [] };
     for (let i = 0; i < REPS; i++) {
       rates.off.push(await wrk(`${off}/obj`));
+      rates.counters.push(await wrk(`${counters}/obj`));
       rates.on.push(await wrk(`${on}/obj`));
     }
     const mOff = median(rates.off);
+    const mCounters = median(rates.counters);
     const mOn = median(rates.on);
     process.stdout.write(
       `\n| edge, 1 KiB memory hits, wrk -t1 -c${values.conns} ${DURATION}s x${REPS} | req/s (median) | runs |\n|---|---|---|\n`,

@@ -19,11 +19,7 @@ import { MemoryStore } from './cache/memory/memory-tier.ts';
 import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
 import { EdgeMetrics } from './metrics.ts';
-import { AccessLog } from './analytics/access-log.ts';
-import { EdgeAnalytics, TailShipper } from './analytics/analytics.ts';
-import { AnalyticsCollector } from './analytics/collector.ts';
-import { openCountryLookup } from './analytics/geoip.ts';
-import { AnalyticsShipper } from './analytics/shipper.ts';
+import { shipAnalytics, startAnalytics } from './analytics/start.ts';
 import { Purger } from './purge/purger.ts';
 import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
 import { runRequest } from './pipeline/run.ts';
@@ -158,7 +154,14 @@ export async function startEdge(
   const shipping =
     controlUrls === null || analytics === null || analytics.collector === null
       ? null
-      : shipAnalytics(analytics, config, controlUrls, (id) => zones.get(id) !== undefined, logger);
+      : shipAnalytics(
+          runtime.metrics.registry,
+          analytics,
+          config,
+          controlUrls,
+          (id) => zones.get(id) !== undefined,
+          logger,
+        );
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
@@ -328,61 +331,6 @@ async function follow(
       await follower.close();
       await source.close();
       await dispatcher?.close();
-    },
-  };
-}
-
-/**
- * Analytics counters in managed mode (shipped to the control plane), the access log when
- * --access-log is given; null when neither (the log step then skips analytics entirely).
- */
-async function startAnalytics(config: EdgeConfig, logger: Logger): Promise<EdgeAnalytics | null> {
-  const accessLog =
-    config.accessLog === undefined || config.accessLog === null
-      ? null
-      : await new AccessLog({ ...config.accessLog, log: logger }).open();
-  const collector = config.control === null || config.analytics === false ? null : new AnalyticsCollector();
-  if (accessLog === null && collector === null) return null;
-  const files = config.geoipFiles ?? [];
-  return new EdgeAnalytics({
-    node: config.nodeName,
-    pop: config.control?.pop ?? null,
-    collector,
-    accessLog,
-    countryOf: files.length === 0 ? null : await openCountryLookup(files),
-  });
-}
-
-function shipAnalytics(
-  analytics: EdgeAnalytics,
-  config: EdgeConfig,
-  controlUrls: FailoverUrls,
-  isKnownZone: (zoneId: string) => boolean,
-  logger: Logger,
-): { close(): Promise<void> } {
-  const link = config.control as NonNullable<EdgeConfig['control']>;
-  const client = new ControlClient({
-    controlUrl: controlUrls,
-    token: link.token,
-    ...viaCa(controlDispatcher(link.controlCa ?? null)),
-  });
-  const tail = new TailShipper(analytics, client, config.nodeName, logger);
-  const shipper = new AnalyticsShipper({
-    collector: analytics.collector as AnalyticsCollector,
-    client,
-    node: config.nodeName,
-    pop: link.pop,
-    ...(config.analyticsIntervalMs === undefined ? {} : { intervalMs: config.analyticsIntervalMs }),
-    isKnownZone,
-    log: logger,
-    onTails: (zoneIds) => analytics.setTailed(zoneIds),
-  });
-  shipper.start();
-  tail.start();
-  return {
-    async close() {
-      tail.stop();
-      await shipper.close();
     },
   };
 }

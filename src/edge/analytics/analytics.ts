@@ -127,6 +127,18 @@ function round3(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
+/** The time of the last record, formatted once per millisecond. */
+let isoMs = 0;
+let isoTime = '';
+
+function isoOf(ms: number): string {
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoTime = new Date(ms).toISOString();
+  }
+  return isoTime;
+}
+
 function recordOf(
   ctx: RequestContext,
   facts: RequestFacts,
@@ -135,7 +147,7 @@ function recordOf(
   nowHr: number,
 ): AccessRecord {
   return {
-    time: new Date(nowMs).toISOString(),
+    time: isoOf(nowMs),
     node: options.node,
     pop: options.pop,
     zone: ctx.zone?.zone.name ?? '',
