@@ -11,7 +11,7 @@
 //
 // Needs wrk and taskset. Only 127.0.0.1 is contacted; everything started is stopped on exit.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,7 +36,12 @@ const BODY = Buffer.alloc(1024, 'x');
 const children: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function start(args: string[], ready: RegExp, env: Record<string, string> = {}, cpu: string | null = null) {
+function start(
+  args: string[],
+  ready: RegExp,
+  env: Record<string, string> = {},
+  cpu: string | null = null,
+): Promise<{ value: string; pid: number }> {
   const argv =
     cpu === null ? [process.execPath, CLI, ...args] : ['taskset', '-c', cpu, process.execPath, CLI, ...args];
   const child = spawn(argv[0] as string, argv.slice(1), {
@@ -44,7 +49,7 @@ function start(args: string[], ready: RegExp, env: Record<string, string> = {}, 
     env: { ...process.env, ...env },
   });
   children.push(child);
-  return new Promise<string>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}\n${out}`)), 30_000);
     const check = (d: Buffer) => {
@@ -52,7 +57,7 @@ function start(args: string[], ready: RegExp, env: Record<string, string> = {}, 
       const m = ready.exec(out);
       if (m !== null) {
         clearTimeout(timer);
-        resolve(m[1] ?? '');
+        resolve({ value: m[1] ?? '', pid: child.pid ?? 0 });
       }
     };
     child.stdout?.on('data', check);
@@ -74,7 +79,22 @@ async function call(base: string, token: string, method: string, path: string, b
   return json.result;
 }
 
-function wrk(url: string): Promise<number> {
+/** utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15, clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Requests per second (client side) and server CPU µs per request, from one wrk run. */
+async function measure(url: string, pid: number): Promise<{ rate: number; cpuUs: number }> {
+  const before = await cpuSeconds(pid);
+  const { rate, requests } = await wrk(url);
+  const cpu = (await cpuSeconds(pid)) - before;
+  return { rate, cpuUs: (cpu * 1e6) / requests };
+}
+
+function wrk(url: string): Promise<{ rate: number; requests: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn('taskset', [
       '-c',
@@ -91,8 +111,9 @@ function wrk(url: string): Promise<number> {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', () => {
       const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-      if (m === null) reject(new Error(`wrk: ${out}`));
-      else resolve(Number(m[1]));
+      const n = /(\d+) requests in/.exec(out);
+      if (m === null || n === null) reject(new Error(`wrk: ${out}`));
+      else resolve({ rate: Number(m[1]), requests: Number(n[1]) });
     });
   });
 }
@@ -116,12 +137,14 @@ async function main(): Promise<void> {
   const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
   const token = `mrd_bench_${Math.random().toString(36).slice(2)}`;
   try {
-    const control = await start(
-      ['control', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'm.db')}`],
-      /control plane: (http:\/\/127\.0\.0\.1:\d+)/,
-      { MERIDIAN_ADMIN_TOKEN: token },
-    );
-    for (const pop of ['off', 'on'])
+    const control = (
+      await start(
+        ['control', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'm.db')}`],
+        /control plane: (http:\/\/127\.0\.0\.1:\d+)/,
+        { MERIDIAN_ADMIN_TOKEN: token },
+      )
+    ).value;
+    for (const pop of ['off', 'counters', 'on'])
       await call(control, token, 'PUT', `/client/v4/pops/${pop}`, { city: pop, latitude: 0, longitude: 0 });
     const zone = await call(control, token, 'POST', '/client/v4/zones', {
       name: 'bench',
@@ -132,7 +155,7 @@ async function main(): Promise<void> {
       await call(control, token, 'POST', '/client/v4/tokens', { name: 'n', scopes: ['node'] })
     ).value as string;
     const edge = async (pop: string, extra: string[]) => {
-      const addr = await start(
+      const started = await start(
         [
           'edge',
           '--control',
@@ -153,38 +176,44 @@ async function main(): Promise<void> {
         {},
         '1',
       );
-      return `http://${addr}`;
+      return { url: `http://${started.value}`, pid: started.pid };
     };
     const off = await edge('off', ['--analytics', 'off']);
+    const counters = await edge('counters', []);
     const on = await edge('on', ['--access-log', join(dir, 'access.log')]);
-    for (const url of [off, on])
+    const edges = { off, counters, on };
+    const names = ['off', 'counters', 'on'] as const;
+    for (const e of Object.values(edges))
       for (let i = 0; i < 3; i++)
-        await request(`${url}/obj`, { headers: { host: HOST } }).then((r) => r.body.dump());
-    // Warm-up, unrecorded.
-    await wrk(`${off}/obj`);
-    await wrk(`${counters}/obj`);
-    await wrk(`${on}/obj`);
-    const rates: Record<'off' | 'counters' | 'on', number[]> = { off: [], counters: [], on: [] };
+        await request(`${e.url}/obj`, { headers: { host: HOST } }).then((r) => r.body.dump());
+    for (const name of names) await wrk(`${edges[name].url}/obj`); // warm-up, unrecorded
+    const runs: Record<(typeof names)[number], { rate: number; cpuUs: number }[]> = {
+      off: [],
+      counters: [],
+      on: [],
+    };
     for (let i = 0; i < REPS; i++) {
-      rates.off.push(await wrk(`${off}/obj`));
-      rates.counters.push(await wrk(`${counters}/obj`));
-      rates.on.push(await wrk(`${on}/obj`));
+      for (const name of names) runs[name].push(await measure(`${edges[name].url}/obj`, edges[name].pid));
     }
-    const mOff = median(rates.off);
-    const mCounters = median(rates.counters);
-    const mOn = median(rates.on);
+    const label = {
+      off: 'analytics and access log off (--analytics off)',
+      counters: 'analytics counters on, no access log',
+      on: 'analytics counters and JSON access log (every request) on',
+    };
+    const rate = (n: (typeof names)[number]) => median(runs[n].map((r) => r.rate));
+    const cpu = (n: (typeof names)[number]) => median(runs[n].map((r) => r.cpuUs));
     process.stdout.write(
-      `\n| edge, 1 KiB memory hits, wrk -t1 -c${values.conns} ${DURATION}s x${REPS} | req/s (median) | runs |\n|---|---|---|\n`,
+      `\n| edge, 1 KiB memory hits, wrk -t1 -c${values.conns}, ${DURATION} s x ${REPS}, interleaved | req/s (median) | server CPU µs / request (median) | CPU ratio to off |\n|---|---|---|---|\n`,
     );
+    for (const n of names) {
+      process.stdout.write(
+        `| ${label[n]} | ${rate(n).toFixed(0)} | ${cpu(n).toFixed(1)} | ${(cpu(n) / cpu('off')).toFixed(3)} |\n`,
+      );
+    }
     process.stdout.write(
-      `| analytics and access log off | ${mOff.toFixed(0)} | ${rates.off.map((r) => r.toFixed(0)).join(', ')} |\n`,
+      `\nthroughput on / off = ${(rate('on') / rate('off')).toFixed(3)}; CPU per request on / off = ${(cpu('on') / cpu('off')).toFixed(3)} (cost ${((cpu('on') / cpu('off') - 1) * 100).toFixed(1)}%; target < 5%)\n`,
     );
-    process.stdout.write(
-      `| analytics and access log (JSON, every request) on | ${mOn.toFixed(0)} | ${rates.on.map((r) => r.toFixed(0)).join(', ')} |\n`,
-    );
-    process.stdout.write(
-      `\nON / OFF = ${(mOn / mOff).toFixed(3)} (cost ${((1 - mOn / mOff) * 100).toFixed(1)}%; target < 5%)\n`,
-    );
+    const onUrl = edges.on.url;
 
     // Delay from a request to the API.
     await sleep(3_000); // the benchmark's own traffic shipped
@@ -201,7 +230,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < SAMPLES; i++) {
       const before = await count();
       const t0 = performance.now();
-      await request(`${on}/obj?i=${i}`, { headers: { host: HOST } }).then((r) => r.body.dump());
+      await request(`${onUrl}/obj?i=${i}`, { headers: { host: HOST } }).then((r) => r.body.dump());
       while ((await count()) <= before) await sleep(25);
       delays.push(performance.now() - t0);
       await sleep(Math.random() * 500); // requests at random phases of the shipping interval
