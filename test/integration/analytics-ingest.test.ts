@@ -93,7 +93,7 @@ describe('analytics: nodes to API', () => {
             ...['--control', control.url, '--pop', 'fra', '--node', name, '--token', nodeToken],
             ...['--analytics-interval', '500ms', '--access-log', join(cacheDir, 'access.log')],
           ],
-          { noOrigin: true, cacheDir },
+          { noOrigin: true, cacheDir, admin: true },
         ),
       );
     }
@@ -331,6 +331,39 @@ describe('analytics: nodes to API', () => {
     assert.ok(history.purges[0].propagation_ms >= 0);
     assert.equal(history.changes[0].type, 'zone.upsert');
     assert.ok(history.changes[0].nodes.every((n: { state: string }) => n.state === 'applied'));
+  });
+
+  it('every meridian_* metric of a node and of the control plane is in docs/metrics.md', async () => {
+    const doc = await readFile(join(import.meta.dirname, '..', '..', 'docs', 'metrics.md'), 'utf8');
+    const [a] = nodes as [EdgeProc];
+    const scrape = async (url: string, token?: string) => {
+      const res = await request(
+        url,
+        token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } },
+      );
+      assert.equal(res.statusCode, 200);
+      return res.body.text();
+    };
+    const texts = [await scrape(`${a.adminUrl}/metrics`), await scrape(`${control.url}/metrics`, nodeToken)];
+    const names = new Set(
+      texts.flatMap((t) => [...t.matchAll(/^# TYPE (meridian_\S+) /gm)].map((m) => m[1] as string)),
+    );
+    // prom-client's default process metrics carry the prefix too; docs/metrics.md names them as a group.
+    const own = [...names].filter((n) => !/^meridian_(edge|control|dns)_(process_|nodejs_)/.test(n));
+    assert.ok(own.includes('meridian_edge_analytics_batches_total'));
+    const missing = own.filter((n) => !doc.includes(`\`${n}\``));
+    assert.deepEqual(missing, []);
+    // The Grafana dashboard queries only documented metrics (or the default process ones).
+    const grafana = await readFile(
+      join(import.meta.dirname, '..', '..', 'docs', 'grafana-dashboard.json'),
+      'utf8',
+    );
+    const queried = new Set([...grafana.matchAll(/meridian_[a-z0-9_]+/g)].map((m) => m[0]));
+    const undocumented = [...queried].filter(
+      (n) => !/^meridian_(edge|control|dns)_(process_|nodejs_)/.test(n) && !doc.includes(`\`${n}\``),
+    );
+    assert.deepEqual(undocumented, []);
+    assert.ok((JSON.parse(grafana) as { panels: unknown[] }).panels.length >= 10);
   });
 
   it('meridian analytics --zone prints the totals the API has', async () => {

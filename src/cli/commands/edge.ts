@@ -174,7 +174,8 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
 }
 
 function onOff(flag: string, value: string): boolean {
-  if (value !== 'on' && value !== 'off') throw new UsageError(`--${flag}: expected on or off, got "${value}"`);
+  if (value !== 'on' && value !== 'off')
+    throw new UsageError(`--${flag}: expected on or off, got "${value}"`);
   return value === 'on';
 }
 

@@ -124,18 +124,23 @@ export class AnalyticsCollector {
   /** The minute being counted (ms since the epoch of its start). */
   #minuteMs = 0;
   #zones = new Map<string, ZoneAgg>();
+  /** The last zone counted and its aggregate: consecutive requests of one zone skip the lookup. */
+  #lastZoneId = '';
+  #lastAgg: ZoneAgg | null = null;
   /** Minutes that ended since the last drain. */
   #ended: { minuteMs: number; zones: Map<string, ZoneAgg> }[] = [];
 
-  /** Counts one request. `nowMs`: when it ended (its minute). */
+  /** Counts one request. `nowMs`: when it ended (its minute), ms since the epoch (may be fractional). */
   record(f: RequestFacts, nowMs: number): void {
-    const minuteMs = nowMs - (nowMs % 60_000);
+    const minuteMs = Math.floor(nowMs / 60_000) * 60_000;
     if (minuteMs !== this.#minuteMs) this.#rotate(minuteMs);
-    let agg = this.#zones.get(f.zoneId);
-    if (agg === undefined) {
+    let agg = f.zoneId === this.#lastZoneId ? this.#lastAgg : this.#zones.get(f.zoneId);
+    if (agg === undefined || agg === null) {
       agg = new ZoneAgg();
       this.#zones.set(f.zoneId, agg);
     }
+    this.#lastZoneId = f.zoneId;
+    this.#lastAgg = agg;
     // Bounded: a client inventing methods or an origin inventing media types cannot grow the maps.
     if (agg.method.size >= MAX_MAP_KEYS && !agg.method.has(f.method)) f.method = 'other';
     if (agg.contentType.size >= MAX_MAP_KEYS && !agg.contentType.has(f.contentType)) f.contentType = 'other';
@@ -145,6 +150,7 @@ export class AnalyticsCollector {
   #rotate(minuteMs: number): void {
     if (this.#zones.size > 0) this.#ended.push({ minuteMs: this.#minuteMs, zones: this.#zones });
     this.#zones = new Map();
+    this.#lastAgg = null;
     this.#minuteMs = minuteMs;
   }
 
@@ -154,6 +160,7 @@ export class AnalyticsCollector {
     const all = [...this.#ended, { minuteMs: this.#minuteMs, zones: this.#zones }];
     this.#ended = [];
     this.#zones = new Map();
+    this.#lastAgg = null;
     for (const { minuteMs, zones } of all) {
       const minute = new Date(minuteMs).toISOString();
       for (const [zoneId, agg] of zones) out.push({ zone_id: zoneId, minute, tally: agg.toTally() });

@@ -105,8 +105,8 @@ export class RequestContext {
   redirect: string | null = null;
   /** deliver / synth: body bytes sent. */
   bytesSent = 0;
-  /** When the request started, performance.now() ms (analytics: TTFB and upstream time, sub-ms). */
-  readonly startHrMs = performance.now();
+  /** When the request started, performance.now() ms (analytics: TTFB and upstream time, sub-ms); 0 without analytics. */
+  readonly startHrMs: number;
   /** miss / pass: performance.now() ms when the upstream response head arrived; 0: no upstream. */
   upstreamHrMs = 0;
   /** deliver: performance.now() ms when the head went out before a streamed body; 0: sent with the body. */
@@ -120,6 +120,8 @@ export class RequestContext {
     this.secure = secure;
     this.h2 = req.httpVersionMajor === 2;
     this.scheme = secure ? 'https' : 'http';
+    // Read only when a node counts analytics: a clock read is not free on the hit path.
+    this.startHrMs = edge.analytics === null ? 0 : performance.now();
   }
 
   /** The absolute URL as requested (scheme://host/path?query); built only off the hit path. */
