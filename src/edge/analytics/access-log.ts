@@ -1,8 +1,9 @@
 // The access log: one line per sampled request, as JSON (the fields of AccessRecord, documented in
 // docs/analytics.md) or in the combined log format, to a file or stdout. Lines go through pino's
 // asynchronous destination (sonic-boom, pino.destination): the request only appends to a buffer of
-// at least 4 KiB, written later (and at least every second), off the request's path. A file is rotated by size: path → path.1 → ... → path.<keep>, then
-// the destination reopens path (pino's reopen, as logrotate's SIGHUP would).
+// 32 KiB, written later (and at least every second), off the request's path. A file is rotated by
+// size: path → path.1 → ... → path.<keep>, then the destination reopens path (pino's reopen, as
+// logrotate's SIGHUP would).
 import { rename, stat } from 'node:fs/promises';
 import pino from 'pino';
 import type { Logger } from '../../common/log.ts';
@@ -108,7 +109,8 @@ export class AccessLog {
     this.#dest = pino.destination({
       dest: this.#isFile ? options.destination : 1,
       sync: false,
-      minLength: 4096,
+      minLength: 32_768,
+      maxWrite: 131_072,
       mkdir: true,
     }) as never;
     this.#flushTimer = setInterval(() => {
