@@ -141,8 +141,9 @@ describe('analytics and dashboard through meridian up', () => {
     assert.equal(reply.status, 200);
     // The propagation table shows the change applied by every node.
     await page.waitForSelector('#history :text("rules.replace")', { timeout: 15_000 });
+    const row = page.locator('#history tr', { hasText: 'rules.replace' }).first();
     await until('rules.replace applied by 4/4', 15_000, async () =>
-      /rules\.replace[^]*?4\/4/.test((await page.textContent('#history')) ?? '') ? true : undefined,
+      (await row.locator('td').nth(3).textContent()) === '4/4' ? true : undefined,
     );
     await shot('rules');
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
