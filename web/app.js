@@ -77,6 +77,9 @@ function chart(id, series, yFormat) {
         stroke: s.color,
         width: 2,
         fill: s.fill,
+        // A bucket alone between empty ones (the first minute of traffic) still shows as a dot.
+        points: { show: true, size: 4 },
+        spanGaps: false,
         value: (_u, v) => (v === null ? '–' : yFormat(v)),
       })),
     ],
