@@ -12,7 +12,11 @@ export const EDGE_TOP_CAPACITY = 64;
 /** Heavy hitters the control plane keeps per stored row and dimension. */
 export const STORED_TOP_CAPACITY = 64;
 
-/** How the cache answered (the edge's Phase). */
+/**
+ * How the request was answered: the edge's Phase, plus `upstream-hit`: a miss of this node that
+ * its PoP's owner node or the shield answered from its cache (the nearest upstream Cache-Status
+ * entry says hit), so no origin was asked.
+ */
 export const CACHE_STATUSES = [
   'hit',
   'stale',
@@ -21,14 +25,16 @@ export const CACHE_STATUSES = [
   'pass',
   'stale-if-error',
   'synth',
+  'upstream-hit',
 ] as const;
 export type CacheStatusName = (typeof CACHE_STATUSES)[number];
-/** Served from a stored object: Cloudflare's "cached". The rest (miss, pass, synth) is "uncached". */
+/** Served from a stored object of Meridian: Cloudflare's "cached". The rest (miss, pass, synth) is "uncached". */
 export const CACHED_STATUSES: ReadonlySet<string> = new Set([
   'hit',
   'stale',
   'revalidated',
   'stale-if-error',
+  'upstream-hit',
 ]);
 
 export const TOP_DIMENSIONS = ['path', 'ip', 'user_agent', 'referrer'] as const;

@@ -28,7 +28,7 @@ export interface AccessRecord {
   status: number;
   /** Response body bytes sent. */
   bytes: number;
-  /** How the cache answered: hit, stale, miss, revalidated, pass, stale-if-error, synth. */
+  /** How the cache answered: hit, stale, miss, revalidated, pass, stale-if-error, synth, upstream-hit. */
   cache: string;
   content_type: string;
   /** From the request's start to the response head (ms, 3 decimals). */

@@ -5,6 +5,7 @@
 import type { Logger } from '../../common/log.ts';
 import type { ControlClient } from '../sync/control-client.ts';
 import type { RequestContext } from '../pipeline/context.ts';
+import type { CacheStatusName } from '../../common/analytics/tally.ts';
 import type { AccessLog, AccessRecord } from './access-log.ts';
 import type { AnalyticsCollector, RequestFacts } from './collector.ts';
 
@@ -63,7 +64,7 @@ export class EdgeAnalytics {
     const ip = req.socket?.remoteAddress ?? '';
     const facts: RequestFacts = {
       zoneId: zone.zone.id,
-      phase: ctx.phase,
+      phase: servedBy(ctx),
       status: ctx.res.statusCode,
       bytes: ctx.bytesSent,
       method: req.method ?? 'GET',
@@ -103,6 +104,23 @@ export class EdgeAnalytics {
     }
     return type;
   }
+}
+
+/**
+ * The phase, except for a miss or pass answered by an upstream Meridian cache (the PoP's owner node
+ * or the shield): its Cache-Status entry, the last one before this node's, says hit. Only misses
+ * read the header; a hit returns at once.
+ */
+function servedBy(ctx: RequestContext): CacheStatusName {
+  const phase = ctx.phase;
+  if ((phase !== 'miss' && phase !== 'pass') || ctx.fwd === null) return phase;
+  const d = ctx.delivery;
+  if (d === null || d.kind === 'object') return phase;
+  const raw = (d.kind === 'fill' ? d.meta.headers : d.response.headers)['cache-status'];
+  if (raw === undefined) return phase;
+  const value = Array.isArray(raw) ? raw.join(', ') : raw;
+  const entry = value.slice(value.lastIndexOf(',') + 1);
+  return /;\s*hit\s*(?:;|$)/.test(entry) ? 'upstream-hit' : phase;
 }
 
 function rawContentType(ctx: RequestContext): string | undefined {

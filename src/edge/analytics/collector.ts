@@ -19,12 +19,12 @@ import {
 } from '../../common/analytics/tally.ts';
 import type { ZoneMinute } from '../../common/analytics/batch.ts';
 import { SpaceSaving } from '../../lib/analytics/space-saving.ts';
-import type { Phase } from '../pipeline/context.ts';
 
 /** One request as the log step sees it (fields read off the RequestContext). */
 export interface RequestFacts {
   zoneId: string;
-  phase: Phase;
+  /** How it was answered (the phase, or upstream-hit: see CACHE_STATUSES). */
+  phase: CacheStatusName;
   status: number;
   bytes: number;
   method: string;
@@ -47,7 +47,7 @@ const MAX_KEY_CHARS = 2_048;
 class ZoneAgg {
   requests = 0;
   bytes = 0;
-  readonly cache = new Map<Phase, { requests: number; bytes: number }>();
+  readonly cache = new Map<CacheStatusName, { requests: number; bytes: number }>();
   readonly status = new Map<number, number>();
   readonly method = new Map<string, number>();
   readonly protocol = new Map<string, number>();
@@ -90,7 +90,7 @@ class ZoneAgg {
     const t = emptyTally();
     t.requests = this.requests;
     t.bytes = this.bytes;
-    for (const [phase, c] of this.cache) t.cache[phase as CacheStatusName] = { ...c };
+    for (const [phase, c] of this.cache) t.cache[phase] = { ...c };
     for (const [code, n] of this.status) t.status[String(code)] = n;
     t.method = Object.fromEntries(this.method);
     t.protocol = Object.fromEntries(this.protocol);
