@@ -61,13 +61,21 @@ export class AnalyticsShipper {
     return this.#sending;
   }
 
-  /** Stops the timer, ships what is counted once more (bounded by the client's timeout). */
-  async close(): Promise<void> {
+  /**
+   * Stops the timer and ships what is counted once more, for at most `graceMs` (a control plane
+   * that is down must not hold the node's shutdown); what is left is logged as not delivered.
+   */
+  async close(graceMs = 2_000): Promise<void> {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
-    await this.#sending;
-    await this.tick();
-    this.#closing.abort();
+    const deadline = setTimeout(() => this.#closing.abort(), graceMs);
+    try {
+      await this.#sending;
+      await this.tick();
+    } finally {
+      clearTimeout(deadline);
+      this.#closing.abort();
+    }
     if (this.#queue.length > 0) {
       this.#options.log.warn('analytics batches not delivered at shutdown', { batches: this.#queue.length });
     }
