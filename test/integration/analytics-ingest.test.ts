@@ -369,6 +369,30 @@ describe('analytics: nodes to API', () => {
     assert.ok((JSON.parse(grafana) as { panels: unknown[] }).panels.length >= 10);
   });
 
+  it("samples the access log by the zone's access_log_sample_rate; counters still count everything", async () => {
+    const [a] = nodes as [EdgeProc];
+    const lines = async () =>
+      (await readFile(join(a.cacheDir, 'access.log'), 'utf8')).trim().split('\n').length;
+    const patched = await admin('PATCH', `/client/v4/zones/${zoneId}`, {
+      settings: { access_log_sample_rate: 0 },
+    });
+    assert.equal(patched.status, 200);
+    await until('the node applied the change', 10_000, async () => {
+      const h = (await admin('GET', `/client/v4/zones/${zoneId}/analytics/history`)).body.result;
+      return h.changes[0]?.seq === undefined || !h.changes[0].complete ? undefined : true;
+    });
+    await sleep(1_500);
+    const before = await lines();
+    const counted = (await dashboard()).totals.requests.all;
+    await traffic(a, '/sampled-out?size=5', 3);
+    await sleep(1_500); // the log's buffer is flushed every second
+    assert.equal(await lines(), before);
+    await until('the three requests counted', 10_000, async () =>
+      (await dashboard()).totals.requests.all === counted + 3 ? true : undefined,
+    );
+    await admin('PATCH', `/client/v4/zones/${zoneId}`, { settings: { access_log_sample_rate: 1 } });
+  });
+
   it('meridian analytics --zone prints the totals the API has', async () => {
     const env = { ...process.env, MERIDIAN_API: control.url, MERIDIAN_TOKEN: control.adminToken };
     const run = (...args: string[]) => promisify(execFile)(process.execPath, [CLI, ...args], { env });
