@@ -15,6 +15,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
 COPY src ./src
+COPY web ./web
 
 # Runtime stage: slim, no compilers, no npm cache, a dedicated unprivileged user.
 FROM node:24-bookworm-slim AS runtime

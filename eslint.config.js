@@ -38,4 +38,32 @@ export default tseslint.config(
   { files: ['src/control/**'], rules: forbid('edge', 'dns', 'cli') },
   { files: ['src/dns/**'], rules: forbid('edge', 'control', 'cli') },
   { files: ['src/anycast/**'], rules: forbid('edge', 'control', 'dns', 'cli') },
+  {
+    // The dashboard runs in the browser: plain ES modules.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'fetch',
+          'sessionStorage',
+          'setInterval',
+          'clearInterval',
+          'setTimeout',
+          'clearTimeout',
+          'location',
+          'history',
+          'HTMLElement',
+          'Intl',
+          'URLSearchParams',
+          'AbortController',
+          'matchMedia',
+          'requestAnimationFrame',
+          'ResizeObserver',
+          'decodeURIComponent',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -55,3 +55,10 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
   echo "test: installing ${missing[*]} for the anycast lab tests"
   apt_install "${missing[@]}"
 fi
+
+# The dashboard's end-to-end test (test/integration/dashboard-e2e.test.ts): playwright-core drives
+# Debian's chromium at /usr/bin/chromium.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test: installing chromium for the dashboard's browser test"
+  apt_install chromium
+fi

@@ -27,6 +27,8 @@ Commands:
   anycast   announce a PoP's anycast prefixes through BIRD (BGP) while the PoP is healthy
   workers   deploy, list, roll back, delete, tail a zone's edge workers; dev runs one locally
   kv        a zone's KV namespaces: create, put, get, delete, list keys
+  analytics a zone's traffic over a time range (requests, cache, status, latency, top paths)
+  tail      a zone's requests live, from every node
 
 Run "meridian <command> --help" for a command's options; "meridian --version" for the version.
 `;
@@ -52,6 +54,8 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   prewarm: async () => (await import('./commands/prewarm.ts')).runPrewarm,
   workers: async () => (await import('./commands/workers.ts')).runWorkers,
   kv: async () => (await import('./commands/kv.ts')).runKv,
+  analytics: async () => (await import('./commands/analytics.ts')).runAnalytics,
+  tail: async () => (await import('./commands/analytics.ts')).runTail,
 };
 
 export async function main(argv: string[]): Promise<number> {

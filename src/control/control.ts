@@ -17,6 +17,7 @@ import { startNatsPublisher } from './events/nats-publisher.ts';
 import { explainMissingKeyFile, resolveMasterKey } from './secrets/key-source.ts';
 import type { MasterKeySource } from './secrets/key-source.ts';
 import { openControlStore } from './store/control-store.ts';
+import { DEFAULT_ANALYTICS_RETENTION, type AnalyticsRetention } from './store/analytics.ts';
 import { parseStoreUrl } from './store/connect.ts';
 import type { ControlStore } from './store/types.ts';
 
@@ -51,6 +52,10 @@ export interface ControlConfig {
   masterKey?: MasterKeySource;
   /** Managed certificates over ACME (--acme-directory); absent or null: off. */
   acme?: AcmeSettings | null;
+  /** How long analytics are kept per resolution (--analytics-retention); absent: the defaults. */
+  analyticsRetention?: AnalyticsRetention;
+  /** Serve the dashboard at /dashboard/ (web/); default true. */
+  dashboard?: boolean;
 }
 
 export interface AcmeSettings {
@@ -107,6 +112,7 @@ export async function startControl(
     registry,
     acme: acmeHook,
     https: config.tls ?? null,
+    dashboard: config.dashboard ?? true,
   });
   let publisher: Awaited<ReturnType<typeof startNatsPublisher>> | null = null;
   let createdAdminToken: string | null;
@@ -146,6 +152,13 @@ export async function startControl(
           .pruneEvents(config.eventRetention)
           .catch((err: unknown) => logger.warn('pruning events failed', { err })),
       60_000,
+    ),
+    setInterval(
+      () =>
+        void store.analytics
+          .prune(config.analyticsRetention ?? DEFAULT_ANALYTICS_RETENTION)
+          .catch((err: unknown) => logger.warn('pruning analytics failed', { err })),
+      600_000,
     ),
     setInterval(
       () =>

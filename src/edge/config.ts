@@ -50,7 +50,26 @@ export interface UpstreamTlsConfig {
   peerCa: string | null;
 }
 
+/** The access log (--access-log); analytics/access-log.ts. */
+export interface AccessLogConfig {
+  /** A file path, or "stdout". */
+  destination: string;
+  format: 'json' | 'combined';
+  /** Rotate a file past this size. */
+  maxBytes: number;
+  /** Rotated files kept. */
+  keep: number;
+}
+
 export interface EdgeConfig {
+  /** The access log (--access-log); absent or null: none. */
+  accessLog?: AccessLogConfig | null;
+  /** Managed mode: count and ship per-zone analytics (--analytics); absent: true. */
+  analytics?: boolean;
+  /** Managed mode: how often analytics batches go to the control plane (ms); default 2000. */
+  analyticsIntervalMs?: number;
+  /** GeoIP databases (MaxMind DB .mmdb) for the country of clients (--geoip A,B); absent or empty: none. */
+  geoipFiles?: readonly string[];
   /** Name used in Via and Cache-Status (RFC 9211 cache identifier). */
   nodeName: string;
   listen: ListenAddress;

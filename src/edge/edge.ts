@@ -25,6 +25,7 @@ import { prefetchSegments } from './fetch/prefetch.ts';
 import { streaming, streamingPlanOf } from './fetch/streaming.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { Prewarmer } from './prewarm/prewarmer.ts';
+import { shipAnalytics, startAnalytics } from './analytics/start.ts';
 import { Purger } from './purge/purger.ts';
 import { RequestContext, type ClientRequest, type ClientResponse } from './pipeline/context.ts';
 import { interimForwarder } from './pipeline/interim.ts';
@@ -153,6 +154,7 @@ export async function startEdge(
         },
     logger,
   );
+  runtime.analytics = await startAnalytics(config, logger);
   // Before any listener: a standalone pair that does not load stops the start with a clear error.
   const tls = await new EdgeTls({
     config,
@@ -270,6 +272,8 @@ export async function startEdge(
     await https?.close();
     admin?.closeAllConnections();
     admin?.close();
+    await shipping?.close();
+    runtime.analytics?.accessLog?.close();
     siblingServer?.closeAllConnections();
     siblingServer?.close();
     await follower?.close();
@@ -321,6 +325,18 @@ export async function startEdge(
     logger.info('worker listening', { slot: siblings.slot, workers: siblings.count, pid: process.pid });
     return nodeOf(runtime, address, null, tls, https, () => cluster?.seq ?? 0, reload, workers, drain, close);
   }
+  const analytics = runtime.analytics;
+  const shipping =
+    controlUrls === null || analytics === null || analytics.collector === null
+      ? null
+      : shipAnalytics(
+          runtime.metrics.registry,
+          analytics,
+          config,
+          controlUrls,
+          (id) => zones.get(id) !== undefined,
+          logger,
+        );
   readiness.ready = true;
   logger.info('edge listening', {
     address: `${address.address}:${address.port}`,
@@ -599,6 +615,7 @@ function createRuntime(
     defaultHost: config.origin?.host ?? 'localhost',
     resolveZone,
     isReady: () => true,
+    analytics: null,
     pass(ctx) {
       const req = ctx.req;
       const method = req.method ?? 'GET';

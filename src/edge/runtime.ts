@@ -7,6 +7,7 @@ import type { Cluster } from './cluster/cluster.ts';
 import type { EdgeConfig } from './config.ts';
 import type { FetchDeps, FetchSpec, FetchTask } from './fetch/fetch-task.ts';
 import type { EdgeMetrics } from './metrics.ts';
+import type { EdgeAnalytics } from './analytics/analytics.ts';
 import type { RequestContext } from './pipeline/context.ts';
 import type { UpstreamResponse } from './upstream/origin-client.ts';
 import type { ZoneRuntime } from './zones/types.ts';
@@ -19,6 +20,8 @@ export interface EdgeRuntime {
   readonly inflight: InFlight<FetchTask>;
   readonly fetchDeps: FetchDeps;
   readonly metrics: EdgeMetrics;
+  /** Per-zone counts, access log and live tail (analytics/); null: none of them on this node. */
+  analytics: EdgeAnalytics | null;
   /** Managed mode: the ACME HTTP-01 challenges this node answers (from the event log). */
   readonly acmeChallenges: ChallengeTable;
   /** Managed mode: the node's PoP, its peers and shield, the hop key (set once listening). */

@@ -9,6 +9,7 @@ import {
 } from '../../control/control.ts';
 import { DEFAULT_EVENT_STREAM, isValidStreamName } from '../../common/events/nats-names.ts';
 import { DEFAULT_PURGE_RATE } from '../../control/api/purge.ts';
+import { DEFAULT_ANALYTICS_RETENTION, type AnalyticsRetention } from '../../control/store/analytics.ts';
 import { MasterKeyError } from '../../control/secrets/master-key.ts';
 import { parseDuration, parseListen, UsageError } from '../args.ts';
 import { readCaFlag, readServerPair } from '../tls-files.ts';
@@ -59,6 +60,8 @@ Options:
   --acme-email ADDRESS   contact for the ACME account
   --acme-ca FILE         PEM root that signs the ACME directory's HTTPS (a private CA such as pebble's)
   --admin-token-file FILE  the admin token on the first line of FILE (or MERIDIAN_ADMIN_TOKEN_FILE)
+  --analytics-retention minute=7d,hour=90d,day=730d
+                         how long analytics rollups are kept per resolution (any subset; docs/analytics.md)
 ${CONFIG_HELP}  -h, --help             this help
 
 On first start an admin token is created and printed once the control plane is up; set
@@ -84,6 +87,7 @@ const OPTIONS = {
   'acme-email': { type: 'string' },
   'acme-ca': { type: 'string' },
   'admin-token-file': { type: 'string' },
+  'analytics-retention': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   ...CONFIG_OPTIONS,
 } as const;
@@ -139,7 +143,23 @@ function controlConfigOf(values: FlagValues<typeof OPTIONS>): ControlConfig {
       file: values['master-key-file'] ?? null,
     },
     acme: acmeSettingsOf(values['acme-directory'], values['acme-email'], values['acme-ca']),
+    analyticsRetention: analyticsRetentionOf(values['analytics-retention']),
   };
+}
+
+/** minute=7d,hour=90d,day=730d (any subset; the rest keep their defaults). */
+export function analyticsRetentionOf(value: string | undefined): AnalyticsRetention {
+  const out = { ...DEFAULT_ANALYTICS_RETENTION };
+  if (value === undefined) return out;
+  for (const part of value.split(',')) {
+    const [key, duration] = part.split('=');
+    if ((key !== 'minute' && key !== 'hour' && key !== 'day') || duration === undefined)
+      throw new UsageError(`--analytics-retention: expected minute=DUR,hour=DUR,day=DUR, got "${part}"`);
+    out[`${key}Ms`] = parseDuration('analytics-retention', duration);
+  }
+  if (out.minuteMs > out.hourMs || out.hourMs > out.dayMs)
+    throw new UsageError('--analytics-retention: minutes cannot outlive hours, nor hours days');
+  return out;
 }
 
 function acmeSettingsOf(

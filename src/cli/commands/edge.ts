@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_EVENT_STREAM } from '../../common/events/nats-names.ts';
-import type { ControlLink, EdgeConfig, WorkerSettings } from '../../edge/config.ts';
+import type { AccessLogConfig, ControlLink, EdgeConfig, WorkerSettings } from '../../edge/config.ts';
 import { parseControlUrls } from '../control-urls.ts';
 import { natsCaOf, streamName } from './control.ts';
 import { parseUpstreamTls, UPSTREAM_TLS_HELP, UPSTREAM_TLS_OPTIONS } from './edge-upstream-tls.ts';
@@ -81,6 +81,15 @@ Options:
   --worker-cpu DUR          CPU time one worker request may use (default 50ms)
   --worker-wall DUR         wall time of one worker request, and of its waitUntil work (default 30s)
   --worker-country-header NAME  request header a trusted proxy sets to the client's country (request.cf.country)
+  --access-log FILE|stdout  write an access log line per request (sampled per zone by the zone's
+                            access_log_sample_rate); fields in docs/analytics.md (default: none)
+  --access-log-format FMT   json (default) or combined (Apache/nginx combined log format)
+  --access-log-max-size SIZE  rotate the file past this size (default 100MB): FILE.1 ... FILE.N
+  --access-log-keep N       rotated files kept (default 5)
+  --geoip FILE[,FILE]       MaxMind DB files (.mmdb: GeoLite2 Country/City, DB-IP lite) for the
+                            client's country in analytics and the access log (default: none)
+  --analytics-interval DUR  managed mode: how often analytics batches go to the control plane (default 2s)
+  --analytics on|off        managed mode: count per-zone analytics and ship them (default on)
 ${CONFIG_HELP}  -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}
@@ -127,6 +136,13 @@ const OPTIONS = {
   'worker-cpu': { type: 'string', default: '50ms' },
   'worker-wall': { type: 'string', default: '30s' },
   'worker-country-header': { type: 'string' },
+  'access-log': { type: 'string' },
+  'access-log-format': { type: 'string', default: 'json' },
+  'access-log-max-size': { type: 'string', default: '100MB' },
+  'access-log-keep': { type: 'string', default: '5' },
+  geoip: { type: 'string' },
+  'analytics-interval': { type: 'string', default: '2s' },
+  analytics: { type: 'string', default: 'on' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
   ...CONFIG_OPTIONS,
@@ -214,6 +230,39 @@ function edgeConfigOf(values: FlagValues<typeof OPTIONS>): EdgeConfig {
     workers: workersOf(values.workers),
     sliceBytes: sliceSizeOf(values['slice-size'], control === null),
     compute: workerSettingsOf(values),
+    accessLog: accessLogOf(values),
+    geoipFiles: values.geoip === undefined ? [] : values.geoip.split(',').filter((f) => f !== ''),
+    analyticsIntervalMs: parseDuration('analytics-interval', values['analytics-interval']),
+    analytics: onOff('analytics', values.analytics),
+  };
+}
+
+function onOff(flag: string, value: string): boolean {
+  if (value !== 'on' && value !== 'off')
+    throw new UsageError(`--${flag}: expected on or off, got "${value}"`);
+  return value === 'on';
+}
+
+function accessLogOf(values: {
+  'access-log'?: string;
+  'access-log-format'?: string;
+  'access-log-max-size'?: string;
+  'access-log-keep'?: string;
+}): AccessLogConfig | null {
+  const format = values['access-log-format'];
+  if (format !== 'json' && format !== 'combined')
+    throw new UsageError(`--access-log-format: expected json or combined, got "${format}"`);
+  const keep = values['access-log-keep'] ?? '5';
+  if (!/^\d{1,3}$/.test(keep) || Number(keep) < 1)
+    throw new UsageError(`--access-log-keep: expected 1 to 999 files, got "${keep}"`);
+  const destination = values['access-log'];
+  if (destination === undefined) return null;
+  if (destination === '') throw new UsageError('--access-log: expected a file path or stdout');
+  return {
+    destination,
+    format,
+    maxBytes: parseSize('access-log-max-size', values['access-log-max-size'] ?? '100MB'),
+    keep: Number(keep),
   };
 }
 

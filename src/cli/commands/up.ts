@@ -495,6 +495,7 @@ function summary(d: UpDescription, dir: string, describeFile: string | null): st
     'Meridian is up.',
     `  control plane  ${d.control.url}   (OpenAPI: ${d.control.url}/client/v4/openapi.json)`,
     `  admin token    ${d.control.token}`,
+    `  dashboard      ${d.control.url}/dashboard/#token=${d.control.token}`,
     `  origin         ${d.origin.url}`,
     `  zone           ${d.zone.hostname} (${d.zone.id})`,
   ];

@@ -259,6 +259,12 @@ export const ZoneSettingsSchema = z
       .describe(
         "The zone's edge workers may fetch() loopback, private and link-local addresses (default false).",
       ),
+    access_log_sample_rate: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe("Share of the zone's requests written to the nodes' access logs (0 to 1; default 1: all)."),
   })
   .strict()
   .meta({ id: 'ZoneSettings' });

@@ -27,6 +27,8 @@ export const API_ERRORS = {
   script_too_large: 1803,
   binding_invalid: 1804,
   kv_value_invalid: 1805,
+  analytics_unknown_zone: 1501,
+  analytics_range: 1502,
 } as const;
 
 /** What each API error code means and the HTTP status it comes with (for docs/errors.md). */
@@ -60,6 +62,16 @@ export const API_ERROR_INFO: Record<keyof typeof API_ERRORS, { status: number; s
   kv_value_invalid: {
     status: 400,
     summary: 'A KV write breaks a limit: key length, value size, metadata size or expiration.',
+  },
+  analytics_unknown_zone: {
+    status: 404,
+    summary:
+      'An analytics batch names a zone the control plane does not have; nothing of the batch is stored.',
+  },
+  analytics_range: {
+    status: 400,
+    summary:
+      'An analytics time range is backwards, wider than 366 days, or too many buckets for its resolution.',
   },
 };
 

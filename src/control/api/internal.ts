@@ -55,6 +55,8 @@ export function internalRoutes(router: Router, store: ControlStore): void {
     async ({ reply, params, body }) => {
       const node = await store.heartbeat(params.node_name as string, body.applied_seq);
       if (node === undefined) throw notFound('node');
+      // Propagation history (analytics): when this node first reported this seq.
+      await store.analytics.noteApplied(node.name, body.applied_seq);
       return ok(reply, node);
     },
   );

@@ -7,6 +7,9 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { ControlStore } from '../store/types.ts';
 import { authenticate, requireScope } from './auth.ts';
 import { auditRoutes } from './audit.ts';
+import { analyticsRoutes } from './analytics.ts';
+import { dashboardRoutes } from './dashboard.ts';
+import type { TailHub } from '../analytics/tail-hub.ts';
 import { certificateRoutes } from './certificates.ts';
 import type { AcmeHook } from './certificates.ts';
 import { ApiError, API_ERRORS, fail, validationErrors, type ApiErrorBody } from './envelope.ts';
@@ -35,6 +38,10 @@ export interface ApiOptions {
   registry?: Registry;
   /** Serve HTTPS with this chain and key (PEM); absent or null: plain HTTP (behind a TLS proxy, or loopback). */
   https?: { cert: string; key: string } | null;
+  /** Serve the dashboard (web/) at /dashboard/; default true. */
+  dashboard?: boolean;
+  /** Live tail subscribers (default: a new hub). */
+  tailHub?: TailHub;
   /** Extra resources (purge, analytics) register here. */
   extend?: (router: Router) => void;
 }
@@ -65,11 +72,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   acceptKvValueBodies(app);
   kvRoutes(router, store);
   workerInternalRoutes(router, store);
+  analyticsRoutes(router, store, options.tailHub);
   options.extend?.(router);
 
   const openapi = buildOpenApi(router.routes, options.version);
   app.get('/client/v4/openapi.json', async (_req, reply) => reply.send(openapi));
   app.get('/healthz', async (_req, reply) => reply.send({ status: 'ok' }));
+  if (options.dashboard !== false) dashboardRoutes(app);
 
   const registry = options.registry ?? new Registry();
   collectDefaultMetrics({

@@ -18,6 +18,7 @@ import { prepareSecrets, resealAll } from './secrets.ts';
 import type { RotationResult } from './secrets.ts';
 import type { AcmeChallenge } from '../../common/config/certificate.ts';
 import * as acmeChallenges from './acme-challenges.ts';
+import { AnalyticsRepository } from './analytics.ts';
 import { listAudit } from './audit.ts';
 import { CommitNotifier, PgCommitListener, notifyChannel } from './commit-notifier.ts';
 import { connect, parseStoreUrl } from './connect.ts';
@@ -106,6 +107,7 @@ class KyselyControlStore implements ControlStore {
   #hopKey: Promise<string> | null = null;
   #ticketKey: Promise<string> | null = null;
   readonly dialect: 'sqlite' | 'postgres';
+  readonly analytics: AnalyticsRepository;
   #ctx: StoreContext;
   readonly #connection: Connection;
   readonly #notifier: CommitNotifier;
@@ -120,6 +122,7 @@ class KyselyControlStore implements ControlStore {
   ) {
     this.dialect = ctx.dialect;
     this.#ctx = ctx;
+    this.analytics = new AnalyticsRepository(ctx);
     this.#connection = connection;
     this.#notifier = notifier;
     this.#listener = listener;

@@ -231,6 +231,34 @@ export interface KvEntryRow {
   updated_at: string;
 }
 
+/** A node's analytics batch that was added (its id is never added twice). */
+export interface AnalyticsBatchRow {
+  batch_id: string;
+  node: string;
+  received_at: string;
+}
+
+/** One zone's counts in one bucket (minute, hour or day start, ISO) from one node. */
+export interface AnalyticsRollupRow {
+  zone_id: string;
+  resolution: string;
+  bucket: string;
+  node: string;
+  pop: string;
+  requests: number;
+  bytes: number;
+  /** JSON: the Tally (common/analytics/tally.ts). */
+  data: string;
+  updated_at: string;
+}
+
+/** A node reported (heartbeat) that it applied up to `seq`, first at `at`. */
+export interface NodeAppliedRow {
+  node: string;
+  seq: number;
+  at: string;
+}
+
 export interface Tables {
   tokens: TokenRow;
   zones: ZoneRow;
@@ -254,4 +282,7 @@ export interface Tables {
   worker_routes: WorkerRouteRow;
   kv_namespaces: KvNamespaceRow;
   kv_entries: KvEntryRow;
+  analytics_batches: AnalyticsBatchRow;
+  analytics_rollups: AnalyticsRollupRow;
+  node_applied: NodeAppliedRow;
 }

@@ -4,6 +4,7 @@
 //
 // Every mutating call runs in ONE transaction that also appends its event(s) to the log and writes
 // an audit entry, so a change and its event are committed together or not at all.
+import type { AnalyticsRepository } from './analytics.ts';
 import type { ControlEvent, Snapshot } from '../../common/events/types.ts';
 import type { AcmeChallenge } from '../../common/config/certificate.ts';
 import type { Purge, PurgeRequest } from '../../common/config/purge.ts';
@@ -106,6 +107,8 @@ export type CertificateRecordInput = Omit<
 
 export interface ControlStore {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Analytics rollups, batch ids and propagation times (analytics.ts). */
+  readonly analytics: AnalyticsRepository;
   close(): Promise<void>;
 
   // tokens: only the SHA-256 of a secret is stored

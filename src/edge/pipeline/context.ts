@@ -109,6 +109,12 @@ export class RequestContext {
   bytesSent = 0;
   /** route: a sibling worker's fill (edge/multicore): this worker owns the key. */
   sibling = false;
+  /** When the request started, performance.now() ms (analytics: TTFB and upstream time, sub-ms); 0 without analytics. */
+  readonly startHrMs: number;
+  /** miss / pass: performance.now() ms when the upstream response head arrived; 0: no upstream. */
+  upstreamHrMs = 0;
+  /** deliver: performance.now() ms when the head went out before a streamed body; 0: sent with the body. */
+  headHrMs = 0;
 
   constructor(req: ClientRequest, res: ClientResponse, edge: EdgeRuntime, startMs: number, secure = false) {
     this.req = req;
@@ -118,6 +124,8 @@ export class RequestContext {
     this.secure = secure;
     this.h2 = req.httpVersionMajor === 2;
     this.scheme = secure ? 'https' : 'http';
+    // Read only when a node counts analytics: a clock read is not free on the hit path.
+    this.startHrMs = edge.analytics === null ? 0 : performance.now();
   }
 
   /** The absolute URL as requested (scheme://host/path?query); built only off the hit path. */

@@ -315,6 +315,7 @@ function withoutField(fields: string[], name: string): string[] {
 }
 
 function stream(ctx: RequestContext, body: Readable): Promise<Next<'deliver'>> {
+  ctx.headHrMs = performance.now();
   return new Promise((resolve) => {
     pipeline(body, ctx.res, (err) => {
       // A body that fails mid-way cannot be repaired: the client sees the connection close.

@@ -31,6 +31,7 @@ export async function miss(ctx: RequestContext): Promise<Next<'miss'>> {
     // 1xx from the origin reach every request waiting on the fetch, as they arrive.
     const stopInterim = task.listenInterim(interimForwarder(ctx));
     const outcome = await task.outcome.finally(stopInterim);
+    ctx.upstreamHrMs = performance.now();
     if (outcome.kind === 'fill') {
       const mine = variantKeyOf(ctx.primaryKey, outcome.meta.varyNames, req.headers, keyExtra);
       if (mine !== outcome.meta.key && partialKeyOf(mine) !== outcome.meta.key) {

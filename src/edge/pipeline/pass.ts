@@ -11,6 +11,7 @@ export async function pass(ctx: RequestContext): Promise<Next<'pass'>> {
   let response;
   try {
     response = await ctx.edge.pass(ctx);
+    ctx.upstreamHrMs = performance.now();
   } catch (err) {
     ctx.fail(classify(err));
     return 'synth';

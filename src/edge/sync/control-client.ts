@@ -8,6 +8,7 @@ import { FailoverUrls } from '../../common/http/failover-urls.ts';
 import type { Snapshot, WorkerScriptRef } from '../../common/events/types.ts';
 import type { KvEntryRef } from '../../common/config/kv.ts';
 import type { WorkerScript } from '../../common/config/worker.ts';
+import type { AnalyticsBatch, BatchReceipt } from '../../common/analytics/batch.ts';
 import { explainUntrusted } from '../../common/tls/control-trust.ts';
 import { isSnapshot } from './snapshot.ts';
 
@@ -90,6 +91,25 @@ export class ControlClient {
       progress,
       signal,
     );
+  }
+
+  /** An analytics batch (edge/analytics/shipper.ts); the receipt names the zones being tailed. */
+  async analyticsBatch(batch: AnalyticsBatch, signal?: AbortSignal): Promise<BatchReceipt> {
+    const result = (await this.#call(
+      'POST',
+      '/internal/v1/analytics/batches',
+      batch,
+      signal,
+    )) as Partial<BatchReceipt> | null;
+    return { duplicate: result?.duplicate === true, tails: Array.isArray(result?.tails) ? result.tails : [] };
+  }
+
+  /** Live requests of tailed zones (edge/analytics/tail.ts); answers the zones still tailed. */
+  async tailRecords(node: string, records: readonly unknown[], signal?: AbortSignal): Promise<string[]> {
+    const result = (await this.#call('POST', '/internal/v1/analytics/tail', { node, records }, signal)) as {
+      tails?: unknown;
+    } | null;
+    return Array.isArray(result?.tails) ? (result.tails as string[]) : [];
   }
 
   async snapshot(signal?: AbortSignal): Promise<Snapshot> {

@@ -10,6 +10,7 @@ import { acmeChallengesMigration } from './0005-acme-challenges.ts';
 import { popDrainMigration } from './0010-pop-drain.ts';
 import { prewarmsMigration } from './0009-prewarms.ts';
 import { workersMigration } from './0008-workers.ts';
+import { analyticsMigration } from './0006-analytics.ts';
 
 export function migrationProvider(dialect: StoreDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -21,6 +22,7 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
     '0010-pop-drain': popDrainMigration(),
     '0009-prewarms': prewarmsMigration(dialect),
     '0008-workers': workersMigration(),
+    '0006-analytics': analyticsMigration(dialect),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
