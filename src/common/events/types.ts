@@ -5,6 +5,7 @@ import type { AcmeChallenge, CertificateMeta } from '../config/certificate.ts';
 import type { Purge } from '../config/purge.ts';
 import type { Pop } from '../config/topology.ts';
 import type { Rule, Zone } from '../config/zone.ts';
+import type { ZoneSecurity } from '../config/ruleset.ts';
 
 export type EventBody =
   | { type: 'zone.upsert'; zone: Zone }
@@ -20,7 +21,9 @@ export type EventBody =
   | { type: 'acme.challenge.upsert'; challenge: AcmeChallenge }
   | { type: 'acme.challenge.delete'; token: string }
   /** Not a state: a command each node applies once, in order (its cache state is the node's own). */
-  | { type: 'purge'; purge: Purge };
+  | { type: 'purge'; purge: Purge }
+  /** A zone's whole edge security (rulesets and settings); null: none (edge/security). */
+  | { type: 'security.replace'; zone_id: string; security: ZoneSecurity | null };
 
 export type ControlEvent = EventBody & {
   /** Position in the log: 1, 2, 3 … without gaps. */
@@ -58,6 +61,8 @@ export interface Snapshot {
    * (base64url; edge/server/ticket-keys.ts). Given to node tokens only, like hop_key.
    */
   ticket_key?: string;
+  /** Each zone's edge security (rulesets, settings); absent in older saved states: none. */
+  security?: Record<string, ZoneSecurity>;
 }
 
 /** How a node receives the log: from `afterSeq` on, in order, until closed. */

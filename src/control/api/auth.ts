@@ -15,6 +15,8 @@ export const SCOPES: readonly Scope[] = [
   'audit:read',
   'node',
   'admin',
+  'firewall:read',
+  'firewall:write',
 ];
 
 /** A new secret: "mrd_" and 43 characters of base64url (256 random bits). */

@@ -13,6 +13,7 @@ import { purgeRoutes } from './purge.ts';
 import type { PurgeRateLimit } from './purge.ts';
 import { Router, ValidationFailure } from './router.ts';
 import { ruleRoutes } from './rules.ts';
+import { rulesetRoutes } from './rulesets.ts';
 import { tokenRoutes } from './tokens.ts';
 import { topologyRoutes } from './topology.ts';
 import { zoneRoutes } from './zones.ts';
@@ -56,6 +57,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   auditRoutes(router, store);
   certificateRoutes(router, store, { acme: options.acme ?? null });
   internalRoutes(router, store);
+  rulesetRoutes(router, store);
   options.extend?.(router);
 
   const openapi = buildOpenApi(router.routes, options.version);

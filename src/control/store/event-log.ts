@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { ControlEvent, EventBody, Snapshot } from '../../common/events/types.ts';
+import { allSecurity } from './security.ts';
 import { listAcmeChallenges } from './acme-challenges.ts';
 import { allCertificates } from './certificates.ts';
 import type { StoreDialect } from './connect.ts';
@@ -67,6 +68,8 @@ export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect, now: D
     const certificates = await allCertificates(trx);
     // ACME challenges in progress; absent when none (the field is optional, older nodes ignore it).
     const challenges = await listAcmeChallenges(trx, now.toISOString());
+    // Edge security documents; absent when no zone has one (older nodes ignore the field).
+    const security = await allSecurity(trx);
     return {
       seq,
       zones,
@@ -77,6 +80,7 @@ export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect, now: D
       purges,
       purges_from: purgesFrom,
       ...(challenges.length === 0 ? {} : { acme_challenges: challenges }),
+      ...(Object.keys(security).length === 0 ? {} : { security }),
     };
   };
   const builder = db.transaction();

@@ -159,6 +159,13 @@ export interface AcmeLeaseRow {
   expires_at: string;
 }
 
+/** A zone's edge security document (common/config/ruleset.ts ZoneSecurity, JSON). */
+export interface ZoneSecurityRow {
+  zone_id: string;
+  body: string;
+  updated_at: string;
+}
+
 export interface Tables {
   tokens: TokenRow;
   zones: ZoneRow;
@@ -175,4 +182,5 @@ export interface Tables {
   certificates: CertificateRow;
   acme_challenges: AcmeChallengeRow;
   acme_leases: AcmeLeaseRow;
+  zone_security: ZoneSecurityRow;
 }

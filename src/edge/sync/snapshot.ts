@@ -15,6 +15,10 @@ export function applyEventToSnapshot(snapshot: Snapshot, event: ControlEvent): S
       next.zones = snapshot.zones.filter((z) => z.id !== event.zone_id);
       const { [event.zone_id]: _dropped, ...rules } = snapshot.rules;
       next.rules = rules;
+      if (snapshot.security?.[event.zone_id] !== undefined) {
+        const { [event.zone_id]: _gone, ...security } = snapshot.security;
+        next.security = security;
+      }
       break;
     }
     case 'rules.replace':
@@ -54,6 +58,11 @@ export function applyEventToSnapshot(snapshot: Snapshot, event: ControlEvent): S
       break;
     case 'purge':
       break; // applied to the cache, not kept in the state
+    case 'security.replace': {
+      const { [event.zone_id]: _replaced, ...others } = snapshot.security ?? {};
+      next.security = event.security === null ? others : { ...others, [event.zone_id]: event.security };
+      break;
+    }
     default:
       assertNever(event);
   }

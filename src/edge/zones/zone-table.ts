@@ -65,6 +65,7 @@ export class ZoneTable {
       case 'acme.challenge.upsert':
       case 'acme.challenge.delete':
       case 'purge': // the cache's business (edge/purge)
+      case 'security.replace': // the filter's business (edge/security/security-table.ts)
         break;
       default:
         assertNever(event);

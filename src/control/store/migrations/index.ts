@@ -7,6 +7,7 @@ import { purgesMigration } from './0002-purges.ts';
 import { clusterKeysMigration } from './0003-cluster-keys.ts';
 import { certificatesMigration } from './0004-certificates.ts';
 import { acmeChallengesMigration } from './0005-acme-challenges.ts';
+import { zoneSecurityMigration } from './0007-zone-security.ts';
 
 export function migrationProvider(dialect: StoreDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -15,6 +16,7 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
     '0003-cluster-keys': clusterKeysMigration(),
     '0004-certificates': certificatesMigration(),
     '0005-acme-challenges': acmeChallengesMigration(),
+    '0007-zone-security': zoneSecurityMigration(),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
