@@ -5,7 +5,11 @@
 import { z } from 'zod';
 import { checkExpression } from '../../lib/rules/compile.ts';
 
-export const PHASES = ['http_request_firewall_custom', 'http_ratelimit', 'http_request_firewall_managed'] as const;
+export const PHASES = [
+  'http_request_firewall_custom',
+  'http_ratelimit',
+  'http_request_firewall_managed',
+] as const;
 export type Phase = (typeof PHASES)[number];
 export const PhaseSchema = z.enum(PHASES);
 
@@ -28,7 +32,7 @@ const expression = z
     const error = checkExpression(source);
     if (error !== null) ctx.addIssue({ code: 'custom', message: error.message });
   })
-  .describe('A rules-language expression (a subset of Cloudflare\'s; docs/security.md).');
+  .describe("A rules-language expression (a subset of Cloudflare's; docs/security.md).");
 
 const BlockResponseSchema = z
   .object({
@@ -39,7 +43,12 @@ const BlockResponseSchema = z
   .strict();
 
 const common = {
-  id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/).optional(),
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .optional(),
   description: z.string().max(500).default(''),
   enabled: z.boolean().default(true),
   /** Meridian's addition: evaluate and count the rule, log its decision, but do not enforce it. */
@@ -49,7 +58,10 @@ const common = {
 const SkipParametersSchema = z
   .object({
     ruleset: z.literal('current').optional().describe('Skip the remaining rules of this phase.'),
-    phases: z.array(z.enum(['http_ratelimit', 'http_request_firewall_managed'])).max(2).optional(),
+    phases: z
+      .array(z.enum(['http_ratelimit', 'http_request_firewall_managed']))
+      .max(2)
+      .optional(),
     /** Managed phase: per-rule exceptions, {"meridian_managed": ["rule id", …]}. */
     rules: z.record(z.literal(MANAGED_RULESET_ID), z.array(z.string().min(1).max(64)).max(500)).optional(),
   })
@@ -60,7 +72,9 @@ export const CustomRuleInputSchema = z
     ...common,
     expression,
     action: z.enum(CUSTOM_ACTIONS),
-    action_parameters: z.union([z.object({ response: BlockResponseSchema }).strict(), SkipParametersSchema]).optional(),
+    action_parameters: z
+      .union([z.object({ response: BlockResponseSchema }).strict(), SkipParametersSchema])
+      .optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {
@@ -73,13 +87,17 @@ export const CustomRuleInputSchema = z
           message: 'skip needs {"ruleset": "current"} or {"phases": [...]}',
         });
       }
-    } else if (rule.action_parameters !== undefined && !(rule.action === 'block' && 'response' in rule.action_parameters)) {
+    } else if (
+      rule.action_parameters !== undefined &&
+      !(rule.action === 'block' && 'response' in rule.action_parameters)
+    ) {
       ctx.addIssue({ code: 'custom', path: ['action_parameters'], message: `not taken by ${rule.action}` });
     }
   });
 
 /** Cloudflare's rate-limit characteristics: what a counter is kept per. */
-const CHARACTERISTIC = /^(?:ip\.src|http\.host|cf\.colo\.id|http\.request\.headers\["[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}"\])$/;
+const CHARACTERISTIC =
+  /^(?:ip\.src|http\.host|cf\.colo\.id|http\.request\.headers\["[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}"\])$/;
 
 export const RateLimitRuleInputSchema = z
   .object({
@@ -89,7 +107,9 @@ export const RateLimitRuleInputSchema = z
     ratelimit: z
       .object({
         characteristics: z
-          .array(z.string().regex(CHARACTERISTIC, 'ip.src, http.host, cf.colo.id or http.request.headers["name"]'))
+          .array(
+            z.string().regex(CHARACTERISTIC, 'ip.src, http.host, cf.colo.id or http.request.headers["name"]'),
+          )
           .min(1)
           .max(5),
         period: z.number().int().min(1).max(3600).describe('Seconds (1 … 3600).'),
@@ -105,7 +125,10 @@ export const RateLimitRuleInputSchema = z
 const ManagedOverridesSchema = z
   .object({
     paranoia_level: z.number().int().min(1).max(4).default(1),
-    action: z.enum(CHALLENGE_ACTIONS).optional().describe('Every managed rule takes this action instead of its own.'),
+    action: z
+      .enum(CHALLENGE_ACTIONS)
+      .optional()
+      .describe('Every managed rule takes this action instead of its own.'),
     rules: z
       .array(
         z
@@ -155,7 +178,11 @@ export const ManagedRuleInputSchema = z.discriminatedUnion('action', [
 ]);
 
 export type CustomRuleInput = z.input<typeof CustomRuleInputSchema>;
-export type CustomRule = z.output<typeof CustomRuleInputSchema> & { id: string; version: string; last_updated: string };
+export type CustomRule = z.output<typeof CustomRuleInputSchema> & {
+  id: string;
+  version: string;
+  last_updated: string;
+};
 export type RateLimitRule = z.output<typeof RateLimitRuleInputSchema> & {
   id: string;
   version: string;
@@ -181,7 +208,8 @@ const bodyOf = <T extends z.ZodType>(rule: T) =>
       const seen = new Set<string>();
       for (const [i, r] of (body.rules as { id?: string }[]).entries()) {
         if (r.id === undefined) continue;
-        if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: 'duplicate rule id' });
+        if (seen.has(r.id))
+          ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: 'duplicate rule id' });
         seen.add(r.id);
       }
     });
@@ -233,7 +261,12 @@ export const SecuritySettingsSchema = z
     under_attack: z.boolean().default(false),
     verified_crawlers_skip_challenge: z.boolean().default(false),
     /** How long a passed challenge's clearance cookie lasts (seconds). */
-    challenge_ttl: z.number().int().min(60).max(86_400 * 30).default(1800),
+    challenge_ttl: z
+      .number()
+      .int()
+      .min(60)
+      .max(86_400 * 30)
+      .default(1800),
     /** Proof-of-work difficulty: leading zero bits of SHA-256 a browser must find. */
     challenge_difficulty: z.number().int().min(8).max(24).default(16),
   })

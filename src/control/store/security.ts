@@ -21,7 +21,11 @@ export function emptySecurity(): ZoneSecurity {
 }
 
 export async function getSecurity(db: Kysely<Tables>, zoneId: string): Promise<ZoneSecurity> {
-  const row = await db.selectFrom('zone_security').select('body').where('zone_id', '=', zoneId).executeTakeFirst();
+  const row = await db
+    .selectFrom('zone_security')
+    .select('body')
+    .where('zone_id', '=', zoneId)
+    .executeTakeFirst();
   return row === undefined ? emptySecurity() : (JSON.parse(row.body) as ZoneSecurity);
 }
 
@@ -63,7 +67,11 @@ export function putRuleset(
     };
     security.rulesets[phase] = ruleset;
     await save(tx, zoneId, security);
-    await tx.audit(actor, 'ruleset.replace', ruleset.id, { zone_id: zoneId, phase, rules: ruleset.rules.length });
+    await tx.audit(actor, 'ruleset.replace', ruleset.id, {
+      zone_id: zoneId,
+      phase,
+      rules: ruleset.rules.length,
+    });
     return ruleset;
   });
 }
