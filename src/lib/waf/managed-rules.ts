@@ -194,6 +194,7 @@ export const MANAGED_RULES: readonly ManagedRuleDef[] = [
     /(?:^|\/)(?:etc\/(?:passwd|shadow|group|hosts|issue|crontab)|proc\/(?:self|\d+)\/(?:environ|cmdline|maps|fd)|boot\.ini|win\.ini|system32\/|windows\/system\.ini|\.htpasswd|web\.config)\b/,
     'sensitive system files',
   ),
+  // eslint-disable-next-line no-control-regex -- NUL and control characters are what this looks for
   rule('mr-lfi-nullbyte', 'traversal', 1, ['raw'], /%(?:25)*00|\u0000/, 'NUL byte'),
 
   // --- Remote code execution ---

@@ -98,6 +98,7 @@ export function normalize(raw: string): string {
   // Comments: /* … */ (MySQL's /*! … */ keeps its content, as MySQL runs it), then what a
   // terminating "--" or "#" hides is kept (the payload before it is what matters).
   if (value.includes('/*')) value = value.replace(/\/\*!?(?:\d{5})?/g, ' ').replace(/\*\//g, ' ');
+  // eslint-disable-next-line no-control-regex -- NUL and control characters are what this looks for
   value = value.replace(/[\u0000-\u001f\u007f\u00a0\u2000-\u200b\u3000\ufeff]+/g, ' ');
   if (value.includes('\\')) value = value.replace(/\\/g, '/');
   return value.replace(/ {2,}/g, ' ');
