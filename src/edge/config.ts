@@ -92,4 +92,24 @@ export interface EdgeConfig {
   policy: PolicyOptions;
   /** How long an uncacheable answer makes the key skip collapsing (Varnish hit-for-pass). */
   hitForPassSec: number;
+  /** Edge security (edge/security, server/flood.ts); absent: the defaults below. */
+  security?: SecurityConfig;
 }
+
+export interface SecurityConfig {
+  /** Redis that rate limits count in across the PoP (--redis); null: each node counts alone. */
+  redis: string | null;
+  /** Open connections one client address may hold (--max-conns-per-ip); 0: no limit. */
+  maxConnectionsPerIp: number;
+  /** Requests per second one client address may send before the pipeline (--max-rps-per-ip); 0: no limit. */
+  maxRequestsPerIpPerSec: number;
+  /** A client must send its whole request (headers and body) within this (--client-body-timeout). */
+  clientRequestMs: number;
+}
+
+export const DEFAULT_SECURITY_CONFIG: SecurityConfig = {
+  redis: null,
+  maxConnectionsPerIp: 0,
+  maxRequestsPerIpPerSec: 0,
+  clientRequestMs: 300_000,
+};

@@ -40,6 +40,11 @@ import type { ClientCertSource } from './upstream/origin-tls.ts';
 import { UpstreamPools } from './upstream/pools.ts';
 import { forwardHeaders } from './upstream/request-headers.ts';
 import type { ZoneRuntime } from './zones/types.ts';
+import { Redis } from 'ioredis';
+import { createHmac } from 'node:crypto';
+import { DEFAULT_SECURITY_CONFIG } from './config.ts';
+import { EdgeSecurity } from './security/edge-security.ts';
+import { FloodGuard } from './server/flood.ts';
 import { CompiledZone } from './zones/zone-runtime.ts';
 import { ZoneTable } from './zones/zone-table.ts';
 
@@ -90,6 +95,18 @@ export async function startEdge(
       : new FailoverUrls(config.control.urls ?? [config.control.url], { log: logger });
   const runtime = createRuntime(config, cache, upstream, resolverFor(config, zones, readiness), logger);
   runtime.isReady = () => readiness.ready;
+  const securityConfig = config.security ?? DEFAULT_SECURITY_CONFIG;
+  // Managed zones bring rulesets through the event log; a standalone node has none to run.
+  runtime.security =
+    config.control === null
+      ? null
+      : new EdgeSecurity({
+          registry: runtime.metrics.registry,
+          log: logger,
+          redis: await connectRedis(securityConfig.redis, logger),
+        });
+  const flood = new FloodGuard(securityConfig);
+  runtime.flood = flood.enabled ? flood : null;
   // Before any listener: a standalone pair that does not load stops the start with a clear error.
   const tls = await new EdgeTls({
     config,
@@ -115,7 +132,8 @@ export async function startEdge(
     {
       maxHeaderSize: config.limits.maxHeaderBytes,
       headersTimeout: config.timeouts.clientHeadersMs,
-      requestTimeout: 0,
+      // Slow POST: the whole request, body included, within this (Node answers 408 and closes).
+      requestTimeout: Math.max(securityConfig.clientRequestMs, config.timeouts.clientHeadersMs),
       // How often Node checks for the headers timeout; its default (30 s) would delay the 408.
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, config.timeouts.clientHeadersMs / 2)),
       keepAliveTimeout: config.timeouts.clientKeepAliveMs,
@@ -125,6 +143,7 @@ export async function startEdge(
     },
     (req, res) => handle(runtime, req, res),
   );
+  if (runtime.flood !== null) server.on('connection', (socket: Socket) => flood.admit(socket));
   server.on('clientError', (err, socket) =>
     answerClientError(err, socket as Socket, config.nodeName, config.limits.maxUriBytes),
   );
@@ -172,6 +191,7 @@ export async function startEdge(
       admin?.closeAllConnections();
       admin?.close();
       await follower?.close();
+      await runtime.security?.close();
       tls.close();
       await purger?.close();
       // Let fills that already have their bodies reach the disk (bounded: a hung origin cannot hold shutdown).
@@ -288,6 +308,13 @@ async function follow(
     apply: {
       applySnapshot(snapshot) {
         zones.applySnapshot(snapshot);
+        runtime.security?.table.applySnapshot(snapshot);
+        // Clearance cookies are signed with a key every node of the cluster derives alike.
+        if (snapshot.hop_key !== undefined) {
+          runtime.security?.keys.set(
+            createHmac('sha256', snapshot.hop_key).update('meridian challenge').digest(),
+          );
+        }
         cluster.applySnapshot(snapshot);
         runtime.acmeChallenges.applySnapshot(snapshot);
         tls.applySnapshot(snapshot);
@@ -295,6 +322,7 @@ async function follow(
       async applyEvent(event) {
         if (event.type === 'purge') await purger.apply(event.purge);
         zones.applyEvent(event);
+        runtime.security?.table.applyEvent(event);
         cluster.applyEvent(event);
         runtime.acmeChallenges.applyEvent(event);
         tls.applyEvent(event);
@@ -321,6 +349,21 @@ async function follow(
 
 /** Every client request, HTTP/1.x or HTTP/2, plain or TLS, enters the one pipeline here. */
 export function handle(runtime: EdgeRuntime, req: ClientRequest, res: ClientResponse, secure = false): void {
+  const flood = runtime.flood;
+  if (flood !== null && !flood.allowRequest(req.socket.remoteAddress ?? '', Date.now())) {
+    res.writeHead(429, [
+      'content-type',
+      'text/plain',
+      'content-length',
+      '18',
+      'retry-after',
+      '1',
+      'cache-control',
+      'no-store',
+    ]);
+    res.end('429 slow down now\n');
+    return;
+  }
   const ctx = new RequestContext(req, res, runtime, Date.now(), secure);
   const done = runRequest(ctx);
   if (done !== undefined) done.catch(() => res.destroy());
@@ -401,6 +444,8 @@ function createRuntime(
     config,
     cache,
     cluster: null,
+    security: null,
+    flood: null,
     inflight: fetchDeps.inflight,
     fetchDeps,
     metrics,
@@ -504,6 +549,7 @@ async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): P
           status: 'ok',
           node: runtime.config.nodeName,
           ...(cluster === null ? {} : { pop: cluster.self.pop, seq: cluster.seq }),
+          ...securityErrorsOf(runtime),
         }),
       );
       return;
@@ -514,4 +560,31 @@ async function startAdmin(runtime: EdgeRuntime, listen: EdgeConfig['listen']): P
   server.listen(listen.port, listen.host);
   await once(server, 'listening');
   return server;
+}
+
+/** /healthz names the zones whose security did not compile here (they run their last good rules). */
+function securityErrorsOf(runtime: EdgeRuntime): { security_errors?: Record<string, string> } {
+  const errors = runtime.security?.table.errors();
+  return errors === undefined || errors.size === 0 ? {} : { security_errors: Object.fromEntries(errors) };
+}
+
+/** --redis: connected before the node serves; one that cannot be reached leaves each node counting alone. */
+async function connectRedis(url: string | null, logger: Logger): Promise<Redis | null> {
+  if (url === null) return null;
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2_000,
+  });
+  redis.on('error', () => {
+    // Reported by the rate counter when a command fails (ratelimit.ts); reconnects are ioredis's.
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    logger.warn('rate limits: Redis unreachable at start, counting on this node until it answers', { err });
+  }
+  return redis;
 }

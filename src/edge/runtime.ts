@@ -10,6 +10,8 @@ import type { EdgeMetrics } from './metrics.ts';
 import type { RequestContext } from './pipeline/context.ts';
 import type { UpstreamResponse } from './upstream/origin-client.ts';
 import type { ZoneRuntime } from './zones/types.ts';
+import type { EdgeSecurity } from './security/edge-security.ts';
+import type { FloodGuard } from './server/flood.ts';
 
 export interface EdgeRuntime {
   readonly config: EdgeConfig;
@@ -21,6 +23,10 @@ export interface EdgeRuntime {
   readonly acmeChallenges: ChallengeTable;
   /** Managed mode: the node's PoP, its peers and shield, the hop key (set once listening). */
   cluster: Cluster | null;
+  /** Zone security (WAF, rate limits, challenges); null: none on this node (standalone). */
+  security: EdgeSecurity | null;
+  /** Per-address connection and request-rate caps before the pipeline; null: none. */
+  flood: FloodGuard | null;
   /** This node's Via entry ("1.1 <node>"). */
   readonly via: string;
   /** The Host assumed for an HTTP/1.0 request that sends none. */

@@ -55,6 +55,12 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
+  --redis URL               count rate limits across the PoP in this Redis (redis://host:port)
+  --max-conns-per-ip N      open connections one client address may hold (default 0: no limit)
+  --max-rps-per-ip N        requests per second one client address may send (default 0: no limit);
+                            beyond it 429 before the pipeline
+  --client-request-timeout DUR  a client must send its whole request, body included, within this
+                            (default 5m; slow POST)
   -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}`;
@@ -90,6 +96,10 @@ const OPTIONS = {
   'body-timeout': { type: 'string', default: '30s' },
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
+  redis: { type: 'string' },
+  'max-conns-per-ip': { type: 'string', default: '0' },
+  'max-rps-per-ip': { type: 'string', default: '0' },
+  'client-request-timeout': { type: 'string', default: '5m' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
 } as const;
@@ -150,7 +160,31 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
       defaultTtlSec: defaultTtl === undefined ? null : parseDuration('default-ttl', defaultTtl) / 1000,
     },
     hitForPassSec: 120,
+    security: {
+      redis: values.redis === undefined ? null : parseRedisUrl(values.redis),
+      maxConnectionsPerIp: parseCount('max-conns-per-ip', values['max-conns-per-ip']),
+      maxRequestsPerIpPerSec: parseCount('max-rps-per-ip', values['max-rps-per-ip']),
+      clientRequestMs: parseDuration('client-request-timeout', values['client-request-timeout']),
+    },
   };
+}
+
+function parseRedisUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--redis: expected redis://host:port, got "${value}"`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new UsageError(`--redis: expected a redis:// or rediss:// URL, got "${value}"`);
+  }
+  return value;
+}
+
+function parseCount(flag: string, value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`--${flag}: expected a whole number, got "${value}"`);
+  return Number(value);
 }
 
 /** Standalone: Strict-Transport-Security on HTTPS answers (managed zones set settings.hsts instead). */
