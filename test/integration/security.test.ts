@@ -4,7 +4,10 @@
 // overrides, rate limits exact under concurrency on one node and across two nodes through Redis,
 // under-attack mode and the proof-of-work challenge (solved here as a browser's script would).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
 import { after, before, describe, it } from 'node:test';
 import {
   api,
@@ -17,6 +20,7 @@ import {
 import type { ControlProc, EdgeProc, Proc, Reply } from '../helpers/processes.ts';
 
 const HOST = 'waf.test';
+const execFileP = promisify(execFile);
 const REDIS = 'redis://127.0.0.1:6379';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const PHASE = (p: string) => `/rulesets/phases/${p}/entrypoint`;
@@ -347,6 +351,65 @@ describe('edge security', () => {
           (r) => Number(r.headers['retry-after']) > 100 && Number(r.headers['retry-after']) <= 120,
         ),
       );
+    });
+  });
+
+  describe('a real browser passes the challenge, curl does not', () => {
+    before(() =>
+      put('http_request_firewall_custom', [
+        {
+          id: 'browser-check',
+          expression: 'http.request.uri.path eq "/browser"',
+          action: 'managed_challenge',
+        },
+      ]),
+    );
+    it('chromium (Playwright) runs the proof of work and lands on the page with a clearance cookie', async () => {
+      const browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+          `--host-resolver-rules=MAP ${HOST} 127.0.0.1`,
+        ],
+      });
+      try {
+        const page = await browser.newPage();
+        const first = await page.goto(`http://${HOST}:${a.port}/browser`, { waitUntil: 'commit' });
+        assert.equal(first?.status(), 403);
+        // The script works, comes back to /.meridian/challenge, and is redirected to /browser.
+        const deadline = Date.now() + 30_000;
+        while (!(await page.context().cookies()).some((c) => c.name === 'mrd_clearance' && c.httpOnly)) {
+          if (Date.now() > deadline) assert.fail(`no clearance cookie: ${await page.content()}`);
+          await sleep(50);
+        }
+        // The test origin answers application/octet-stream (the browser would download it): the
+        // browser's cookie, sent from here (the same client address), passes.
+        const clearance = (await page.context().cookies()).find((c) => c.name === 'mrd_clearance');
+        const again = await get(a, '/browser', { cookie: `mrd_clearance=${clearance?.value ?? ''}` });
+        assert.equal(again.status, 200);
+      } finally {
+        await browser.close();
+      }
+    });
+    it('curl, following redirects, stays on the challenge page', async () => {
+      const { stdout } = await execFileP('curl', [
+        '-s',
+        '-L',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-H',
+        `Host: ${HOST}`,
+        `${a.url}/browser`,
+      ]);
+      assert.equal(stdout, '403');
     });
   });
 
