@@ -21,6 +21,7 @@ Commands:
   pops      list, get, put, delete PoPs
   nodes     list the nodes registered with the control plane
   audit     read the audit log
+  waf       firewall rules, rate limits, managed rules, under attack mode (edge security)
 
 Run "meridian <command> --help" for a command's options.
 `;
@@ -42,6 +43,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   pops: async () => (await import('./commands/pops.ts')).runPops,
   nodes: async () => (await import('./commands/pops.ts')).runNodes,
   audit: async () => (await import('./commands/audit.ts')).runAudit,
+  waf: async () => (await import('./commands/waf.ts')).runWaf,
 };
 
 export async function main(argv: string[]): Promise<number> {

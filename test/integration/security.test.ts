@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core';
 import { after, before, describe, it } from 'node:test';
 import {
   api,
+  CLI,
   fetchReply,
   removeDir,
   startControlProcess,
@@ -436,6 +437,60 @@ describe('edge security', () => {
       const cookie = String(answer.headers['set-cookie']).split(';')[0] as string;
       assert.equal((await get(a, '/anything', { cookie })).status, 200);
       await zone('PUT', '/security/settings', { under_attack: false });
+    });
+  });
+
+  describe('meridian waf', () => {
+    const waf = async (...args: string[]): Promise<string> =>
+      (
+        await execFileP(process.execPath, [
+          CLI,
+          'waf',
+          ...args,
+          '--zone',
+          zoneId,
+          '--api',
+          control.url,
+          '--token',
+          control.adminToken,
+        ])
+      ).stdout;
+    it('adds, lists and deletes rules; turns managed rules and under attack mode on and off', async () => {
+      assert.match(
+        await waf(
+          'add',
+          '--phase',
+          'ratelimit',
+          '--id',
+          'cli-rl',
+          '--expression',
+          'http.request.uri.path eq "/cli"',
+          '--requests',
+          '5',
+          '--period',
+          '1m',
+        ),
+        /added rule cli-rl to http_ratelimit/,
+      );
+      const listed = JSON.parse(await waf('list', '--phase', 'ratelimit', '--json')) as Record<
+        string,
+        { id: string; ratelimit: { period: number } }[]
+      >;
+      assert.equal(listed.http_ratelimit?.find((r) => r.id === 'cli-rl')?.ratelimit.period, 60);
+      assert.match(await waf('delete', '--phase', 'ratelimit', 'cli-rl'), /deleted rule cli-rl/);
+      assert.match(await waf('managed', '--paranoia', '2', '--except', 'mr-proto-no-ua'), /paranoia 2/);
+      const managed = (await zone('GET', PHASE('http_request_firewall_managed'))).body.result.rules as {
+        action: string;
+      }[];
+      assert.deepEqual(
+        managed.map((r) => r.action),
+        ['skip', 'execute'],
+      );
+      assert.match(await waf('managed', '--off'), /off/);
+      assert.match(await waf('under-attack', 'on'), /on/);
+      assert.equal((await zone('GET', '/security/settings')).body.result.under_attack, true);
+      await waf('under-attack', 'off');
+      await assert.rejects(waf('add', '--expression', 'http.host eq', '--action', 'block'), /at position 12/);
     });
   });
 });
