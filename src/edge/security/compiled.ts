@@ -45,6 +45,12 @@ export interface CompiledManaged {
   readonly rules: readonly ActiveManagedRule[];
   /** Exceptions (skip rules of the managed phase): when `matches`, these ids (null: all) are skipped. */
   readonly exceptions: readonly { matches: Matcher; ids: ReadonlySet<string> | null }[];
+  /**
+   * Verdicts by everything the managed rules read (method, target, Cookie, User-Agent, Referer,
+   * X-Forwarded-For): the rules are pure functions of those, so a repeated request (the cache-hit
+   * case) skips normalisation and matching. Bounded; emptied when full.
+   */
+  readonly verdicts: Map<string, ActiveManagedRule | null>;
 }
 
 export interface CompiledSecurity {
@@ -126,5 +132,6 @@ function compileManaged(rules: readonly ManagedRule[]): CompiledManaged | null {
     logOnly: execute.log_only,
     rules: selectManagedRules(execute.action_parameters.overrides ?? { paranoia_level: 1 }),
     exceptions,
+    verdicts: new Map(),
   };
 }

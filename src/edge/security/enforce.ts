@@ -23,6 +23,10 @@ import { ContextSubject, clientIp } from './subject.ts';
 
 type Outcome = Next<'filter'> | null;
 
+/** Managed verdicts kept per zone, and the longest request (its inspected parts) kept. */
+const MAX_MEMO_ENTRIES = 8192;
+const MAX_MEMO_KEY = 2048;
+
 export function enforce(
   ctx: RequestContext,
   sec: CompiledSecurity,
@@ -168,18 +172,29 @@ class SecurityPass {
     const s = this.subject;
     const xff = s.header('x-forwarded-for');
     const referer = s.referer;
-    const hit = firstMatch(
-      managed.rules,
-      inspect({
-        method: s.method,
-        path: s.path,
-        query: s.query,
-        cookie: s.cookie,
-        userAgent: s.userAgent,
-        headers: referer === '' && xff === '' ? [] : [referer, xff],
-      }),
-      skip,
-    );
+    const cookie = s.cookie;
+    const userAgent = s.userAgent;
+    const memoKey = `${s.method}\n${this.ctx.path}\n${cookie}\n${userAgent}\n${referer}\n${xff}`;
+    const memo = skip === null && memoKey.length <= MAX_MEMO_KEY ? managed.verdicts : null;
+    let hit = memo?.get(memoKey);
+    if (hit === undefined) {
+      hit = firstMatch(
+        managed.rules,
+        inspect({
+          method: s.method,
+          path: s.path,
+          query: s.query,
+          cookie,
+          userAgent,
+          headers: referer === '' && xff === '' ? [] : [referer, xff],
+        }),
+        skip,
+      );
+      if (memo !== null) {
+        if (memo.size >= MAX_MEMO_ENTRIES) memo.clear();
+        memo.set(memoKey, hit);
+      }
+    }
     if (hit === null) return 'compute';
     const decision: SecurityDecision = {
       action: hit.action,

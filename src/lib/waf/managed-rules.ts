@@ -24,6 +24,8 @@ export interface ManagedRuleDef {
   readonly description: string;
   readonly targets: readonly Target[];
   readonly pattern: RegExp;
+  /** Substrings one of which a matching value contains (null: none known, always run). */
+  readonly hints: readonly string[] | null;
   /** Default action (Cloudflare's managed rules default to block). */
   readonly action: ManagedAction;
 }
@@ -38,7 +40,94 @@ const rule = (
   targets: readonly Target[],
   pattern: RegExp,
   description: string,
-): ManagedRuleDef => ({ id, category, paranoia, targets, pattern, description, action: 'block' });
+): ManagedRuleDef => ({
+  id,
+  category,
+  paranoia,
+  targets,
+  // m: ^ and $ at each value of a joined target (Inspected).
+  pattern: new RegExp(pattern.source, `${pattern.flags.replace('m', '')}m`),
+  description,
+  hints: HINTS[id] ?? null,
+  action: 'block',
+});
+
+/**
+ * For each rule, strings one of which every value it can match contains (checked with includes()
+ * before the pattern runs: most values contain none, and the pattern is never tried). A rule
+ * without hints always runs. A test checks that each hint list lets the rule's corpus attacks through.
+ */
+const HINTS: Readonly<Record<string, readonly string[]>> = {
+  'mr-sqli-union': ['union'],
+  'mr-sqli-tautology': ["'", '"', '`', ')'],
+  'mr-sqli-numeric-tautology': ['or', 'and', 'xor', '||', '&&'],
+  'mr-sqli-terminate': ["'", '"', '`'],
+  'mr-sqli-stacked': [';'],
+  'mr-sqli-functions': [
+    'sleep',
+    'benchmark',
+    'waitfor',
+    'load_file',
+    'into',
+    'information_schema',
+    'extractvalue',
+    'updatexml',
+    'xp_cmdshell',
+    'sys',
+    'dbms_pipe',
+    'utl_inaddr',
+    '@@version',
+    'group_concat',
+  ],
+  'mr-sqli-select-from': ['select'],
+  'mr-sqli-order-by': [' by'],
+  'mr-sqli-concat': ['concat', 'char', 'chr', '0x', 'cast', 'convert'],
+  'mr-sqli-quote-keyword': ["'", '"', '`'],
+  'mr-sqli-bool-literal': ['true', 'false'],
+  'mr-sqli-comment': ['--', '#', '/*'],
+  'mr-xss-script': ['<'],
+  'mr-xss-handler': ['<'],
+  'mr-xss-uri': ['script', 'data'],
+  'mr-xss-tags': ['<'],
+  'mr-xss-attrs': ['srcdoc', 'formaction', 'xlink', 'expression'],
+  'mr-xss-dom': [
+    'document',
+    'window',
+    'innerhtml',
+    'alert',
+    'prompt',
+    'confirm',
+    'eval',
+    'fromcharcode',
+    'atob',
+  ],
+  'mr-xss-quote-break': ["'", '"', '`'],
+  'mr-xss-any-tag': ['<'],
+  'mr-lfi-dotdot': ['..', '\u00e0', '\u00e1'],
+  'mr-lfi-files': [
+    'etc/',
+    'proc/',
+    'boot.ini',
+    'win.ini',
+    'system32',
+    'system.ini',
+    'htpasswd',
+    'web.config',
+  ],
+  'mr-lfi-nullbyte': ['%', '\u0000'],
+  'mr-rce-shell': [';', '|', '&', '`', '$('],
+  'mr-rce-subst': ['$(', '`', '${ifs}'],
+  'mr-rce-jndi': ['${'],
+  'mr-rce-php': ['<?', '('],
+  'mr-rce-introspection': ['__', 'getruntime', 'processbuilder', 'java.lang'],
+  'mr-rce-template': ['{{', '${', '#{'],
+  'mr-rce-unix-paths': ['/bin/', '/sbin/'],
+  'mr-rfi-wrapper': [':'],
+  'mr-rfi-url-question': ['://'],
+  'mr-rfi-url': ['://'],
+  'mr-scanner-paths': ['/.', 'phpmyadmin', 'server-status', 'cgi-bin', 'actuator', 'wp-config'],
+  'mr-proto-crlf': ['%', '\r', '\n'],
+};
 
 export const MANAGED_RULES: readonly ManagedRuleDef[] = [
   // --- SQL injection ---
@@ -336,17 +425,12 @@ export interface ManagedInput {
   headers: readonly string[];
 }
 
-/** The normalised values of each target. */
-export interface Inspected {
-  args: readonly string[];
-  path: readonly string[];
-  cookies: readonly string[];
-  ua: readonly string[];
-  headers: readonly string[];
-  method: readonly string[];
-  /** Path and query as sent, lower case, not decoded (CR/LF and NUL escapes). */
-  raw: readonly string[];
-}
+/**
+ * The normalised values of each target, joined by "\n" (normalisation turns every control character
+ * into a space, so "\n" never occurs inside a value): each rule runs once per target, its ^ and $
+ * anchored at value boundaries (the m flag), "." never crossing into the next value.
+ */
+export type Inspected = Readonly<Record<Target, string>>;
 
 /**
  * Normalises a request's parts: each query parameter's name and value on its own (so a pattern
@@ -385,13 +469,14 @@ export function inspect(input: ManagedInput): Inspected {
   const rawPath = input.path.toLowerCase();
   const path = normalize(input.path);
   return {
-    args,
-    path: rawPath === path ? [path] : [path, rawPath],
-    cookies,
-    ua: [input.userAgent.toLowerCase()],
-    headers: input.headers.map((h) => normalize(h)),
-    method: [input.method.toLowerCase()],
-    raw: [rawPath, input.query.toLowerCase()],
+    args: args.join('\n'),
+    path: rawPath === path ? path : `${path}\n${rawPath}`,
+    cookies: cookies.join('\n'),
+    ua: input.userAgent.toLowerCase().replace(/\n/g, ' '),
+    headers: input.headers.map((h) => normalize(h)).join('\n'),
+    method: input.method.toLowerCase(),
+    // A space: it cannot occur in a raw request target, and the CR/LF rule looks for "\n".
+    raw: `${rawPath} ${input.query.toLowerCase()}`,
   };
 }
 
@@ -409,10 +494,13 @@ export function firstMatch(
 ): ActiveManagedRule | null {
   for (const active of rules) {
     if (skip?.has(active.def.id)) continue;
-    const pattern = active.def.pattern;
+    const { pattern, hints } = active.def;
     for (const target of active.def.targets) {
-      const values = inspected[target];
-      for (const value of values) if (pattern.test(value)) return active;
+      const value = inspected[target];
+      // An empty target matches only the rules written for emptiness (no User-Agent).
+      if (value === '' && target !== 'ua') continue;
+      if (hints !== null && !hasAny(value, hints)) continue;
+      if (pattern.test(value)) return active;
     }
   }
   return null;
@@ -446,4 +534,9 @@ export function selectManagedRules(selection: ManagedSelection): ActiveManagedRu
     out.push({ def, action: r?.action ?? c?.action ?? selection.action ?? def.action });
   }
   return out;
+}
+
+function hasAny(value: string, hints: readonly string[]): boolean {
+  for (let i = 0; i < hints.length; i++) if (value.includes(hints[i] as string)) return true;
+  return false;
 }
