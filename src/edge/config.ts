@@ -105,6 +105,8 @@ export interface SecurityConfig {
   maxRequestsPerIpPerSec: number;
   /** A client must send its whole request (headers and body) within this (--client-body-timeout). */
   clientRequestMs: number;
+  /** MaxMind-format databases for ip.src.country (--geoip); none: the field is "". */
+  geoip?: string[];
 }
 
 export const DEFAULT_SECURITY_CONFIG: SecurityConfig = {

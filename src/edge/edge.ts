@@ -45,6 +45,7 @@ import { createHmac } from 'node:crypto';
 import { DEFAULT_SECURITY_CONFIG } from './config.ts';
 import { EdgeSecurity } from './security/edge-security.ts';
 import { FloodGuard } from './server/flood.ts';
+import { openCountryLookup } from './security/geoip.ts';
 import { CompiledZone } from './zones/zone-runtime.ts';
 import { ZoneTable } from './zones/zone-table.ts';
 
@@ -104,6 +105,7 @@ export async function startEdge(
           registry: runtime.metrics.registry,
           log: logger,
           redis: await connectRedis(securityConfig.redis, logger),
+          country: await openCountryLookup(securityConfig.geoip ?? []),
         });
   const flood = new FloodGuard(securityConfig);
   runtime.flood = flood.enabled ? flood : null;
@@ -154,6 +156,12 @@ export async function startEdge(
   try {
     if (config.tls.listen !== null) {
       https = await startEdgeHttps(config, tls, logger, (req, res) => handle(runtime, req, res, true));
+      // The same per-address cap and whole-request timeout as the plain listener (HTTP/1.1 over TLS
+      // reads requestTimeout from the server object for each new connection).
+      if (runtime.flood !== null) https.server.on('connection', (socket: Socket) => flood.admit(socket));
+      Object.assign(https.server, {
+        requestTimeout: Math.max(securityConfig.clientRequestMs, config.timeouts.clientHeadersMs),
+      });
     }
   } catch (err) {
     server.close();

@@ -55,6 +55,7 @@ Options:
   --body-timeout DUR        longest gap between origin body chunks (default 30s)
   --client-header-timeout DUR  a client must send its headers within this (default 10s; else 408)
   --disk-fsync              flush each stored object to disk before it becomes visible
+  --geoip FILE.mmdb         a MaxMind-format database for ip.src.country in rules; repeat for more
   --redis URL               count rate limits across the PoP in this Redis (redis://host:port)
   --max-conns-per-ip N      open connections one client address may hold (default 0: no limit)
   --max-rps-per-ip N        requests per second one client address may send (default 0: no limit);
@@ -97,6 +98,7 @@ const OPTIONS = {
   'client-header-timeout': { type: 'string', default: '10s' },
   'disk-fsync': { type: 'boolean', default: false },
   redis: { type: 'string' },
+  geoip: { type: 'string', multiple: true },
   'max-conns-per-ip': { type: 'string', default: '0' },
   'max-rps-per-ip': { type: 'string', default: '0' },
   'client-request-timeout': { type: 'string', default: '5m' },
@@ -165,6 +167,7 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
       maxConnectionsPerIp: parseCount('max-conns-per-ip', values['max-conns-per-ip']),
       maxRequestsPerIpPerSec: parseCount('max-rps-per-ip', values['max-rps-per-ip']),
       clientRequestMs: parseDuration('client-request-timeout', values['client-request-timeout']),
+      geoip: values.geoip ?? [],
     },
   };
 }

@@ -6,6 +6,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../common/log.ts';
 import { ChallengeKeys } from './challenge.ts';
 import { CrawlerVerifier, type Resolver } from './crawlers.ts';
+import type { CountryLookup } from './geoip.ts';
 import { LocalRateCounter, RedisRateCounter, type RateCounter } from './ratelimit.ts';
 import { SecurityTable } from './security-table.ts';
 
@@ -30,10 +31,18 @@ export class EdgeSecurity {
   readonly local = new LocalRateCounter();
   readonly pop: RateCounter | null;
   readonly crawlers: CrawlerVerifier;
+  /** ip.src.country; null without --geoip ("" then: no country). */
+  readonly country: CountryLookup | null;
   readonly #actions: Counter<'zone' | 'phase' | 'rule' | 'action' | 'mode'>;
   readonly #redis: Redis | null;
 
-  constructor(options: { registry: Registry; log: Logger; redis: Redis | null; resolver?: Resolver }) {
+  constructor(options: {
+    registry: Registry;
+    log: Logger;
+    redis: Redis | null;
+    resolver?: Resolver;
+    country?: CountryLookup | null;
+  }) {
     const compileErrors = new Counter({
       name: 'meridian_edge_security_compile_errors_total',
       help: 'Zone security documents this node could not compile (it kept the last good rules).',
@@ -53,6 +62,7 @@ export class EdgeSecurity {
     this.#redis = options.redis;
     this.pop = options.redis === null ? null : new RedisRateCounter(options.redis, options.log);
     this.crawlers = new CrawlerVerifier(options.resolver);
+    this.country = options.country ?? null;
   }
 
   record(zone: string, decision: SecurityDecision): void {

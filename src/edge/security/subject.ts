@@ -8,6 +8,7 @@ export class ContextSubject implements RuleSubject {
   readonly #ctx: RequestContext;
   #query: string | null = null;
   #path: string | null = null;
+  #country: string | null = null;
 
   constructor(ctx: RequestContext) {
     this.#ctx = ctx;
@@ -47,8 +48,8 @@ export class ContextSubject implements RuleSubject {
     return clientIp(this.#ctx);
   }
   get country(): string {
-    // GeoIP on the edge is not wired yet (the node has no country database): "" matches no country.
-    return '';
+    if (this.#country === null) this.#country = this.#ctx.edge.security?.country?.(clientIp(this.#ctx)) ?? '';
+    return this.#country;
   }
   get ssl(): boolean {
     return this.#ctx.scheme === 'https';

