@@ -11,7 +11,7 @@ import {
   type ZoneSecurity,
 } from '../../common/config/ruleset.ts';
 import { compileExpression, type Matcher } from '../../lib/rules/compile.ts';
-import { selectManagedRules, type ActiveManagedRule } from '../../lib/waf/managed-rules.ts';
+import { ManagedEngine, selectManagedRules } from '../../lib/waf/managed-rules.ts';
 
 export interface CompiledCustomRule {
   readonly id: string;
@@ -42,15 +42,9 @@ export interface CompiledManaged {
   readonly id: string;
   readonly matches: Matcher;
   readonly logOnly: boolean;
-  readonly rules: readonly ActiveManagedRule[];
+  readonly engine: ManagedEngine;
   /** Exceptions (skip rules of the managed phase): when `matches`, these ids (null: all) are skipped. */
   readonly exceptions: readonly { matches: Matcher; ids: ReadonlySet<string> | null }[];
-  /**
-   * Verdicts by everything the managed rules read (method, target, Cookie, User-Agent, Referer,
-   * X-Forwarded-For): the rules are pure functions of those, so a repeated request (the cache-hit
-   * case) skips normalisation and matching. Bounded; emptied when full.
-   */
-  readonly verdicts: Map<string, ActiveManagedRule | null>;
 }
 
 export interface CompiledSecurity {
@@ -130,8 +124,9 @@ function compileManaged(rules: readonly ManagedRule[]): CompiledManaged | null {
     id: execute.id,
     matches: compileExpression(execute.expression),
     logOnly: execute.log_only,
-    rules: selectManagedRules(execute.action_parameters.overrides ?? { paranoia_level: 1 }),
+    engine: new ManagedEngine(
+      selectManagedRules(execute.action_parameters.overrides ?? { paranoia_level: 1 }),
+    ),
     exceptions,
-    verdicts: new Map(),
   };
 }

@@ -4,7 +4,6 @@
 // limits, then the managed rules. A request that passed a challenge (valid clearance cookie) or
 // comes from a verified crawler (when the zone allows it) is not challenged again; blocks still apply.
 import { MeridianError } from '../../common/errors.ts';
-import { inspect, firstMatch } from '../../lib/waf/managed-rules.ts';
 import type { RequestContext } from '../pipeline/context.ts';
 import type { Next } from '../pipeline/steps.ts';
 import {
@@ -22,10 +21,6 @@ import type { RateVerdict } from './ratelimit.ts';
 import { ContextSubject, clientIp } from './subject.ts';
 
 type Outcome = Next<'filter'> | null;
-
-/** Managed verdicts kept per zone, and the longest request (its inspected parts) kept. */
-const MAX_MEMO_ENTRIES = 8192;
-const MAX_MEMO_KEY = 2048;
 
 export function enforce(
   ctx: RequestContext,
@@ -172,29 +167,17 @@ class SecurityPass {
     const s = this.subject;
     const xff = s.header('x-forwarded-for');
     const referer = s.referer;
-    const cookie = s.cookie;
-    const userAgent = s.userAgent;
-    const memoKey = `${s.method}\n${this.ctx.path}\n${cookie}\n${userAgent}\n${referer}\n${xff}`;
-    const memo = skip === null && memoKey.length <= MAX_MEMO_KEY ? managed.verdicts : null;
-    let hit = memo?.get(memoKey);
-    if (hit === undefined) {
-      hit = firstMatch(
-        managed.rules,
-        inspect({
-          method: s.method,
-          path: s.path,
-          query: s.query,
-          cookie,
-          userAgent,
-          headers: referer === '' && xff === '' ? [] : [referer, xff],
-        }),
-        skip,
-      );
-      if (memo !== null) {
-        if (memo.size >= MAX_MEMO_ENTRIES) memo.clear();
-        memo.set(memoKey, hit);
-      }
-    }
+    const hit = managed.engine.match(
+      {
+        method: s.method,
+        path: s.path,
+        query: s.query,
+        cookie: s.cookie,
+        userAgent: s.userAgent,
+        headers: referer === '' && xff === '' ? [] : [referer, xff],
+      },
+      skip,
+    );
     if (hit === null) return 'compute';
     const decision: SecurityDecision = {
       action: hit.action,

@@ -232,32 +232,67 @@ function compileIn(type: Type, get: Getter, set: Extract<Value, { kind: 'set' }>
   return (s) => strings.has(g(s));
 }
 
-/** node:net's BlockList: IPv4 and IPv6 addresses and subnets, IPv4-mapped IPv6 matched as IPv4. */
-function blockListOf(items: { value: Value; pos: number }[]): BlockList {
-  const list = new BlockList();
+/**
+ * IPv4 networks as (address, mask) integers, checked in JavaScript (a dotted quad parses in a few
+ * nanoseconds); IPv6 in node:net's BlockList. IPv4-mapped IPv6 addresses match as IPv4.
+ */
+interface IpSet {
+  v4: { net: number; mask: number }[];
+  v6: BlockList | null;
+}
+
+function blockListOf(items: { value: Value; pos: number }[]): IpSet {
+  const set: IpSet = { v4: [], v6: null };
   for (const { value, pos } of items) {
     if (value.kind !== 'ip') throw new RuleSyntaxError('expected an IP address or CIDR range', pos);
     const [address = '', prefixText] = value.value.split('/');
     const family = isIP(address);
     if (family === 0) throw new RuleSyntaxError(`invalid IP address ${address}`, pos);
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (prefixText === undefined) {
-      list.addAddress(address, type);
-      continue;
-    }
-    const prefix = Number(prefixText);
-    if (prefix > (family === 4 ? 32 : 128))
+    const prefix = prefixText === undefined ? (family === 4 ? 32 : 128) : Number(prefixText);
+    if (prefix > (family === 4 ? 32 : 128)) {
       throw new RuleSyntaxError(`invalid prefix length /${prefixText}`, pos);
-    list.addSubnet(address, prefix, type);
+    }
+    if (family === 4) {
+      const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+      set.v4.push({ net: ((ipv4ToInt(address) as number) & mask) >>> 0, mask });
+    } else {
+      set.v6 ??= new BlockList();
+      set.v6.addSubnet(address, prefix, 'ipv6');
+    }
   }
-  return list;
+  return set;
 }
 
-function checkIp(list: BlockList, ip: string): boolean {
+function checkIp(set: IpSet, ip: string): boolean {
   if (ip.startsWith('::ffff:') && ip.includes('.')) ip = ip.slice(7);
-  const family = isIP(ip);
-  if (family === 0) return false;
-  return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  const v4 = ipv4ToInt(ip);
+  if (v4 !== null) {
+    for (const { net, mask } of set.v4) if ((v4 & mask) >>> 0 === net) return true;
+    return false;
+  }
+  return set.v6 !== null && isIP(ip) === 6 && set.v6.check(ip, 'ipv6');
+}
+
+/** A dotted-quad IPv4 address as an unsigned integer; null when it is not one. */
+function ipv4ToInt(ip: string): number | null {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || ++dots > 3) return null;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return null;
+    } else return null;
+  }
+  if (dots !== 3 || digits === 0) return null;
+  return value * 256 + part;
 }
 
 function compileRegex(pattern: string, pos: number): RE2JS {

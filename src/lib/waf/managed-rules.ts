@@ -432,51 +432,61 @@ export interface ManagedInput {
  */
 export type Inspected = Readonly<Record<Target, string>>;
 
-/**
- * Normalises a request's parts: each query parameter's name and value on its own (so a pattern
- * anchored at ^ sees a value's start), the raw path (CR/LF and NUL checks read it before decoding too).
- */
-export function inspect(input: ManagedInput): Inspected {
+/** The query's parameter names and values, each normalised on its own (^ sees a value's start). */
+export function inspectArgs(query: string): string {
+  if (query === '') return '';
   const args: string[] = [];
-  if (input.query !== '') {
-    for (const pair of input.query.split('&')) {
-      if (pair === '') continue;
-      const eq = pair.indexOf('=');
-      if (eq < 0) args.push(normalize(pair));
-      else {
-        const name = pair.slice(0, eq);
-        const value = pair.slice(eq + 1);
-        if (name !== '') args.push(normalize(name));
-        if (value !== '') {
-          args.push(normalize(value));
-          // UN/**/ION: also read with the comments taken out, not only as a space.
-          const joined = normalizeJoined(value);
-          if (joined !== null) args.push(joined);
-        }
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq < 0) args.push(normalize(pair));
+    else {
+      const name = pair.slice(0, eq);
+      const value = pair.slice(eq + 1);
+      if (name !== '') args.push(normalize(name));
+      if (value !== '') {
+        args.push(normalize(value));
+        // UN/**/ION: also read with the comments taken out, not only as a space.
+        const joined = normalizeJoined(value);
+        if (joined !== null) args.push(joined);
       }
-      if (args.length >= 256) break;
     }
+    if (args.length >= 256) break;
   }
+  return args.join('\n');
+}
+
+/** Each cookie's value, normalised. */
+export function inspectCookies(cookie: string): string {
+  if (cookie === '') return '';
   const cookies: string[] = [];
-  if (input.cookie !== '') {
-    for (const part of input.cookie.split(';')) {
-      const eq = part.indexOf('=');
-      const value = eq < 0 ? part.trim() : part.slice(eq + 1).trim();
-      if (value !== '') cookies.push(normalize(value));
-      if (cookies.length >= 64) break;
-    }
+  for (const part of cookie.split(';')) {
+    const eq = part.indexOf('=');
+    const value = eq < 0 ? part.trim() : part.slice(eq + 1).trim();
+    if (value !== '') cookies.push(normalize(value));
+    if (cookies.length >= 64) break;
   }
-  const rawPath = input.path.toLowerCase();
-  const path = normalize(input.path);
+  return cookies.join('\n');
+}
+
+/** The path normalised, and as sent (lower case) when that differs. */
+export function inspectPath(path: string): string {
+  const raw = path.toLowerCase();
+  const normalized = normalize(path);
+  return raw === normalized ? normalized : `${normalized}\n${raw}`;
+}
+
+/** Normalises a request's parts (ManagedEngine does the same part by part, remembering each). */
+export function inspect(input: ManagedInput): Inspected {
   return {
-    args: args.join('\n'),
-    path: rawPath === path ? path : `${path}\n${rawPath}`,
-    cookies: cookies.join('\n'),
+    args: inspectArgs(input.query),
+    path: inspectPath(input.path),
+    cookies: inspectCookies(input.cookie),
     ua: input.userAgent.toLowerCase().replace(/\n/g, ' '),
     headers: input.headers.map((h) => normalize(h)).join('\n'),
     method: input.method.toLowerCase(),
     // A space: it cannot occur in a raw request target, and the CR/LF rule looks for "\n".
-    raw: `${rawPath} ${input.query.toLowerCase()}`,
+    raw: `${input.path.toLowerCase()} ${input.query.toLowerCase()}`,
   };
 }
 
@@ -539,4 +549,88 @@ export function selectManagedRules(selection: ManagedSelection): ActiveManagedRu
 function hasAny(value: string, hints: readonly string[]): boolean {
   for (let i = 0; i < hints.length; i++) if (value.includes(hints[i] as string)) return true;
   return false;
+}
+
+/** Verdicts remembered per target and raw value; emptied when full. */
+const MEMO_ENTRIES = 4096;
+const MEMO_VALUE_LENGTH = 1024;
+const NO_MATCH = -1;
+
+/**
+ * A zone's managed rules, run part by part: the first matching rule of the request is the one with
+ * the lowest index over its parts, so each part's first match (an index, or none) can be remembered
+ * by its raw value. A cache hit repeats its URL, User-Agent and mostly its cookies: only the parts
+ * not seen before are normalised and matched. Same verdicts as firstMatch(rules, inspect(input)).
+ */
+export class ManagedEngine {
+  readonly rules: readonly ActiveManagedRule[];
+  readonly #byTarget: Record<Target, number[]>;
+  readonly #memo: Record<Exclude<Target, 'raw'>, Map<string, number>>;
+
+  constructor(rules: readonly ActiveManagedRule[]) {
+    this.rules = rules;
+    const byTarget: Record<Target, number[]> = {
+      args: [],
+      path: [],
+      cookies: [],
+      ua: [],
+      headers: [],
+      method: [],
+      raw: [],
+    };
+    rules.forEach((r, i) => {
+      for (const t of r.def.targets) byTarget[t].push(i);
+    });
+    this.#byTarget = byTarget;
+    this.#memo = {
+      args: new Map(),
+      path: new Map(),
+      cookies: new Map(),
+      ua: new Map(),
+      headers: new Map(),
+      method: new Map(),
+    };
+  }
+
+  match(input: ManagedInput, skip: ReadonlySet<string> | null): ActiveManagedRule | null {
+    let best = Number.MAX_SAFE_INTEGER;
+    const consider = (
+      target: Exclude<Target, 'raw'>,
+      raw: string,
+      prepare: (raw: string) => string,
+    ): void => {
+      const memo = skip === null && raw.length <= MEMO_VALUE_LENGTH ? this.#memo[target] : null;
+      let index = memo?.get(raw);
+      if (index === undefined) {
+        index = this.#first(target, prepare(raw), skip);
+        if (memo !== null) {
+          if (memo.size >= MEMO_ENTRIES) memo.clear();
+          memo.set(raw, index);
+        }
+      }
+      if (index !== NO_MATCH && index < best) best = index;
+    };
+    consider('args', input.query, inspectArgs);
+    consider('path', input.path, inspectPath);
+    consider('cookies', input.cookie, inspectCookies);
+    consider('ua', input.userAgent, (ua) => ua.toLowerCase().replace(/\n/g, ' '));
+    consider('method', input.method, (m) => m.toLowerCase());
+    if (input.headers.length > 0) {
+      consider('headers', input.headers.join('\n'), () => input.headers.map((h) => normalize(h)).join('\n'));
+    }
+    const raw = this.#first('raw', `${input.path.toLowerCase()} ${input.query.toLowerCase()}`, skip);
+    if (raw !== NO_MATCH && raw < best) best = raw;
+    return best === Number.MAX_SAFE_INTEGER ? null : (this.rules[best] as ActiveManagedRule);
+  }
+
+  #first(target: Target, value: string, skip: ReadonlySet<string> | null): number {
+    if (value === '' && target !== 'ua') return NO_MATCH;
+    for (const i of this.#byTarget[target]) {
+      const def = (this.rules[i] as ActiveManagedRule).def;
+      if (skip?.has(def.id)) continue;
+      if (def.hints !== null && !hasAny(value, def.hints)) continue;
+      if (def.pattern.test(value)) return i;
+    }
+    return NO_MATCH;
+  }
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { htmlDecode, normalize, percentDecode } from '../../../../src/lib/waf/normalize.ts';
 import {
   MANAGED_RULES,
+  ManagedEngine,
   firstMatch,
   inspect,
   selectManagedRules,
@@ -110,6 +111,21 @@ describe('managed rules on the bench corpora', () => {
     const flagged = benign.filter((b) => verdict(b) !== null).length;
     assert.ok(detected / attacks.length >= 0.95, `${detected}/${attacks.length}`);
     assert.ok(flagged / benign.length <= 0.01, `${flagged}/${benign.length}`);
+  });
+  it('ManagedEngine (part by part, remembered) gives the same verdicts as firstMatch, twice over', () => {
+    for (const paranoia of [1, 3]) {
+      const rules = selectManagedRules({ paranoia_level: paranoia });
+      const engine = new ManagedEngine(rules);
+      for (const round of [1, 2]) {
+        for (const input of [...attacks, ...benign]) {
+          const want = firstMatch(rules, inspect(input), null)?.def.id;
+          assert.equal(engine.match(input, null)?.def.id, want, `round ${round}: ${JSON.stringify(input)}`);
+        }
+      }
+      const skip = new Set(['mr-sqli-union']);
+      const union = req('/i?id=-1 union all select 1,2');
+      assert.equal(engine.match(union, skip)?.def.id, firstMatch(rules, inspect(union), skip)?.def.id);
+    }
   });
   it("the literal hints never hide a rule's match (same verdicts with hints off)", () => {
     const withHints = selectManagedRules({ paranoia_level: 4 });
