@@ -555,6 +555,8 @@ function hasAny(value: string, hints: readonly string[]): boolean {
 const MEMO_ENTRIES = 4096;
 const MEMO_VALUE_LENGTH = 1024;
 const NO_MATCH = -1;
+/** A value normalisation leaves alone but for case (no escape, entity, space or punctuation but - _ .). */
+const TOKEN = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /**
  * A zone's managed rules, run part by part: the first matching rule of the request is the one with
@@ -612,7 +614,22 @@ export class ManagedEngine {
     };
     consider('args', input.query, inspectArgs);
     consider('path', input.path, inspectPath);
-    consider('cookies', input.cookie, inspectCookies);
+    if (input.cookie !== '') {
+      // Cookie by cookie: a session id changes on every visitor while the rest repeat. A short
+      // token (letters, digits, - _ .) is matched directly, never remembered: a churn of unique
+      // session ids must not flush the remembered values.
+      let n = 0;
+      for (const part of input.cookie.split(';')) {
+        const eq = part.indexOf('=');
+        const value = eq < 0 ? part.trim() : part.slice(eq + 1).trim();
+        if (value === '') continue;
+        if (TOKEN.test(value)) {
+          const index = this.#first('cookies', value.toLowerCase(), skip);
+          if (index !== NO_MATCH && index < best) best = index;
+        } else consider('cookies', value, normalize);
+        if (++n >= 64) break;
+      }
+    }
     consider('ua', input.userAgent, (ua) => ua.toLowerCase().replace(/\n/g, ' '));
     consider('method', input.method, (m) => m.toLowerCase());
     if (input.headers.length > 0) {

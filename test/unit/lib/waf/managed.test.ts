@@ -122,6 +122,12 @@ describe('managed rules on the bench corpora', () => {
           assert.equal(engine.match(input, null)?.def.id, want, `round ${round}: ${JSON.stringify(input)}`);
         }
       }
+      // Cookies are matched value by value (session ids not remembered): same verdicts.
+      for (const input of [...attacks, ...benign]) {
+        const asCookie = { ...input, query: '', cookie: `sid=abc123; q=${input.query}; theme=dark` };
+        const want = firstMatch(rules, inspect(asCookie), null)?.def.id;
+        assert.equal(engine.match(asCookie, null)?.def.id, want, JSON.stringify(asCookie));
+      }
       const skip = new Set(['mr-sqli-union']);
       const union = req('/i?id=-1 union all select 1,2');
       assert.equal(engine.match(union, skip)?.def.id, firstMatch(rules, inspect(union), skip)?.def.id);
