@@ -567,6 +567,7 @@ const TOKEN = /^[A-Za-z0-9_.-]{1,128}$/;
 export class ManagedEngine {
   readonly rules: readonly ActiveManagedRule[];
   readonly #byTarget: Record<Target, number[]>;
+  readonly #tokenCookieRules: number[];
   readonly #memo: Record<Exclude<Target, 'raw'>, Map<string, number>>;
 
   constructor(rules: readonly ActiveManagedRule[]) {
@@ -584,6 +585,10 @@ export class ManagedEngine {
       for (const t of r.def.targets) byTarget[t].push(i);
     });
     this.#byTarget = byTarget;
+    this.#tokenCookieRules = byTarget.cookies.filter((i) => {
+      const hints = (rules[i] as ActiveManagedRule).def.hints;
+      return hints === null || hints.some((h) => /^[a-z0-9_.-]+$/.test(h));
+    });
     this.#memo = {
       args: new Map(),
       path: new Map(),
@@ -624,7 +629,7 @@ export class ManagedEngine {
         const value = eq < 0 ? part.trim() : part.slice(eq + 1).trim();
         if (value === '') continue;
         if (TOKEN.test(value)) {
-          const index = this.#first('cookies', value.toLowerCase(), skip);
+          const index = this.#firstOfToken(value.toLowerCase(), skip);
           if (index !== NO_MATCH && index < best) best = index;
         } else consider('cookies', value, normalize);
         if (++n >= 64) break;
@@ -638,6 +643,20 @@ export class ManagedEngine {
     const raw = this.#first('raw', `${input.path.toLowerCase()} ${input.query.toLowerCase()}`, skip);
     if (raw !== NO_MATCH && raw < best) best = raw;
     return best === Number.MAX_SAFE_INTEGER ? null : (this.rules[best] as ActiveManagedRule);
+  }
+
+  /**
+   * A token (TOKEN) can only match a cookie rule whose hints include one made of token characters
+   * (or that has none): the others need a character a token lacks.
+   */
+  #firstOfToken(value: string, skip: ReadonlySet<string> | null): number {
+    for (const i of this.#tokenCookieRules) {
+      const def = (this.rules[i] as ActiveManagedRule).def;
+      if (skip?.has(def.id)) continue;
+      if (def.hints !== null && !hasAny(value, def.hints)) continue;
+      if (def.pattern.test(value)) return i;
+    }
+    return NO_MATCH;
   }
 
   #first(target: Target, value: string, skip: ReadonlySet<string> | null): number {
