@@ -557,6 +557,14 @@ const MEMO_VALUE_LENGTH = 1024;
 const NO_MATCH = -1;
 /** A value normalisation leaves alone but for case (no escape, entity, space or punctuation but - _ .). */
 const TOKEN = /^[A-Za-z0-9_.-]{1,128}$/;
+const lowerCase = (value: string): string => value.toLowerCase();
+const prepareUserAgent = (ua: string): string => ua.toLowerCase().replace(/\n/g, ' ');
+/** Headers arrive joined by "\n" (their memo key); each is normalised on its own. */
+const prepareHeaders = (joined: string): string =>
+  joined
+    .split('\n')
+    .map((h) => normalize(h))
+    .join('\n');
 
 /**
  * A zone's managed rules, run part by part: the first matching rule of the request is the one with
@@ -568,7 +576,7 @@ export class ManagedEngine {
   readonly rules: readonly ActiveManagedRule[];
   readonly #byTarget: Record<Target, number[]>;
   readonly #tokenCookieRules: number[];
-  readonly #memo: Record<Exclude<Target, 'raw'>, Map<string, number>>;
+  readonly #memo: Record<Target, Map<string, number>>;
 
   constructor(rules: readonly ActiveManagedRule[]) {
     this.rules = rules;
@@ -596,29 +604,14 @@ export class ManagedEngine {
       ua: new Map(),
       headers: new Map(),
       method: new Map(),
+      raw: new Map(),
     };
   }
 
   match(input: ManagedInput, skip: ReadonlySet<string> | null): ActiveManagedRule | null {
-    let best = Number.MAX_SAFE_INTEGER;
-    const consider = (
-      target: Exclude<Target, 'raw'>,
-      raw: string,
-      prepare: (raw: string) => string,
-    ): void => {
-      const memo = skip === null && raw.length <= MEMO_VALUE_LENGTH ? this.#memo[target] : null;
-      let index = memo?.get(raw);
-      if (index === undefined) {
-        index = this.#first(target, prepare(raw), skip);
-        if (memo !== null) {
-          if (memo.size >= MEMO_ENTRIES) memo.clear();
-          memo.set(raw, index);
-        }
-      }
-      if (index !== NO_MATCH && index < best) best = index;
-    };
-    consider('args', input.query, inspectArgs);
-    consider('path', input.path, inspectPath);
+    // Module-level prepare functions and no closures: nothing is allocated for a remembered part.
+    let best = this.#consider('args', input.query, inspectArgs, skip, Number.MAX_SAFE_INTEGER);
+    best = this.#consider('path', input.path, inspectPath, skip, best);
     if (input.cookie !== '') {
       // Cookie by cookie: a session id changes on every visitor while the rest repeat. A short
       // token (letters, digits, - _ .) is matched directly, never remembered: a churn of unique
@@ -631,18 +624,37 @@ export class ManagedEngine {
         if (TOKEN.test(value)) {
           const index = this.#firstOfToken(value.toLowerCase(), skip);
           if (index !== NO_MATCH && index < best) best = index;
-        } else consider('cookies', value, normalize);
+        } else best = this.#consider('cookies', value, normalize, skip, best);
         if (++n >= 64) break;
       }
     }
-    consider('ua', input.userAgent, (ua) => ua.toLowerCase().replace(/\n/g, ' '));
-    consider('method', input.method, (m) => m.toLowerCase());
+    best = this.#consider('ua', input.userAgent, prepareUserAgent, skip, best);
+    best = this.#consider('method', input.method, lowerCase, skip, best);
     if (input.headers.length > 0) {
-      consider('headers', input.headers.join('\n'), () => input.headers.map((h) => normalize(h)).join('\n'));
+      best = this.#consider('headers', input.headers.join('\n'), prepareHeaders, skip, best);
     }
-    const raw = this.#first('raw', `${input.path.toLowerCase()} ${input.query.toLowerCase()}`, skip);
-    if (raw !== NO_MATCH && raw < best) best = raw;
+    best = this.#consider('raw', `${input.path} ${input.query}`, lowerCase, skip, best);
     return best === Number.MAX_SAFE_INTEGER ? null : (this.rules[best] as ActiveManagedRule);
+  }
+
+  /** The lower of `best` and the part's first match (remembered by its raw value). */
+  #consider(
+    target: Target,
+    raw: string,
+    prepare: (raw: string) => string,
+    skip: ReadonlySet<string> | null,
+    best: number,
+  ): number {
+    const memo = skip === null && raw.length <= MEMO_VALUE_LENGTH ? this.#memo[target] : null;
+    let index = memo?.get(raw);
+    if (index === undefined) {
+      index = this.#first(target, prepare(raw), skip);
+      if (memo !== null) {
+        if (memo.size >= MEMO_ENTRIES) memo.clear();
+        memo.set(raw, index);
+      }
+    }
+    return index !== NO_MATCH && index < best ? index : best;
   }
 
   /**
