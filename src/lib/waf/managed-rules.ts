@@ -558,6 +558,21 @@ const NO_MATCH = -1;
 /** A value normalisation leaves alone but for case (no escape, entity, space or punctuation but - _ .). */
 const TOKEN = /^[A-Za-z0-9_.-]{1,128}$/;
 const lowerCase = (value: string): string => value.toLowerCase();
+
+/** The characters of a lower-case token as bits: a–z in the first set; 0–9, "_", ".", "-" in the second. */
+function charMask(value: string): [number, number] {
+  let letters = 0;
+  let others = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 97 && c <= 122) letters |= 1 << (c - 97);
+    else if (c >= 48 && c <= 57) others |= 1 << (c - 48);
+    else if (c === 95) others |= 1 << 10;
+    else if (c === 46) others |= 1 << 11;
+    else if (c === 45) others |= 1 << 12;
+  }
+  return [letters, others];
+}
 const prepareUserAgent = (ua: string): string => ua.toLowerCase().replace(/\n/g, ' ');
 /** Headers arrive joined by "\n" (their memo key); each is normalised on its own. */
 const prepareHeaders = (joined: string): string =>
@@ -575,7 +590,8 @@ const prepareHeaders = (joined: string): string =>
 export class ManagedEngine {
   readonly rules: readonly ActiveManagedRule[];
   readonly #byTarget: Record<Target, number[]>;
-  readonly #tokenCookieRules: number[];
+  /** Cookie rules a token can reach, with the character sets of their token-character hints. */
+  readonly #tokenCookieRules: { index: number; masks: [number, number][] | null }[];
   readonly #memo: Record<Target, Map<string, number>>;
 
   constructor(rules: readonly ActiveManagedRule[]) {
@@ -593,10 +609,13 @@ export class ManagedEngine {
       for (const t of r.def.targets) byTarget[t].push(i);
     });
     this.#byTarget = byTarget;
-    this.#tokenCookieRules = byTarget.cookies.filter((i) => {
-      const hints = (rules[i] as ActiveManagedRule).def.hints;
-      return hints === null || hints.some((h) => /^[a-z0-9_.-]+$/.test(h));
-    });
+    this.#tokenCookieRules = byTarget.cookies
+      .map((index) => {
+        const hints = (rules[index] as ActiveManagedRule).def.hints;
+        const tokenHints = hints?.filter((h) => /^[a-z0-9_.-]+$/.test(h)) ?? null;
+        return { index, masks: tokenHints === null ? null : tokenHints.map(charMask) };
+      })
+      .filter((r) => r.masks === null || r.masks.length > 0);
     this.#memo = {
       args: new Map(),
       path: new Map(),
@@ -662,11 +681,16 @@ export class ManagedEngine {
    * (or that has none): the others need a character a token lacks.
    */
   #firstOfToken(value: string, skip: ReadonlySet<string> | null): number {
-    for (const i of this.#tokenCookieRules) {
-      const def = (this.rules[i] as ActiveManagedRule).def;
+    // Which characters the token has (two bit sets): a hint with a character it lacks cannot occur
+    // in it, so most rules are passed over without a substring search (a hex or digit session id
+    // reaches none).
+    const [letters, others] = charMask(value);
+    for (const { index, masks } of this.#tokenCookieRules) {
+      const def = (this.rules[index] as ActiveManagedRule).def;
       if (skip?.has(def.id)) continue;
+      if (masks !== null && !masks.some(([l, o]) => (l & ~letters) === 0 && (o & ~others) === 0)) continue;
       if (def.hints !== null && !hasAny(value, def.hints)) continue;
-      if (def.pattern.test(value)) return i;
+      if (def.pattern.test(value)) return index;
     }
     return NO_MATCH;
   }
