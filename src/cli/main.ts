@@ -29,6 +29,7 @@ Commands:
   kv        a zone's KV namespaces: create, put, get, delete, list keys
   analytics a zone's traffic over a time range (requests, cache, status, latency, top paths)
   tail      a zone's requests live, from every node
+  waf       firewall rules, rate limits, managed rules, under attack mode (edge security)
 
 Run "meridian <command> --help" for a command's options; "meridian --version" for the version.
 `;
@@ -56,6 +57,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   kv: async () => (await import('./commands/kv.ts')).runKv,
   analytics: async () => (await import('./commands/analytics.ts')).runAnalytics,
   tail: async () => (await import('./commands/analytics.ts')).runTail,
+  waf: async () => (await import('./commands/waf.ts')).runWaf,
 };
 
 export async function main(argv: string[]): Promise<number> {

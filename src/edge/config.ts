@@ -117,6 +117,8 @@ export interface EdgeConfig {
   sliceBytes?: number | null;
   /** Edge workers (edge/compute/); absent: the defaults of WORKER_DEFAULTS. */
   compute?: WorkerSettings;
+  /** Edge security (edge/security, server/flood.ts); absent: DEFAULT_SECURITY_CONFIG. */
+  security?: SecurityConfig;
 }
 
 export interface WorkerSettings {
@@ -136,4 +138,24 @@ export const WORKER_DEFAULTS: WorkerSettings = {
   cpuMs: 50,
   wallMs: 30_000,
   countryHeader: null,
+};
+
+export interface SecurityConfig {
+  /** Redis that rate limits count in across the PoP (--redis); null: each node counts alone. */
+  redis: string | null;
+  /** Open connections one client address may hold (--max-conns-per-ip); 0: no limit. */
+  maxConnectionsPerIp: number;
+  /** Requests per second one client address may send before the pipeline (--max-rps-per-ip); 0: no limit. */
+  maxRequestsPerIpPerSec: number;
+  /** A client must send its whole request (headers and body) within this (--client-body-timeout). */
+  clientRequestMs: number;
+  /** MaxMind-format databases for ip.src.country (--geoip); none: the field is "". */
+  geoip?: string[];
+}
+
+export const DEFAULT_SECURITY_CONFIG: SecurityConfig = {
+  redis: null,
+  maxConnectionsPerIp: 0,
+  maxRequestsPerIpPerSec: 0,
+  clientRequestMs: 300_000,
 };

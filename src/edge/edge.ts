@@ -47,6 +47,12 @@ import { UpstreamPools } from './upstream/pools.ts';
 import { forwardHeaders } from './upstream/request-headers.ts';
 import type { ZoneRuntime } from './zones/types.ts';
 import { applyLive, planReload, type ReloadPlan } from './reload.ts';
+import { Redis } from 'ioredis';
+import { createHmac } from 'node:crypto';
+import { DEFAULT_SECURITY_CONFIG } from './config.ts';
+import { EdgeSecurity } from './security/edge-security.ts';
+import { FloodGuard } from './server/flood.ts';
+import { openCountryLookup } from './security/geoip.ts';
 import { CompiledZone } from './zones/zone-runtime.ts';
 import { ZoneTable } from './zones/zone-table.ts';
 import { linkToPrimary, sendToPrimary, shardDirOf, Siblings, type WorkerRole } from './multicore/worker.ts';
@@ -155,6 +161,19 @@ export async function startEdge(
     logger,
   );
   runtime.analytics = await startAnalytics(config, logger);
+  const securityConfig = config.security ?? DEFAULT_SECURITY_CONFIG;
+  // Managed zones bring rulesets through the event log; a standalone node has none to run.
+  runtime.security =
+    config.control === null
+      ? null
+      : new EdgeSecurity({
+          registry: runtime.metrics.registry,
+          log: logger,
+          redis: await connectRedis(securityConfig.redis, logger),
+          country: await openCountryLookup(securityConfig.geoip ?? []),
+        });
+  const flood = new FloodGuard(securityConfig);
+  runtime.flood = flood.enabled ? flood : null;
   // Before any listener: a standalone pair that does not load stops the start with a clear error.
   const tls = await new EdgeTls({
     config,
@@ -180,7 +199,8 @@ export async function startEdge(
     {
       maxHeaderSize: config.limits.maxHeaderBytes,
       headersTimeout: config.timeouts.clientHeadersMs,
-      requestTimeout: 0,
+      // Slow POST: the whole request, body included, within this (Node answers 408 and closes).
+      requestTimeout: Math.max(securityConfig.clientRequestMs, config.timeouts.clientHeadersMs),
       // How often Node checks for the headers timeout; its default (30 s) would delay the 408.
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, config.timeouts.clientHeadersMs / 2)),
       keepAliveTimeout: config.timeouts.clientKeepAliveMs,
@@ -201,6 +221,7 @@ export async function startEdge(
     clientSockets.add(socket);
     socket.once('close', () => clientSockets.delete(socket));
   });
+  if (runtime.flood !== null) server.on('connection', (socket: Socket) => flood.admit(socket));
   server.on('clientError', (err, socket) =>
     answerClientError(err, socket as Socket, config.nodeName, config.limits.maxUriBytes),
   );
@@ -215,6 +236,12 @@ export async function startEdge(
   try {
     if (config.tls.listen !== null) {
       https = await startEdgeHttps(config, tls, logger, (req, res) => handle(runtime, req, res, true));
+      // The same per-address cap and whole-request timeout as the plain listener (HTTP/1.1 over TLS
+      // reads requestTimeout from the server object for each new connection).
+      if (runtime.flood !== null) https.server.on('connection', (socket: Socket) => flood.admit(socket));
+      Object.assign(https.server, {
+        requestTimeout: Math.max(securityConfig.clientRequestMs, config.timeouts.clientHeadersMs),
+      });
     }
   } catch (err) {
     server.close();
@@ -278,6 +305,7 @@ export async function startEdge(
     siblingServer?.close();
     await follower?.close();
     await workers.close();
+    await runtime.security?.close();
     tls.close();
     await purger?.close();
     // Let fills that already have their bodies reach the disk (bounded: a hung origin cannot hold shutdown).
@@ -474,6 +502,13 @@ function applierOf(
   return {
     applySnapshot(snapshot) {
       zones.applySnapshot(snapshot);
+      runtime.security?.table.applySnapshot(snapshot);
+      // Clearance cookies are signed with a key every node of the cluster derives alike.
+      if (snapshot.hop_key !== undefined) {
+        runtime.security?.keys.set(
+          createHmac('sha256', snapshot.hop_key).update('meridian challenge').digest(),
+        );
+      }
       cluster.applySnapshot(snapshot);
       runtime.acmeChallenges.applySnapshot(snapshot);
       tls.applySnapshot(snapshot);
@@ -483,6 +518,7 @@ function applierOf(
       if (event.type === 'purge') await purger.apply(event.purge);
       if (event.type === 'prewarm') prewarmer?.apply(event.prewarm);
       zones.applyEvent(event);
+      runtime.security?.table.applyEvent(event);
       cluster.applyEvent(event);
       runtime.acmeChallenges.applyEvent(event);
       tls.applyEvent(event);
@@ -503,6 +539,22 @@ export function handle(
   secure = false,
   sibling = false,
 ): void {
+  const flood = runtime.flood;
+  // A sibling worker's fill (loopback) was admitted where the client connected.
+  if (!sibling && flood !== null && !flood.allowRequest(req.socket.remoteAddress ?? '', Date.now())) {
+    res.writeHead(429, [
+      'content-type',
+      'text/plain',
+      'content-length',
+      '18',
+      'retry-after',
+      '1',
+      'cache-control',
+      'no-store',
+    ]);
+    res.end('429 slow down now\n');
+    return;
+  }
   const ctx = new RequestContext(req, res, runtime, Date.now(), secure);
   if (sibling) ctx.sibling = true;
   const done = runRequest(ctx);
@@ -607,6 +659,8 @@ function createRuntime(
     cluster: null,
     workers: siblings,
     compute: null,
+    security: null,
+    flood: null,
     inflight: fetchDeps.inflight,
     fetchDeps,
     metrics,
@@ -721,6 +775,7 @@ async function startAdmin(
           status: 'ok',
           node: runtime.config.nodeName,
           ...(cluster === null ? {} : { pop: cluster.self.pop, seq: cluster.seq }),
+          ...securityErrorsOf(runtime),
         }),
       );
       return;
@@ -751,4 +806,31 @@ function streamTail(workers: NodeWorkers, req: IncomingMessage, res: ServerRespo
   res.flushHeaders();
   const stop = workers.tail.subscribe(zoneId, script, (line) => res.write(`${JSON.stringify(line)}\n`));
   res.on('close', stop);
+}
+
+/** /healthz names the zones whose security did not compile here (they run their last good rules). */
+function securityErrorsOf(runtime: EdgeRuntime): { security_errors?: Record<string, string> } {
+  const errors = runtime.security?.table.errors();
+  return errors === undefined || errors.size === 0 ? {} : { security_errors: Object.fromEntries(errors) };
+}
+
+/** --redis: connected before the node serves; one that cannot be reached leaves each node counting alone. */
+async function connectRedis(url: string | null, logger: Logger): Promise<Redis | null> {
+  if (url === null) return null;
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2_000,
+  });
+  redis.on('error', () => {
+    // Reported by the rate counter when a command fails (ratelimit.ts); reconnects are ioredis's.
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    logger.warn('rate limits: Redis unreachable at start, counting on this node until it answers', { err });
+  }
+  return redis;
 }

@@ -13,6 +13,8 @@ import type { UpstreamResponse } from './upstream/origin-client.ts';
 import type { ZoneRuntime } from './zones/types.ts';
 import type { Siblings } from './multicore/worker.ts';
 import type { WorkerRegistry } from './compute/registry.ts';
+import type { EdgeSecurity } from './security/edge-security.ts';
+import type { FloodGuard } from './server/flood.ts';
 
 export interface EdgeRuntime {
   readonly config: EdgeConfig;
@@ -30,6 +32,10 @@ export interface EdgeRuntime {
   readonly workers: Siblings | null;
   /** Edge workers (the compute step); null until started, and in nodes that run none. */
   compute: WorkerRegistry | null;
+  /** Zone security (WAF, rate limits, challenges); null: none on this node (standalone). */
+  security: EdgeSecurity | null;
+  /** Per-address connection and request-rate caps before the pipeline; null: none. */
+  flood: FloodGuard | null;
   /** This node's Via entry ("1.1 <node>"). */
   readonly via: string;
   /** The Host assumed for an HTTP/1.0 request that sends none (standalone: SIGHUP may change it). */

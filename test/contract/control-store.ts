@@ -300,6 +300,54 @@ export function controlStoreTests(name: string, openStore: OpenStore): void {
       });
     });
 
+    describe('edge security', () => {
+      test('putRuleset keeps ids, bumps the version, emits the whole document; snapshots carry it; zone delete cascades', async () => {
+        const store = await open();
+        const zone = await store.createZone(zoneInput('sec'), ACTOR);
+        const first = await store.putRuleset(
+          zone.id,
+          'http_request_firewall_custom',
+          {
+            rules: [
+              { id: 'keep', expression: 'true', action: 'log' },
+              { expression: 'false', action: 'block' },
+            ],
+          },
+          ACTOR,
+        );
+        assert.equal(first.version, '1');
+        assert.equal(first.rules[0]?.id, 'keep');
+        assert.match(first.rules[1]?.id ?? '', HEX_ID);
+        const second = await store.putRuleset(zone.id, 'http_request_firewall_custom', { rules: [] }, ACTOR);
+        assert.equal(second.version, '2');
+        assert.equal(second.id, first.id);
+        const settings = await store.putSecuritySettings(
+          zone.id,
+          {
+            under_attack: true,
+            verified_crawlers_skip_challenge: false,
+            challenge_ttl: 600,
+            challenge_difficulty: 12,
+          },
+          ACTOR,
+        );
+        const security = await store.getSecurity(zone.id);
+        assert.deepEqual(security.settings, settings);
+        assert.deepEqual(security.rulesets.http_request_firewall_custom, second);
+        const last = (await store.readEventsAfter(0, 100)).at(-1);
+        assert.equal(last?.type, 'security.replace');
+        assert.deepEqual(last?.type === 'security.replace' && last.security, security);
+        assert.deepEqual((await store.snapshot()).security?.[zone.id], security);
+        await assertConflict(
+          store.putRuleset('0'.repeat(32), 'http_ratelimit', { rules: [] }, ACTOR),
+          'zone_id',
+        );
+        await store.deleteZone(zone.id, ACTOR);
+        assert.equal((await store.snapshot()).security, undefined);
+        assert.deepEqual((await store.getSecurity(zone.id)).rulesets, {});
+      });
+    });
+
     describe('topology', () => {
       test('upsertPop creates then updates (keeping created_at); deletePop emits pop.delete', async () => {
         const clock = new ManualClock();

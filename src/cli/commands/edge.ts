@@ -87,9 +87,16 @@ Options:
   --access-log-max-size SIZE  rotate the file past this size (default 100MB): FILE.1 ... FILE.N
   --access-log-keep N       rotated files kept (default 5)
   --geoip FILE[,FILE]       MaxMind DB files (.mmdb: GeoLite2 Country/City, DB-IP lite) for the
-                            client's country in analytics and the access log (default: none)
+                            client's country in analytics, the access log and rules' ip.src.country
+                            (default: none)
   --analytics-interval DUR  managed mode: how often analytics batches go to the control plane (default 2s)
   --analytics on|off        managed mode: count per-zone analytics and ship them (default on)
+  --redis URL               count rate limits across the PoP in this Redis (redis://host:port)
+  --max-conns-per-ip N      open connections one client address may hold (default 0: no limit)
+  --max-rps-per-ip N        requests per second one client address may send (default 0: no limit);
+                            beyond it 429 before the pipeline
+  --client-request-timeout DUR  a client must send its whole request, body included, within this
+                            (default 5m; slow POST)
 ${CONFIG_HELP}  -h, --help                this help
 
 ${UPSTREAM_TLS_HELP}
@@ -143,6 +150,10 @@ const OPTIONS = {
   geoip: { type: 'string' },
   'analytics-interval': { type: 'string', default: '2s' },
   analytics: { type: 'string', default: 'on' },
+  redis: { type: 'string' },
+  'max-conns-per-ip': { type: 'string', default: '0' },
+  'max-rps-per-ip': { type: 'string', default: '0' },
+  'client-request-timeout': { type: 'string', default: '5m' },
   help: { type: 'boolean', short: 'h', default: false },
   ...UPSTREAM_TLS_OPTIONS,
   ...CONFIG_OPTIONS,
@@ -231,10 +242,22 @@ function edgeConfigOf(values: FlagValues<typeof OPTIONS>): EdgeConfig {
     sliceBytes: sliceSizeOf(values['slice-size'], control === null),
     compute: workerSettingsOf(values),
     accessLog: accessLogOf(values),
-    geoipFiles: values.geoip === undefined ? [] : values.geoip.split(',').filter((f) => f !== ''),
+    geoipFiles: geoipFilesOf(values.geoip),
     analyticsIntervalMs: parseDuration('analytics-interval', values['analytics-interval']),
     analytics: onOff('analytics', values.analytics),
+    security: {
+      redis: values.redis === undefined ? null : parseRedisUrl(values.redis),
+      maxConnectionsPerIp: parseCount('max-conns-per-ip', values['max-conns-per-ip']),
+      maxRequestsPerIpPerSec: parseCount('max-rps-per-ip', values['max-rps-per-ip']),
+      clientRequestMs: parseDuration('client-request-timeout', values['client-request-timeout']),
+      geoip: geoipFilesOf(values.geoip),
+    },
   };
+}
+
+/** --geoip FILE[,FILE]: MaxMind-format databases (analytics, the access log, rules' ip.src.country). */
+function geoipFilesOf(value: string | undefined): string[] {
+  return value === undefined ? [] : value.split(',').filter((f) => f !== '');
 }
 
 function onOff(flag: string, value: string): boolean {
@@ -302,6 +325,24 @@ function workerSettingsOf(values: {
   if (header !== null && !/^[a-z0-9-]+$/.test(header))
     throw new UsageError(`--worker-country-header: a header name, got "${values['worker-country-header']}"`);
   return { memoryMb, cpuMs, wallMs, countryHeader: header };
+}
+
+function parseRedisUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--redis: expected redis://host:port, got "${value}"`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new UsageError(`--redis: expected a redis:// or rediss:// URL, got "${value}"`);
+  }
+  return value;
+}
+
+function parseCount(flag: string, value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`--${flag}: expected a whole number, got "${value}"`);
+  return Number(value);
 }
 
 /** Standalone: Strict-Transport-Security on HTTPS answers (managed zones set settings.hsts instead). */

@@ -16,6 +16,7 @@ export interface WorkerScriptRef {
   version: number;
   etag: string;
 }
+import type { ZoneSecurity } from '../config/ruleset.ts';
 
 export type EventBody =
   | { type: 'zone.upsert'; zone: Zone }
@@ -43,7 +44,9 @@ export type EventBody =
   | { type: 'kv.namespace.delete'; id: string; zone_id: string }
   /** One KV write; small values inline, large ones by reference (KvEntryRef). */
   | { type: 'kv.put'; namespace_id: string; entry: KvEntryRef }
-  | { type: 'kv.delete'; namespace_id: string; key: string };
+  | { type: 'kv.delete'; namespace_id: string; key: string }
+  /** A zone's whole edge security (rulesets and settings); null: none (edge/security). */
+  | { type: 'security.replace'; zone_id: string; security: ZoneSecurity | null };
 
 export type ControlEvent = EventBody & {
   /** Position in the log: 1, 2, 3 … without gaps. */
@@ -87,6 +90,8 @@ export interface Snapshot {
   worker_routes?: Record<string, WorkerRoute[]>;
   /** KV namespaces (their entries are loaded per namespace: GET /internal/v1/kv/:ns/entries). */
   kv_namespaces?: KvNamespace[];
+  /** Each zone's edge security (rulesets, settings); absent in older saved states: none. */
+  security?: Record<string, ZoneSecurity>;
 }
 
 /** How a node receives the log: from `afterSeq` on, in order, until closed. */

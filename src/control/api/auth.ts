@@ -17,6 +17,8 @@ export const SCOPES: readonly Scope[] = [
   'admin',
   'workers:read',
   'workers:write',
+  'firewall:read',
+  'firewall:write',
 ];
 
 /** A new secret: "mrd_" and 43 characters of base64url (256 random bits). */

@@ -20,6 +20,7 @@ import { prewarmRoutes } from './prewarm.ts';
 import type { PurgeRateLimit } from './purge.ts';
 import { Router, ValidationFailure } from './router.ts';
 import { ruleRoutes } from './rules.ts';
+import { rulesetRoutes } from './rulesets.ts';
 import { tokenRoutes } from './tokens.ts';
 import { topologyRoutes } from './topology.ts';
 import { zoneRoutes } from './zones.ts';
@@ -73,6 +74,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   kvRoutes(router, store);
   workerInternalRoutes(router, store);
   analyticsRoutes(router, store, options.tailHub);
+  rulesetRoutes(router, store);
   options.extend?.(router);
 
   const openapi = buildOpenApi(router.routes, options.version);

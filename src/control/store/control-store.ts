@@ -28,6 +28,8 @@ import * as eventLog from './event-log.ts';
 import * as purges from './purges.ts';
 import * as prewarms from './prewarms.ts';
 import * as rules from './rules.ts';
+import * as security from './security.ts';
+import type { Phase, Ruleset, SecuritySettings, ZoneSecurity } from '../../common/config/ruleset.ts';
 import * as tokens from './tokens.ts';
 import * as topology from './topology.ts';
 import type {
@@ -197,6 +199,22 @@ class KyselyControlStore implements ControlStore {
   }
   reorderRules(zoneId: string, ruleIds: string[], actor: Actor): Promise<Rule[]> {
     return rules.reorderRules(this.#ctx, zoneId, ruleIds, actor);
+  }
+
+  // edge security
+  getSecurity(zoneId: string): Promise<ZoneSecurity> {
+    return security.getSecurity(this.#ctx.db, zoneId);
+  }
+  putRuleset(
+    zoneId: string,
+    phase: Phase,
+    input: { name?: string | undefined; description?: string | undefined; rules: Record<string, unknown>[] },
+    actor: Actor,
+  ): Promise<Ruleset> {
+    return security.putRuleset(this.#ctx, zoneId, phase, input, actor);
+  }
+  putSecuritySettings(zoneId: string, settings: SecuritySettings, actor: Actor): Promise<SecuritySettings> {
+    return security.putSecuritySettings(this.#ctx, zoneId, settings, actor);
   }
 
   // topology

@@ -5,6 +5,7 @@ import { allWorkers } from './workers.ts';
 import { listNamespaces } from './kv.ts';
 import type { Kysely } from 'kysely';
 import type { ControlEvent, EventBody, Snapshot } from '../../common/events/types.ts';
+import { allSecurity } from './security.ts';
 import { listAcmeChallenges } from './acme-challenges.ts';
 import { allCertificates } from './certificates.ts';
 import type { StoreDialect } from './connect.ts';
@@ -71,6 +72,8 @@ export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect, now: D
     const challenges = await listAcmeChallenges(trx, now.toISOString());
     const workers = await allWorkers(trx);
     const kvNamespaces = await listNamespaces(trx, null);
+    // Edge security documents; absent when no zone has one (older nodes ignore the field).
+    const security = await allSecurity(trx);
     return {
       seq,
       zones,
@@ -85,6 +88,7 @@ export async function snapshot(db: Kysely<Tables>, dialect: StoreDialect, now: D
       ...(workers.scripts.length === 0 ? {} : { worker_scripts: workers.scripts }),
       ...(Object.keys(workers.routes).length === 0 ? {} : { worker_routes: workers.routes }),
       ...(kvNamespaces.length === 0 ? {} : { kv_namespaces: kvNamespaces }),
+      ...(Object.keys(security).length === 0 ? {} : { security }),
     };
   };
   const builder = db.transaction();

@@ -259,6 +259,13 @@ export interface NodeAppliedRow {
   at: string;
 }
 
+/** A zone's edge security document (common/config/ruleset.ts ZoneSecurity, JSON). */
+export interface ZoneSecurityRow {
+  zone_id: string;
+  body: string;
+  updated_at: string;
+}
+
 export interface Tables {
   tokens: TokenRow;
   zones: ZoneRow;
@@ -285,4 +292,5 @@ export interface Tables {
   analytics_batches: AnalyticsBatchRow;
   analytics_rollups: AnalyticsRollupRow;
   node_applied: NodeAppliedRow;
+  zone_security: ZoneSecurityRow;
 }

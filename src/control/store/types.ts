@@ -20,6 +20,8 @@ import type { MasterKey } from '../secrets/master-key.ts';
 import type { RotationResult } from './secrets.ts';
 import type { WorkersStore } from './workers-store.ts';
 
+import type { Phase, Ruleset, SecuritySettings, ZoneSecurity } from '../../common/config/ruleset.ts';
+
 export type Scope =
   | 'zones:read'
   | 'zones:write'
@@ -30,7 +32,9 @@ export type Scope =
   | 'node'
   | 'admin'
   | 'workers:read'
-  | 'workers:write';
+  | 'workers:write'
+  | 'firewall:read'
+  | 'firewall:write';
 
 export interface TokenRecord {
   id: string;
@@ -139,6 +143,16 @@ export interface ControlStore {
   deleteRule(zoneId: string, ruleId: string, actor: Actor): Promise<boolean>;
   /** Sets the order: ruleIds must be exactly the zone's rules. */
   reorderRules(zoneId: string, ruleIds: string[], actor: Actor): Promise<Rule[]>;
+
+  // edge security (event: security.replace with the zone's whole document; migration 0007)
+  getSecurity(zoneId: string): Promise<ZoneSecurity>;
+  putRuleset(
+    zoneId: string,
+    phase: Phase,
+    input: { name?: string | undefined; description?: string | undefined; rules: Record<string, unknown>[] },
+    actor: Actor,
+  ): Promise<Ruleset>;
+  putSecuritySettings(zoneId: string, settings: SecuritySettings, actor: Actor): Promise<SecuritySettings>;
 
   // topology (events: pop.upsert / pop.delete / node.upsert / node.delete)
   upsertPop(input: PopInput, actor: Actor): Promise<Pop>;

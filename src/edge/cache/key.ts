@@ -4,9 +4,14 @@
 import { varySelector } from '../../lib/http-cache/vary.ts';
 import type { Headers } from '../../lib/http-cache/headers.ts';
 
-/** Lower-cases the host and drops the scheme's default port. */
+/**
+ * Lower-cases the host, drops the scheme's default port and a trailing dot ("example.com." names the
+ * same host, RFC 1034 §3.1: one key and one zone, not a second cache entry).
+ */
 export function normalizeHost(host: string, scheme: 'http' | 'https'): string {
-  const lower = host.toLowerCase();
+  let lower = host.toLowerCase();
+  const dot = lower.endsWith('.') ? lower.length - 1 : lower.lastIndexOf('.:');
+  if (dot > 0 && !lower.startsWith('[')) lower = lower.slice(0, dot) + lower.slice(dot + 1);
   const defaultPort = scheme === 'https' ? ':443' : ':80';
   return lower.endsWith(defaultPort) ? lower.slice(0, -defaultPort.length) : lower;
 }

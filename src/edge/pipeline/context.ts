@@ -15,6 +15,7 @@ import type { EdgeRuntime } from '../runtime.ts';
 import type { RequestDecision, ZoneRuntime } from '../zones/types.ts';
 import { primaryKeyOf } from '../cache/key.ts';
 import type { Hop } from '../cluster/hop.ts';
+import type { SecurityDecision } from '../security/edge-security.ts';
 
 /** What deliver sends. */
 export type Delivery =
@@ -115,6 +116,8 @@ export class RequestContext {
   upstreamHrMs = 0;
   /** deliver: performance.now() ms when the head went out before a streamed body; 0: sent with the body. */
   headHrMs = 0;
+  /** filter: the security rule that matched, what it did (null: none), for metrics and the access log. */
+  security: SecurityDecision | null = null;
 
   constructor(req: ClientRequest, res: ClientResponse, edge: EdgeRuntime, startMs: number, secure = false) {
     this.req = req;

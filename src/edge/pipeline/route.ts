@@ -8,6 +8,7 @@ import { MeridianError } from '../../common/errors.ts';
 import { answerAcmeChallenge } from '../acme/answer.ts';
 import { normalizeHost } from '../cache/key.ts';
 import { HOP_HEADER, MAX_HOPS, type Hop } from '../cluster/hop.ts';
+import { normalizeTarget } from '../security/poisoning.ts';
 import type { RequestContext } from './context.ts';
 import { hostWithoutPort, redirectsToHttps } from './https-zone.ts';
 import type { Next } from './steps.ts';
@@ -35,6 +36,13 @@ export function route(ctx: RequestContext): Next<'route'> | Promise<Next<'route'
     path = pathOfAbsoluteForm(ctx, target, host) ?? '';
     if (path === '') return 'synth';
   }
+  // Dot segments and needless escapes out of the key and the origin's path (security/poisoning.ts).
+  const normalized = normalizeTarget(path);
+  if (normalized === null) {
+    ctx.fail(new MeridianError('BAD_REQUEST', 'an encoded slash next to a dot segment in the path'));
+    return 'synth';
+  }
+  path = normalized;
   ctx.host = host;
   ctx.path = path;
   // Before the zone, its cache and its HTTPS redirect: the CA must get the answer itself (§8.3).

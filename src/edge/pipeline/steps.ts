@@ -6,8 +6,11 @@ export const NEXT = {
    * HTTP-01 challenge is answered here, for any Host (edge/acme/answer.ts) → log.
    */
   route: ['filter', 'synth', 'log'],
-  /** Access rules, rate limits, WAF (none in standalone mode). */
-  filter: ['compute', 'synth'],
+  /**
+   * Custom firewall rules, rate limits, managed rules, challenges (edge/security); a block, a limit or
+   * a challenge page is answered here → log.
+   */
+  filter: ['compute', 'synth', 'log'],
   /** The zone's edge worker may answer itself (none in standalone mode). */
   compute: ['lookup', 'deliver', 'synth'],
   /** Cache key, memory then disk, fresh / stale / miss; uncacheable requests → pass. */

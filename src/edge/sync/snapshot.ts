@@ -19,6 +19,10 @@ export function applyEventToSnapshot(snapshot: Snapshot, event: ControlEvent): S
       const { [event.zone_id]: _routes, ...workerRoutes } = snapshot.worker_routes ?? {};
       next.worker_routes = workerRoutes;
       next.kv_namespaces = (snapshot.kv_namespaces ?? []).filter((n) => n.zone_id !== event.zone_id);
+      if (snapshot.security?.[event.zone_id] !== undefined) {
+        const { [event.zone_id]: _gone, ...security } = snapshot.security;
+        next.security = security;
+      }
       break;
     }
     case 'rules.replace':
@@ -88,6 +92,11 @@ export function applyEventToSnapshot(snapshot: Snapshot, event: ControlEvent): S
     case 'worker.routes.replace': {
       const { [event.zone_id]: _old, ...others } = snapshot.worker_routes ?? {};
       next.worker_routes = event.routes.length === 0 ? others : { ...others, [event.zone_id]: event.routes };
+      break;
+    }
+    case 'security.replace': {
+      const { [event.zone_id]: _replaced, ...others } = snapshot.security ?? {};
+      next.security = event.security === null ? others : { ...others, [event.zone_id]: event.security };
       break;
     }
     default:

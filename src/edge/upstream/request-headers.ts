@@ -4,6 +4,7 @@
 // upstream request states itself: they are never forwarded as fields.
 import type { IncomingHttpHeaders } from 'node:http';
 import { endToEndHeaders } from '../../common/http/hop-by-hop.ts';
+import { UNKEYED_OVERRIDE_HEADERS } from '../security/poisoning.ts';
 
 /** A fill fetches the whole object for everyone: the client's own preconditions stay behind. */
 const NOT_FOR_FILLS = new Set([
@@ -16,9 +17,14 @@ const NOT_FOR_FILLS = new Set([
   'expect',
   'host',
   'meridian-hop',
+  // A fill sends no body (a "fat GET"'s body is not in the key and never reaches the origin), so
+  // none of its framing either.
+  'content-length',
+  'content-type',
+  ...UNKEYED_OVERRIDE_HEADERS,
 ]);
 /** undici manages Expect itself; Host is set below; the internal-hop header is per hop (cluster/hop.ts). */
-const NOT_FOR_PASS = new Set(['expect', 'host', 'meridian-hop']);
+const NOT_FOR_PASS = new Set(['expect', 'host', 'meridian-hop', ...UNKEYED_OVERRIDE_HEADERS]);
 
 export interface ForwardOptions {
   /** The Host header to send. */

@@ -73,6 +73,7 @@ export class ZoneTable {
       case 'kv.namespace.delete':
       case 'kv.put':
       case 'kv.delete':
+      case 'security.replace': // the filter's business (edge/security/security-table.ts)
         break;
       default:
         assertNever(event);

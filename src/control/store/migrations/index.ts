@@ -11,6 +11,7 @@ import { popDrainMigration } from './0010-pop-drain.ts';
 import { prewarmsMigration } from './0009-prewarms.ts';
 import { workersMigration } from './0008-workers.ts';
 import { analyticsMigration } from './0006-analytics.ts';
+import { zoneSecurityMigration } from './0007-zone-security.ts';
 
 export function migrationProvider(dialect: StoreDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -23,6 +24,7 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
     '0009-prewarms': prewarmsMigration(dialect),
     '0008-workers': workersMigration(),
     '0006-analytics': analyticsMigration(dialect),
+    '0007-zone-security': zoneSecurityMigration(),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
