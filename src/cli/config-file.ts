@@ -100,6 +100,32 @@ export function namingFileKeys<T>(
   }
 }
 
+/** What a process command runs: its settings, the log level, and the config file read (null: none). */
+export interface Invocation<C> {
+  config: C;
+  logLevel: LogLevel;
+  file: string | null;
+}
+
+/**
+ * A process command's line and its --config file, validated by the command's own `configOf`: a
+ * UsageError names the flag, or the file and its key. 'help' for -h.
+ */
+export function parseCommand<O extends ParseArgsOptionsConfig, C>(
+  argv: string[],
+  options: O,
+  configOf: (values: FlagValues<O>) => C,
+): Invocation<C> | 'help' {
+  const resolved = resolveFlags(argv, options);
+  const values = resolved.values as Record<string, unknown>;
+  if (values.help === true) return 'help';
+  return namingFileKeys(resolved, () => ({
+    config: configOf(resolved.values),
+    logLevel: logLevelFlag(values['log-level'] as string | undefined),
+    file: resolved.file,
+  }));
+}
+
 export function logLevelFlag(value: string | undefined): LogLevel {
   if (value === undefined) return 'info';
   if (!isLogLevel(value))

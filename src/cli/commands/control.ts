@@ -16,16 +16,15 @@ import { readCaFlag, readServerPair } from '../tls-files.ts';
 import {
   CONFIG_HELP,
   CONFIG_OPTIONS,
-  logLevelFlag,
   reloadLogLevel,
-  namingFileKeys,
-  resolveFlags,
   type FlagValues,
+  parseCommand,
+  type Invocation,
 } from '../config-file.ts';
 import { readSecretFile } from '../secret-file.ts';
 import { asStartFailure, StartFailure } from '../start-failure.ts';
 import { meridianVersion } from '../version.ts';
-import { createLogger, setLogLevel, type Logger, type LogLevel } from '../../common/log.ts';
+import { createLogger, setLogLevel, type Logger } from '../../common/log.ts';
 
 export function streamName(value: string): string {
   if (!isValidStreamName(value))
@@ -92,12 +91,8 @@ const OPTIONS = {
   ...CONFIG_OPTIONS,
 } as const;
 
-/** What `meridian control ARGV` runs: its settings, the log level, and the config file read. */
-export interface ControlInvocation {
-  config: ControlConfig;
-  logLevel: LogLevel;
-  file: string | null;
-}
+/** What `meridian control ARGV` runs (cli/config-file.ts parseCommand). */
+export type ControlInvocation = Invocation<ControlConfig>;
 
 export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
   const parsed = parseControlCommand(argv);
@@ -106,13 +101,7 @@ export function parseControlArgs(argv: string[]): ControlConfig | 'help' {
 
 /** The command line and its --config file, validated: a UsageError names the flag or the file's key. */
 export function parseControlCommand(argv: string[]): ControlInvocation | 'help' {
-  const resolved = resolveFlags(argv, OPTIONS);
-  if (resolved.values.help) return 'help';
-  return namingFileKeys(resolved, () => ({
-    config: controlConfigOf(resolved.values),
-    logLevel: logLevelFlag(resolved.values['log-level']),
-    file: resolved.file,
-  }));
+  return parseCommand(argv, OPTIONS, controlConfigOf);
 }
 
 function controlConfigOf(values: FlagValues<typeof OPTIONS>): ControlConfig {

@@ -8,15 +8,14 @@ import { readCaFlag } from '../tls-files.ts';
 import {
   CONFIG_HELP,
   CONFIG_OPTIONS,
-  logLevelFlag,
   reloadLogLevel,
-  namingFileKeys,
-  resolveFlags,
   type FlagValues,
+  parseCommand,
+  type Invocation,
 } from '../config-file.ts';
 import { readSecretFile } from '../secret-file.ts';
 import { asStartFailure } from '../start-failure.ts';
-import { createLogger, setLogLevel, type LogLevel } from '../../common/log.ts';
+import { createLogger, setLogLevel } from '../../common/log.ts';
 
 export const DNS_HELP = `meridian dns — authoritative GeoDNS for the CDN's hostnames
 
@@ -105,27 +104,17 @@ function parseNs(value: string): { name: string; addresses: string[] } {
   return { name, addresses: list === undefined || list === '' ? [] : list.split(',') };
 }
 
-/** What `meridian dns ARGV` runs: its options, the log level, and the config file read. */
-export interface DnsInvocation {
-  options: DnsOptions;
-  logLevel: LogLevel;
-  file: string | null;
-}
+/** What `meridian dns ARGV` runs (cli/config-file.ts parseCommand). */
+export type DnsInvocation = Invocation<DnsOptions>;
 
 export function parseDnsArgs(argv: string[]): DnsOptions | 'help' {
   const parsed = parseDnsCommand(argv);
-  return parsed === 'help' ? parsed : parsed.options;
+  return parsed === 'help' ? parsed : parsed.config;
 }
 
 /** The command line and its --config file, validated: a UsageError names the flag or the file's key. */
 export function parseDnsCommand(argv: string[]): DnsInvocation | 'help' {
-  const resolved = resolveFlags(argv, OPTIONS);
-  if (resolved.values.help) return 'help';
-  return namingFileKeys(resolved, () => ({
-    options: dnsOptionsOf(resolved.values),
-    logLevel: logLevelFlag(resolved.values['log-level']),
-    file: resolved.file,
-  }));
+  return parseCommand(argv, OPTIONS, dnsOptionsOf);
 }
 
 function dnsOptionsOf(values: FlagValues<typeof OPTIONS>): DnsOptions {
@@ -202,12 +191,12 @@ export async function runDns(argv: string[]): Promise<void> {
   });
   let server;
   try {
-    server = await startDns({ ...parsed.options, logger: log });
+    server = await startDns({ ...parsed.config, logger: log });
   } catch (err) {
     // Option values that only startDns can judge (zone, name servers, a GeoIP file) are usage errors.
     if (err instanceof DnsConfigError) throw new UsageError(err.message);
     throw asStartFailure(err, {
-      listens: { listen: parsed.options.listen, 'admin-listen': parsed.options.adminListen },
+      listens: { listen: parsed.config.listen, 'admin-listen': parsed.config.adminListen },
     });
   }
   const started = server;

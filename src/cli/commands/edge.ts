@@ -14,15 +14,14 @@ import { readCaFlag } from '../tls-files.ts';
 import {
   CONFIG_HELP,
   CONFIG_OPTIONS,
-  logLevelFlag,
   reloadLogLevel,
-  namingFileKeys,
-  resolveFlags,
   type FlagValues,
+  parseCommand,
+  type Invocation,
 } from '../config-file.ts';
 import { readSecretFile } from '../secret-file.ts';
 import { asStartFailure } from '../start-failure.ts';
-import { createLogger, setLogLevel, type Logger, type LogLevel } from '../../common/log.ts';
+import { createLogger, setLogLevel, type Logger } from '../../common/log.ts';
 import { Primary, pruneOtherLayouts } from '../../edge/multicore/primary.ts';
 import { exposeMetricsToPrimary, workerRoleFromEnv } from '../../edge/multicore/worker.ts';
 
@@ -159,12 +158,8 @@ const OPTIONS = {
   ...CONFIG_OPTIONS,
 } as const;
 
-/** What `meridian edge ARGV` runs: the node's settings, the log level, and the config file read. */
-export interface EdgeInvocation {
-  config: EdgeConfig;
-  logLevel: LogLevel;
-  file: string | null;
-}
+/** What `meridian edge ARGV` runs (cli/config-file.ts parseCommand). */
+export type EdgeInvocation = Invocation<EdgeConfig>;
 
 export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
   const parsed = parseEdgeCommand(argv);
@@ -173,13 +168,7 @@ export function parseEdgeArgs(argv: string[]): EdgeConfig | 'help' {
 
 /** The command line and its --config file, validated: a UsageError names the flag or the file's key. */
 export function parseEdgeCommand(argv: string[]): EdgeInvocation | 'help' {
-  const resolved = resolveFlags(argv, OPTIONS);
-  if (resolved.values.help) return 'help';
-  return namingFileKeys(resolved, () => ({
-    config: edgeConfigOf(resolved.values),
-    logLevel: logLevelFlag(resolved.values['log-level']),
-    file: resolved.file,
-  }));
+  return parseCommand(argv, OPTIONS, edgeConfigOf);
 }
 
 function edgeConfigOf(values: FlagValues<typeof OPTIONS>): EdgeConfig {

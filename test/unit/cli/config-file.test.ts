@@ -101,9 +101,9 @@ describe('config files: the documented examples', () => {
     assert.ok(control.config.tls?.cert.includes('BEGIN CERTIFICATE'));
     const dns = parseDnsCommand(['--config', await localCopy('dns.toml')]);
     assert.ok(dns !== 'help');
-    assert.equal(dns.options.maxAddresses, 8);
-    assert.equal(dns.options.nameServers?.length, 2);
-    assert.equal(dns.options.control.token, 'mrd_from_a_file');
+    assert.equal(dns.config.maxAddresses, 8);
+    assert.equal(dns.config.nameServers?.length, 2);
+    assert.equal(dns.config.control.token, 'mrd_from_a_file');
   });
 });
 
