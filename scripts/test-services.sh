@@ -28,6 +28,16 @@ if ! port_open 4222; then
   wait_port 4222 || { echo "test: NATS did not start" >&2; exit 1; }
 fi
 
+# Redis: the edge's rate limits across a PoP (test/integration/security.test.ts).
+if ! port_open 6379; then
+  echo "test: Redis is not answering on 6379; starting it"
+  command -v redis-server >/dev/null || apt_install redis-server
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_port 6379 || { echo "test: Redis did not start" >&2; exit 1; }
+fi
+
 if ! command -v kdig >/dev/null; then
   echo "test: installing kdig (knot-dnsutils) for the GeoDNS tests"
   apt_install knot-dnsutils
