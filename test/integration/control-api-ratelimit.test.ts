@@ -75,4 +75,15 @@ describe('API rate limit per token', () => {
       assert.equal(res.status, 200, `call ${i}: ${res.body.toString().slice(0, 200)}`);
     }
   });
+
+  it("the OpenAPI document lists the 429 on every route but the nodes'", async () => {
+    const doc = JSON.parse(
+      (await call(tokens.quiet as string, '/client/v4/openapi.json')).body.toString(),
+    ) as {
+      paths: Record<string, Record<string, { responses: Record<string, { headers?: object }> }>>;
+    };
+    assert.ok(doc.paths['/client/v4/zones']?.get?.responses['429']?.headers);
+    assert.ok(doc.paths['/client/v4/zones/{zone_id}/purge_cache']?.post?.responses['429']);
+    assert.equal(doc.paths['/internal/v1/snapshot']?.get?.responses['429'], undefined);
+  });
 });
