@@ -66,7 +66,8 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 TOKEN="mrd_bench_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 log "control plane (SQLite) and a health endpoint for the nodes, on CPU $LOAD_CPU"
 MERIDIAN_ADMIN_TOKEN=$TOKEN start control "$LOAD_CPU" node bin/meridian.mjs control \
-  --listen "127.0.0.1:$CONTROL_PORT" --db "sqlite:$RUN_DIR/meridian.db" --node-stale 10m
+  --listen "127.0.0.1:$CONTROL_PORT" --db "sqlite:$RUN_DIR/meridian.db" --node-stale 10m \
+  --api-rate 100000 --api-burst 100000
 start health "$LOAD_CPU" node -e \
   "require('node:http').createServer((q, s) => s.end('ok')).listen($HEALTH_PORT, '127.0.0.1')"
 wait_for "control plane" port_open "$CONTROL_PORT"

@@ -112,7 +112,16 @@ async function run(
     nodes: NODES,
     pops: POPS,
     natsUrl: values.nats,
-    controlArgs: ['--purge-rate', '1000', '--purge-burst', '1000'],
+    controlArgs: [
+      '--purge-rate',
+      '1000',
+      '--purge-burst',
+      '1000',
+      '--api-rate',
+      '1000',
+      '--api-burst',
+      '1000',
+    ],
   });
   const { host } = cluster;
   const miss: number[] = [];

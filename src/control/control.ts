@@ -12,6 +12,7 @@ import type { Zone } from '../common/config/zone.ts';
 import type { Actor } from './store/types.ts';
 import { hashSecret, newTokenSecret } from './api/auth.ts';
 import type { PurgeRateLimit } from './api/purge.ts';
+import type { BucketRate } from '../lib/ratelimit/bucket.ts';
 import { buildApi } from './api/server.ts';
 import { startNatsPublisher } from './events/nats-publisher.ts';
 import { explainMissingKeyFile, resolveMasterKey } from './secrets/key-source.ts';
@@ -44,6 +45,8 @@ export interface ControlConfig {
   eventRetention: number;
   /** Purge calls per zone: sustained rate and burst. */
   purgeRate: PurgeRateLimit;
+  /** API calls per token (--api-rate/--api-burst); absent: DEFAULT_API_RATE. Node endpoints are exempt. */
+  apiRate?: BucketRate;
   version: string;
   /**
    * The master key that seals secrets at rest (MERIDIAN_MASTER_KEY / --master-key-file); absent or
@@ -109,6 +112,7 @@ export async function startControl(
     store,
     version: config.version,
     purgeRate: config.purgeRate,
+    apiRate: config.apiRate,
     registry,
     acme: acmeHook,
     https: config.tls ?? null,

@@ -825,7 +825,7 @@ async function connectRedis(url: string | null, logger: Logger): Promise<Redis |
     connectTimeout: 2_000,
   });
   redis.on('error', () => {
-    // Reported by the rate counter when a command fails (ratelimit.ts); reconnects are ioredis's.
+    // Reported by the rate counter when a command fails (src/lib/ratelimit/window.ts); reconnects are ioredis's.
   });
   try {
     await redis.connect();

@@ -9,6 +9,7 @@ import {
 } from '../../control/control.ts';
 import { DEFAULT_EVENT_STREAM, isValidStreamName } from '../../common/events/nats-names.ts';
 import { DEFAULT_PURGE_RATE } from '../../control/api/purge.ts';
+import { DEFAULT_API_RATE } from '../../control/api/limits.ts';
 import { DEFAULT_ANALYTICS_RETENTION, type AnalyticsRetention } from '../../control/store/analytics.ts';
 import { MasterKeyError } from '../../control/secrets/master-key.ts';
 import { parseDuration, parseListen, UsageError } from '../args.ts';
@@ -51,6 +52,9 @@ Options:
   --event-retention N    events kept in the log (default 100000)
   --purge-rate N         purge calls per second and zone, sustained (default 50)
   --purge-burst N        purge calls a zone may make at once (default 500)
+  --api-rate N[/s]       API calls per second and token, sustained (default 50/s; 429 + Retry-After
+                         beyond; the node endpoints are exempt; per replica, docs/control-plane.md)
+  --api-burst N          API calls a token may make at once (default 200)
   --master-key-file FILE the master key (32 bytes, base64) sealing private keys and cluster keys at rest;
                          or MERIDIAN_MASTER_KEY. Neither: SQLite keeps DIR/master.key (made on first start,
                          mode 0600); PostgreSQL refuses to start (every replica needs the same key)
@@ -81,6 +85,8 @@ const OPTIONS = {
   'event-retention': { type: 'string', default: '100000' },
   'purge-rate': { type: 'string', default: String(DEFAULT_PURGE_RATE.perSecond) },
   'purge-burst': { type: 'string', default: String(DEFAULT_PURGE_RATE.burst) },
+  'api-rate': { type: 'string', default: `${DEFAULT_API_RATE.perSecond}/s` },
+  'api-burst': { type: 'string', default: String(DEFAULT_API_RATE.burst) },
   'master-key-file': { type: 'string' },
   'acme-directory': { type: 'string' },
   'acme-email': { type: 'string' },
@@ -124,7 +130,11 @@ function controlConfigOf(values: FlagValues<typeof OPTIONS>): ControlConfig {
     eventRetention: Number(retention),
     purgeRate: {
       perSecond: positiveNumber('purge-rate', values['purge-rate']),
-      burst: positiveNumber('purge-burst', values['purge-burst']),
+      burst: burstNumber('purge-burst', values['purge-burst']),
+    },
+    apiRate: {
+      perSecond: positiveNumber('api-rate', values['api-rate'].replace(/\/s$/, '')),
+      burst: burstNumber('api-burst', values['api-burst']),
     },
     version: meridianVersion(),
     masterKey: {
@@ -191,6 +201,14 @@ function adminTokenOf(file: string | undefined): string | null {
 export function natsCaOf(file: string | undefined, nats: string | undefined): string | null {
   if (file !== undefined && nats === undefined) throw new UsageError('--nats-ca: needs --nats');
   return readCaFlag('nats-ca', file);
+}
+
+/** A bucket's size: at least one call, or nothing would ever pass. */
+function burstNumber(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || n < 1)
+    throw new UsageError(`--${flag}: expected a number >= 1, got "${value}"`);
+  return n;
 }
 
 function positiveNumber(flag: string, value: string): number {

@@ -38,7 +38,10 @@ export const API_ERROR_INFO: Record<keyof typeof API_ERRORS, { status: number; s
   forbidden: { status: 403, summary: 'The token lacks the scope or the zone.' },
   not_found: { status: 404, summary: 'No such resource or route.' },
   conflict: { status: 409, summary: 'The change conflicts with stored state (a name or hostname taken).' },
-  rate_limited: { status: 429, summary: 'Too many calls (purge rate per zone); Retry-After says when.' },
+  rate_limited: {
+    status: 429,
+    summary: 'Too many calls (purge rate per zone, API rate per token); Retry-After says when.',
+  },
   gone: { status: 410, summary: 'Reserved: the resource existed and is gone (not sent today).' },
   malformed_body: { status: 400, summary: 'The body is not valid JSON.' },
   unsupported_media_type: { status: 415, summary: 'The body is not Content-Type: application/json.' },

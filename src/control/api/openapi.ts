@@ -47,6 +47,12 @@ const ERROR_RESPONSES = {
   '404': errorResponse('No such resource'),
 };
 
+/** Every route but the nodes' counts against the token's API rate limit (limits.ts). */
+const RATE_LIMITED_RESPONSE = {
+  ...errorResponse('Over the API rate limit per token (or the purge limit per zone); Retry-After says when'),
+  headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer', minimum: 1 } } },
+};
+
 /** Only operations that take a body can fail in the body parser. */
 const BODY_ERROR_RESPONSES = {
   '413': errorResponse('The body is larger than 1 MiB'),
@@ -138,6 +144,7 @@ export function buildOpenApi(routes: readonly DeclaredRoute[], version: string):
       };
       Object.assign(operation.responses as object, BODY_ERROR_RESPONSES);
     }
+    if (spec.scope !== 'node') Object.assign(operation.responses as object, { '429': RATE_LIMITED_RESPONSE });
     (paths[path] ??= {})[spec.method.toLowerCase()] = operation;
   }
   return {

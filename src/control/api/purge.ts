@@ -5,15 +5,13 @@ import { hostOfTarget, PurgeRequestSchema } from '../../common/config/purge.ts';
 import type { PurgeRequest } from '../../common/config/purge.ts';
 import type { Zone } from '../../common/config/zone.ts';
 import type { ControlStore } from '../store/types.ts';
-import { ApiError, API_ERRORS, badRequest, notFound, ok } from './envelope.ts';
+import { TokenBuckets, type BucketRate } from '../../lib/ratelimit/bucket.ts';
+import { badRequest, notFound, ok } from './envelope.ts';
+import { refuseOver } from './limits.ts';
 import type { Router } from './router.ts';
 
-export interface PurgeRateLimit {
-  /** Purge calls per second and zone, sustained. */
-  perSecond: number;
-  /** Calls a zone may make at once before the sustained rate applies. */
-  burst: number;
-}
+/** Purge calls per second and zone, sustained, and the calls a zone may make at once. */
+export type PurgeRateLimit = BucketRate;
 
 export const DEFAULT_PURGE_RATE: PurgeRateLimit = { perSecond: 50, burst: 500 };
 
@@ -54,7 +52,8 @@ export function purgeRoutes(
   store: ControlStore,
   rate: PurgeRateLimit = DEFAULT_PURGE_RATE,
 ): void {
-  const limiter = new ZoneRateLimiter(rate);
+  // Per zone and per control-plane replica: with N replicas the sum is N times the rate.
+  const limiter = new TokenBuckets(rate);
   router.add(
     {
       method: 'POST',
@@ -71,15 +70,11 @@ export function purgeRoutes(
       const zone = await store.getZone(zoneId);
       if (zone === undefined) throw notFound('zone');
       checkTargetsBelongTo(zone, body);
-      const waitSec = limiter.take(zoneId, Date.now());
-      if (waitSec > 0) {
-        reply.header('retry-after', String(waitSec));
-        throw new ApiError(
-          429,
-          API_ERRORS.rate_limited,
-          `purge rate limit for this zone: ${rate.perSecond}/s (burst ${rate.burst}); retry in ${waitSec} s`,
-        );
-      }
+      refuseOver(
+        reply,
+        limiter.take(zoneId, Date.now()),
+        `purge rate limit for this zone: ${rate.perSecond}/s (burst ${rate.burst})`,
+      );
       const purge = await store.createPurge(zoneId, body, actor);
       if (purge === undefined) throw notFound('zone');
       return ok(reply, { id: purge.id, seq: purge.seq, created_at: purge.created_at });
@@ -149,28 +144,4 @@ function checkTargetsBelongTo(zone: Zone, request: PurgeRequest): void {
     );
   if (request.prefixes !== undefined) check('prefixes', request.prefixes);
   if (request.hosts !== undefined) check('hosts', request.hosts);
-}
-
-/** A token bucket per zone (per control-plane replica: with N replicas the sum is N times the rate). */
-class ZoneRateLimiter {
-  readonly #rate: PurgeRateLimit;
-  readonly #buckets = new Map<string, { tokens: number; atMs: number }>();
-
-  constructor(rate: PurgeRateLimit) {
-    this.#rate = rate;
-  }
-
-  /** Takes one call; returns 0, or the whole seconds to wait when the bucket is empty. */
-  take(zoneId: string, nowMs: number): number {
-    const { perSecond, burst } = this.#rate;
-    const bucket = this.#buckets.get(zoneId) ?? { tokens: burst, atMs: nowMs };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((nowMs - bucket.atMs) / 1000) * perSecond);
-    bucket.atMs = nowMs;
-    this.#buckets.set(zoneId, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond));
-  }
 }

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import type { Actor, ControlStore, Scope, TokenRecord } from '../store/types.ts';
 import { actorOf, authenticate, requireScope, requireZone } from './auth.ts';
 import { ApiError, API_ERRORS, badRequest, validationErrors } from './envelope.ts';
+import type { TokenRateLimit } from './limits.ts';
 
 export interface RouteContext<B> {
   req: FastifyRequest;
@@ -41,10 +42,13 @@ export class Router {
   readonly routes: DeclaredRoute[] = [];
   readonly #app: FastifyInstance;
   readonly #store: ControlStore;
+  readonly #limit: TokenRateLimit | null;
 
-  constructor(app: FastifyInstance, store: ControlStore) {
+  /** `limit`: API calls per token, counted once the token is known (null: none). */
+  constructor(app: FastifyInstance, store: ControlStore, limit: TokenRateLimit | null = null) {
     this.#app = app;
     this.#store = store;
+    this.#limit = limit;
   }
 
   add<B>(spec: RouteSpec<B>, handler: (ctx: RouteContext<B>) => Promise<unknown>): void {
@@ -54,6 +58,8 @@ export class Router {
       url: spec.path,
       handler: async (req, reply) => {
         const token = await authenticate(this.#store, req);
+        // Before scope and body checks: a loop of refused calls is still a loop of calls.
+        this.#limit?.check(reply, token, spec.scope);
         requireScope(token, spec.scope);
         const params = req.params as Record<string, string>;
         if (params.zone_id !== undefined) requireZone(token, params.zone_id);

@@ -18,6 +18,8 @@ import { buildOpenApi } from './openapi.ts';
 import { purgeRoutes } from './purge.ts';
 import { prewarmRoutes } from './prewarm.ts';
 import type { PurgeRateLimit } from './purge.ts';
+import type { BucketRate } from '../../lib/ratelimit/bucket.ts';
+import { TokenRateLimit } from './limits.ts';
 import { Router, ValidationFailure } from './router.ts';
 import { ruleRoutes } from './rules.ts';
 import { rulesetRoutes } from './rulesets.ts';
@@ -33,6 +35,8 @@ export interface ApiOptions {
   version: string;
   /** Purge calls per zone (default DEFAULT_PURGE_RATE). */
   purgeRate?: PurgeRateLimit;
+  /** API calls per token, node endpoints exempt (default DEFAULT_API_RATE). */
+  apiRate?: BucketRate | undefined;
   /** Orders ACME certificates for POST .../custom_certificates {"type": "acme"}; absent: not configured. */
   acme?: AcmeHook | null;
   /** The registry /metrics serves (default: a new one); the ACME engine adds its metrics to it. */
@@ -59,7 +63,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     ...(options.https ? { https: { ...options.https, minVersion: 'TLSv1.2' as const } } : {}),
   }) as unknown as FastifyInstance;
   acceptJsonBodies(app);
-  const router = new Router(app, store);
+  const router = new Router(app, store, new TokenRateLimit(options.apiRate));
   zoneRoutes(router, store, { onSaved: (zone) => options.acme?.zoneSaved?.(zone) });
   ruleRoutes(router, store);
   purgeRoutes(router, store, options.purgeRate);

@@ -7,7 +7,7 @@ import type { Logger } from '../../common/log.ts';
 import { ChallengeKeys } from './challenge.ts';
 import { CrawlerVerifier, type Resolver } from './crawlers.ts';
 import type { CountryLookup } from './geoip.ts';
-import { LocalRateCounter, RedisRateCounter, type RateCounter } from './ratelimit.ts';
+import { LocalRateCounter, RedisRateCounter, type RateCounter } from '../../lib/ratelimit/window.ts';
 import { SecurityTable } from './security-table.ts';
 
 /** A decision the filter made about a request (ctx.security), for metrics and the access log. */

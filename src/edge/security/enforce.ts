@@ -17,7 +17,7 @@ import {
 } from './challenge.ts';
 import type { CompiledRateLimit, CompiledSecurity } from './compiled.ts';
 import type { EdgeSecurity, SecurityDecision } from './edge-security.ts';
-import type { RateVerdict } from './ratelimit.ts';
+import { retryAfterSeconds, type RateVerdict } from '../../lib/ratelimit/window.ts';
 import { ContextSubject, clientIp } from './subject.ts';
 
 type Outcome = Next<'filter'> | null;
@@ -205,7 +205,7 @@ class SecurityPass {
     if (decision.logOnly) return null;
     if (challenge) return this.sendChallenge();
     if (decision.phase === 'http_ratelimit') {
-      const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+      const seconds = retryAfterSeconds(retryAfterMs);
       return this.send(429, 'text/plain; charset=utf-8', `429 rate limited by rule ${decision.ruleId}\n`, [
         'retry-after',
         String(seconds),

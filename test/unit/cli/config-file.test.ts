@@ -97,6 +97,7 @@ describe('config files: the documented examples', () => {
     const control = parseControlCommand(['--config', await localCopy('control.toml')]);
     assert.ok(control !== 'help');
     assert.equal(control.config.eventRetention, 100000);
+    assert.deepEqual(control.config.apiRate, { perSecond: 50, burst: 200 });
     assert.equal(control.config.adminToken, 'mrd_from_a_file');
     assert.ok(control.config.tls?.cert.includes('BEGIN CERTIFICATE'));
     const dns = parseDnsCommand(['--config', await localCopy('dns.toml')]);

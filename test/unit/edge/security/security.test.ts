@@ -14,7 +14,6 @@ import {
   verifySolution,
 } from '../../../../src/edge/security/challenge.ts';
 import { CrawlerVerifier } from '../../../../src/edge/security/crawlers.ts';
-import { LocalRateCounter } from '../../../../src/edge/security/ratelimit.ts';
 import { SecurityTable } from '../../../../src/edge/security/security-table.ts';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -71,26 +70,6 @@ describe('SecurityTable', () => {
     assert.ok(table.get('z'));
     table.applyEvent({ type: 'zone.delete', zone_id: 'z', seq: 2, at: '' });
     assert.equal(table.get('z'), undefined);
-  });
-});
-
-describe('LocalRateCounter', () => {
-  it('counts exactly per window, answers Retry-After to the window end, then a new window', () => {
-    const c = new LocalRateCounter();
-    const t0 = 1_000_000_000_000; // a multiple of the 10 s window
-    for (let i = 1; i <= 5; i++)
-      assert.deepEqual(c.hit('k', 10, 5, 0, t0 + i), { count: i, retryAfterMs: 0 });
-    assert.deepEqual(c.hit('k', 10, 5, 0, t0 + 4_000), { count: 6, retryAfterMs: 6_000 });
-    assert.equal(c.hit('other', 10, 5, 0, t0 + 4_000).count, 1);
-    assert.equal(c.hit('k', 10, 5, 0, t0 + 10_000).count, 1);
-  });
-  it('a mitigation timeout blocks the key past its window', () => {
-    const c = new LocalRateCounter();
-    const t0 = 1_000_000_000_000;
-    c.hit('k', 10, 1, 60, t0);
-    assert.deepEqual(c.hit('k', 10, 1, 60, t0 + 1), { count: 2, retryAfterMs: 60_000 });
-    assert.deepEqual(c.hit('k', 10, 1, 60, t0 + 30_000), { count: 0, retryAfterMs: 30_001 });
-    assert.equal(c.hit('k', 10, 1, 60, t0 + 61_000).retryAfterMs, 0);
   });
 });
 

@@ -1,16 +1,28 @@
-// Rate-limit counters in Cloudflare's shape: a fixed window of `period` seconds per rule and
+// Fixed-window rate-limit counters in Cloudflare's shape: a fixed window of `period` seconds per rule and
 // characteristics value (ip.src, http.host, a header …), exact: every matching request is counted
 // once, on this node (a Map) or across the PoP (Redis, one round trip: a Lua script that checks the
 // mitigation key, increments and arms the timeout atomically, so concurrent nodes never double-count
 // or race the block). A Redis that fails falls back to this node's own counters, logged once per outage.
+// A leaf: no Meridian imports (the edge's http_ratelimit phase and tests use it; see bucket.ts for the
+// control plane's rate-and-burst limits, which answer in the same RateVerdict).
 import type { Redis } from 'ioredis';
-import type { Logger } from '../../common/log.ts';
+
+/** What the Redis counter reports an outage and a recovery with (a Meridian Logger fits). */
+export interface RateLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
 
 export interface RateVerdict {
   /** Requests counted in the window, this one included (0 while the key is in mitigation). */
   count: number;
   /** Milliseconds until the key may send again: >0 when over the limit or in mitigation. */
   retryAfterMs: number;
+}
+
+/** The Retry-After header's value for a refused verdict: whole seconds, rounded up, at least 1. */
+export function retryAfterSeconds(retryAfterMs: number): number {
+  return Math.max(1, Math.ceil(retryAfterMs / 1000));
 }
 
 export interface RateCounter {
@@ -93,10 +105,10 @@ type RateRedis = Redis & {
 export class RedisRateCounter implements RateCounter {
   readonly #redis: RateRedis;
   readonly #fallback = new LocalRateCounter();
-  readonly #log: Logger;
+  readonly #log: RateLog;
   #down = false;
 
-  constructor(redis: Redis, log: Logger) {
+  constructor(redis: Redis, log: RateLog) {
     redis.defineCommand('meridianRateHit', { numberOfKeys: 2, lua: SCRIPT });
     this.#redis = redis as RateRedis;
     this.#log = log;

@@ -5,7 +5,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { RedisRateCounter } from '../../../../src/edge/security/ratelimit.ts';
+import { RedisRateCounter } from '../../../../src/lib/ratelimit/window.ts';
 import { memoryLogger } from '../../../helpers/tls.ts';
 
 describe('RedisRateCounter', () => {
