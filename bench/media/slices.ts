@@ -7,7 +7,8 @@
 //   2. warm: the whole object, after one warming download — throughput (median of WARM_RUNS).
 //
 // Both proxies use 1 MiB slices. Run: node bench/media/slices.ts  (env: SIZE_MIB 1024, COLD_RUNS 5,
-// WARM_RUNS 3, RUN_DIR /tmp/meridian-bench-media). Prints a table and the ratios; removes its files.
+// WARM_RUNS 3, RUN_DIR /tmp/meridian-bench-media,
+// EDGE_NODE_ARGS). Prints a table and the ratios; removes its files.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -126,6 +127,8 @@ http {
   writeFileSync(join(RUN_DIR, 'nginx.conf'), conf);
   start('nginx', ['-c', join(RUN_DIR, 'nginx.conf'), '-p', RUN_DIR]);
   const meridian = start(process.execPath, [
+    // EDGE_NODE_ARGS: flags for the edge's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    ...(process.env.EDGE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
     join(ROOT, 'src', 'cli', 'main.ts'),
     'edge',
     '--origin',
