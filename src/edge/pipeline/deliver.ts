@@ -338,6 +338,12 @@ function stream(ctx: RequestContext, body: Readable): Promise<Next<'deliver'>> {
 async function pump(body: Readable, res: ServerResponse): Promise<Next<'deliver'>> {
   // pipeline listened for the response's errors; so does this (a failed write is seen on 'close').
   res.on('error', ignoreError);
+  // A client that leaves while the body waits (a trickling upstream) releases the body at once, as
+  // pipeline did: the iteration below then fails and ends.
+  const onClose = (): void => {
+    if (!res.writableFinished) body.destroy();
+  };
+  res.once('close', onClose);
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       if (res.destroyed) throw CLIENT_GONE;
@@ -359,6 +365,8 @@ async function pump(body: Readable, res: ServerResponse): Promise<Next<'deliver'
     // A body that fails mid-way cannot be repaired: the client sees the connection close.
     // (Leaving the loop destroyed the body, which closes its file.)
     res.destroy();
+  } finally {
+    res.off('close', onClose);
   }
   return 'log';
 }
