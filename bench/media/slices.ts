@@ -7,7 +7,8 @@
 //   2. warm: the whole object, after one warming download — throughput (median of WARM_RUNS).
 //
 // Both proxies use 1 MiB slices. Run: node bench/media/slices.ts  (env: SIZE_MIB 1024, COLD_RUNS 5,
-// WARM_RUNS 3, RUN_DIR /tmp/meridian-bench-media). Prints a table and the ratios; removes its files.
+// WARM_RUNS 3, RUN_DIR /tmp/meridian-bench-media,
+// EDGE_NODE_ARGS, EDGE_WORKERS). Prints a table and the ratios; removes its files.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,6 +65,17 @@ function curl(
 function cpuSec(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** CPU seconds of a process and its children (a `meridian edge` of several workers: the primary and its workers). */
+function treeCpuSec(pid: number): number {
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ');
+  } catch {
+    // No children file (older kernel): the process alone.
+  }
+  return children.filter((c) => c !== '').reduce((sum, c) => sum + treeCpuSec(Number(c)), cpuSec(pid));
 }
 
 /** The nginx worker (the master's one child) serving `nginx.pid`'s proxy. */
@@ -126,6 +138,8 @@ http {
   writeFileSync(join(RUN_DIR, 'nginx.conf'), conf);
   start('nginx', ['-c', join(RUN_DIR, 'nginx.conf'), '-p', RUN_DIR]);
   const meridian = start(process.execPath, [
+    // EDGE_NODE_ARGS: flags for the edge's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    ...(process.env.EDGE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
     join(ROOT, 'src', 'cli', 'main.ts'),
     'edge',
     '--origin',
@@ -138,6 +152,8 @@ http {
     '1M',
     '--disk-cache-size',
     `${SIZE_MIB * 2}M`,
+    // EDGE_WORKERS: the edge's --workers (default: the edge's own default, the cores it may use).
+    ...(process.env.EDGE_WORKERS === undefined ? [] : ['--workers', process.env.EDGE_WORKERS]),
   ]);
   await waitFor(`http://127.0.0.1:${originPort}/big0.bin`);
   await waitFor(`http://127.0.0.1:${nginxPort}/`);
@@ -172,9 +188,9 @@ http {
   for (let run = 0; run < WARM_RUNS; run++) {
     for (const [name, port] of peers) {
       const before = originBytes(originLog, 0).lines;
-      const cpuBefore = cpuSec(pidOf(name));
+      const cpuBefore = treeCpuSec(pidOf(name));
       const r = curl(`http://127.0.0.1:${port}/big0.bin`, null);
-      results[name]?.cpu.push(((cpuSec(pidOf(name)) - cpuBefore) / SIZE_MIB) * 1024);
+      results[name]?.cpu.push(((treeCpuSec(pidOf(name)) - cpuBefore) / SIZE_MIB) * 1024);
       if (r.bytes !== SIZE_MIB * MIB) throw new Error(`${name}: ${r.bytes} bytes`);
       const fromOrigin = originBytes(originLog, before).bytes;
       if (fromOrigin > 0) console.error(`${name}: warm run ${run} took ${fromOrigin} bytes from the origin`);

@@ -292,6 +292,9 @@ export async function startEdge(
     }
     return plan;
   };
+  // Declared before close: a worker of several returns before analytics shipping is set up (the
+  // primary ships), and its close must still find null here rather than an uninitialised binding.
+  let shipping: ReturnType<typeof shipAnalytics> | null = null;
   let draining: Promise<void> | null = null;
   const close = async (): Promise<void> => {
     server.closeAllConnections();
@@ -354,7 +357,7 @@ export async function startEdge(
     return nodeOf(runtime, address, null, tls, https, () => cluster?.seq ?? 0, reload, workers, drain, close);
   }
   const analytics = runtime.analytics;
-  const shipping =
+  shipping =
     controlUrls === null || analytics === null || analytics.collector === null
       ? null
       : shipAnalytics(

@@ -25,6 +25,7 @@ import {
 import { headerValue } from '../../lib/http-cache/headers.ts';
 import { currentAgeSec } from '../../lib/http-cache/policy.ts';
 import { isInMemory } from '../cache/cache.ts';
+import { isPooledChunk, releaseChunk } from '../cache/disk/read-pool.ts';
 import type { ObjectMeta } from '../cache/storage.ts';
 import type { BufferedResponse } from '../fetch/fetch-task.ts';
 import type { UpstreamResponse } from '../upstream/origin-client.ts';
@@ -316,12 +317,81 @@ function withoutField(fields: string[], name: string): string[] {
 
 function stream(ctx: RequestContext, body: Readable): Promise<Next<'deliver'>> {
   ctx.headHrMs = performance.now();
+  if (!ctx.h2) return pump(body, ctx.res as ServerResponse);
   return new Promise((resolve) => {
     pipeline(body, ctx.res, (err) => {
       // A body that fails mid-way cannot be repaired: the client sees the connection close.
       if (err) ctx.res.destroy();
       resolve('log');
     });
+  });
+}
+
+/**
+ * HTTP/1.x: the body chunk by chunk, with backpressure (the next chunk is read once the socket
+ * drained). A chunk of a pooled disk read goes back to its pool when its write's callback fires,
+ * i.e. once the socket no longer holds it (net: libuv wrote it to the kernel; TLS: it was encrypted
+ * and written), so a warm download from disk allocates no buffer per chunk (read-pool.ts).
+ * HTTP/2 keeps pipeline: its frames may hold a chunk past the write callback's moment, and its
+ * chunks are never given back (the GC collects them).
+ */
+async function pump(body: Readable, res: ServerResponse): Promise<Next<'deliver'>> {
+  // pipeline listened for the response's errors; so does this (a failed write is seen on 'close').
+  res.on('error', ignoreError);
+  // A client that leaves while the body waits (a trickling upstream) releases the body at once, as
+  // pipeline did: the iteration below then fails and ends.
+  const onClose = (): void => {
+    if (!res.writableFinished) body.destroy();
+  };
+  res.once('close', onClose);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (res.destroyed) throw CLIENT_GONE;
+      const fits = isPooledChunk(chunk)
+        ? res.write(chunk, (err) => {
+            if (err === null || err === undefined) releaseChunk(chunk);
+          })
+        : res.write(chunk);
+      if (!fits) await drained(res);
+    }
+    if (!res.destroyed) {
+      await new Promise<void>((resolve) => {
+        res.once('finish', resolve);
+        res.once('close', resolve);
+        res.end();
+      });
+    }
+  } catch {
+    // A body that fails mid-way cannot be repaired: the client sees the connection close.
+    // (Leaving the loop destroyed the body, which closes its file.)
+    res.destroy();
+  } finally {
+    res.off('close', onClose);
+  }
+  return 'log';
+}
+
+function ignoreError(): void {}
+
+const CLIENT_GONE = new Error('the client closed the connection');
+
+/** Resolves on 'drain'; rejects if the response closes first (a slow client that left). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (res.destroyed) {
+      reject(CLIENT_GONE);
+      return;
+    }
+    const onDrain = (): void => {
+      res.off('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      res.off('drain', onDrain);
+      reject(CLIENT_GONE);
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
   });
 }
 

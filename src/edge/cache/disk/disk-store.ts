@@ -26,7 +26,7 @@
 // index changes for a key together with its files, so the head on disk matches what the index says.
 // Eviction and delete take an entry out of the index at once (its bytes are freed at once) and queue
 // the unlinks; a reader that already has a stream keeps reading the unlinked file through its fd.
-import { createReadStream, openSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,6 +36,7 @@ import { bodyPath, hashKey, headPath, newFileId, shardDir, TMP_DIR } from './dis
 import { diskError, DiskStoreWriter, unlinkIfPresent } from './disk-writer.ts';
 import { encodeHead } from './head-file.ts';
 import { loadIndex } from './load-index.ts';
+import { PooledFileStream } from './read-pool.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { DiskEntry, ObjectIndex } from './object-index.ts';
 
@@ -122,9 +123,8 @@ export class DiskStore implements DiskTier {
     } catch (err) {
       return failedStream(diskError(`read: the body of ${entry.meta.key} is gone`, err));
     }
-    // 256 KiB reads rather than the default 64 KiB: a quarter of the system calls and chunks for the
-    // large bodies (slices, downloads) that come from disk (bench/media/slices.ts).
-    return createReadStream('', { fd, start, end: endInclusive, highWaterMark: 256 * 1024 });
+    // 256 KiB reads into reused buffers (read-pool.ts: deliver gives each back once the socket wrote it).
+    return new PooledFileStream(fd, start, endInclusive);
   }
 
   async updateMeta(meta: ObjectMeta): Promise<boolean> {
