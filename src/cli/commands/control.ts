@@ -24,6 +24,7 @@ import {
 } from '../config-file.ts';
 import { readSecretFile } from '../secret-file.ts';
 import { asStartFailure, StartFailure } from '../start-failure.ts';
+import { stopOnSignals } from '../stop-signals.ts';
 import { meridianVersion } from '../version.ts';
 import { createLogger, setLogLevel, type Logger } from '../../common/log.ts';
 
@@ -256,21 +257,7 @@ export async function runControl(argv: string[]): Promise<void> {
   }
   process.stdout.write(`control plane: ${control.url}  (OpenAPI: ${control.url}/client/v4/openapi.json)\n`);
   const started = control;
-  const stop = (signal: NodeJS.Signals): void => {
-    log.info('stopping', { signal });
-    started.close().then(
-      () => {
-        log.info('stopped', { signal });
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error('stop failed', { signal, err });
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  stopOnSignals(() => started.close(), log);
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 } from '../config-file.ts';
 import { readSecretFile } from '../secret-file.ts';
 import { asStartFailure } from '../start-failure.ts';
+import { stopOnSignals } from '../stop-signals.ts';
 import { createLogger, setLogLevel } from '../../common/log.ts';
 
 export const DNS_HELP = `meridian dns — authoritative GeoDNS for the CDN's hostnames
@@ -200,21 +201,7 @@ export async function runDns(argv: string[]): Promise<void> {
     });
   }
   const started = server;
-  const stop = (signal: NodeJS.Signals): void => {
-    log.info('stopping', { signal });
-    started.close().then(
-      () => {
-        log.info('stopped', { signal });
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error('stop failed', { signal, err });
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  stopOnSignals(() => started.close(), log);
 }
 
 function controlUrlsOf(values: readonly string[]): { url: string; urls: string[] } {

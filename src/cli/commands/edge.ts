@@ -21,6 +21,7 @@ import {
 } from '../config-file.ts';
 import { readSecretFile } from '../secret-file.ts';
 import { asStartFailure } from '../start-failure.ts';
+import { stopOnSignals } from '../stop-signals.ts';
 import { createLogger, setLogLevel, type Logger } from '../../common/log.ts';
 import { Primary, pruneOtherLayouts } from '../../edge/multicore/primary.ts';
 import { exposeMetricsToPrimary, workerRoleFromEnv } from '../../edge/multicore/worker.ts';
@@ -442,21 +443,7 @@ export async function runEdge(argv: string[]): Promise<void> {
     });
   }
   const started = node;
-  const stop = (signal: NodeJS.Signals): void => {
-    log.info('stopping', { signal });
-    started.close().then(
-      () => {
-        log.info('stopped', { signal });
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error('stop failed', { signal, err });
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  stopOnSignals(() => started.close(), log);
 }
 
 /** SIGHUP: the command line and --config re-read; what changed applied, or named as needing a restart. */
@@ -494,12 +481,5 @@ async function runPrimary(config: EdgeConfig, workers: number, log: Logger): Pro
       nats: config.control?.nats ?? null,
     });
   }
-  const stop = (): void => {
-    primary.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  stopOnSignals(() => primary.close(), log);
 }
