@@ -11,6 +11,7 @@ import {
   timingSafeEqual,
 } from 'node:crypto';
 import ivm from 'isolated-vm';
+import type { KvListPage } from './kv-binding.ts';
 
 /** What the node provides to one worker (sub-requests, KV, the cache, logs). */
 export interface WorkerHost {
@@ -26,15 +27,7 @@ export interface WorkerHost {
     expiration: number | null,
   ): Promise<string | null>;
   kvDelete(ns: string, key: string): Promise<string | null>;
-  kvList(
-    ns: string,
-    prefix: string,
-    limit: number,
-    cursor: string | null,
-  ): Promise<{
-    keys: { name: string; expiration: number | null; metadata: string | null }[];
-    cursor: string | null;
-  }>;
+  kvList(ns: string, prefix: string, limit: number, cursor: string | null): Promise<KvListPage>;
   cacheMatch(url: string, headers: [string, string][]): Promise<HostResponse | null>;
   cachePut(
     url: string,

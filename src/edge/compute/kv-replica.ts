@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { kvEtag, type KvEntryRef, type KvNamespace } from '../../common/config/kv.ts';
-import type { KvReader } from './kv-binding.ts';
+import type { KvListPage, KvReader } from './kv-binding.ts';
 import { checkKvWrite, expirationOf } from '../../common/workers/kv-limits.ts';
 
 interface Entry {
@@ -241,10 +241,7 @@ export class KvReplica implements KvReader {
     prefix: string,
     limit: number,
     cursor: string | null,
-  ): Promise<{
-    keys: { name: string; expiration: number | null; metadata: string | null }[];
-    cursor: string | null;
-  }> {
+  ): Promise<KvListPage> {
     if (!this.#owned(zoneId, ns)) return { keys: [], cursor: null };
     const nowSec = Date.now() / 1000;
     const after = cursor === null ? null : Buffer.from(cursor, 'base64url').toString();
